@@ -1,0 +1,1 @@
+"""``catalog-sync sandbox``: placeholder filled by the sandbox work."""

@@ -1,0 +1,1 @@
+"""Pure decisions: no network, disk, clock or database (enforced by import-linter)."""

@@ -1,0 +1,61 @@
+"""Formats Digital River validates, shared by catalog validation and the sandbox.
+
+Kept in one place so that the catalog rejects locally exactly what the API would reject
+remotely (reference §2, §7.3), and the sandbox cannot drift from the validator.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import pycountry
+
+#: Reference §2: the strictest current rule; anything else is ``400 invalid_parameter``.
+ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9._-]+$")
+
+#: Reference §7.3: ``####.##.####``; the first 6 digits are mandatory, at most 10 digits,
+#: dots are not counted. Only the format is validated by the API, so only the format is here.
+HS_CODE_PATTERN: Final = re.compile(r"^\d{4}\.?\d{2}(?:\.?\d{1,4})?$")
+
+#: ECCN: ``EAR99`` or a Commerce Control List number such as ``5A992.c`` / ``4A994.b``.
+#: The API also checks an approved list we cannot see; the format catches typos early.
+ECCN_PATTERN: Final = re.compile(r"^(?:EAR99|[0-9][A-E][0-9]{3}(?:\.[a-z0-9]{1,3})*)$")
+
+WEIGHT_UNITS: Final = frozenset({"oz", "lb", "g", "kg"})
+
+#: Valid ISO 3166-1 alpha-2 codes the API still refuses (reference §2: ``KP``).
+REFUSED_COUNTRIES: Final = frozenset({"KP"})
+
+COUNTRY_CODES: Final = frozenset(c.alpha_2 for c in pycountry.countries)
+_ALPHA3_TO_ALPHA2: Final = {c.alpha_3: c.alpha_2 for c in pycountry.countries}
+_NAME_TO_ALPHA2: Final = {c.name.casefold(): c.alpha_2 for c in pycountry.countries}
+
+
+def is_valid_id(value: str) -> bool:
+    """Return whether ``value`` is an id the API accepts for SKUs and inventory items."""
+    return bool(ID_PATTERN.fullmatch(value))
+
+
+def is_valid_hs_code(value: str) -> bool:
+    """Return whether ``value`` has the HS code format the API checks."""
+    return bool(HS_CODE_PATTERN.fullmatch(value))
+
+
+def is_valid_eccn(value: str) -> bool:
+    """Return whether ``value`` has the format of an export control classification number."""
+    return bool(ECCN_PATTERN.fullmatch(value))
+
+
+def is_accepted_country(value: str) -> bool:
+    """Return whether the API accepts ``value`` as a country of origin."""
+    return value in COUNTRY_CODES and value not in REFUSED_COUNTRIES
+
+
+def suggest_country(value: str) -> str | None:
+    """Return the alpha-2 code a person most likely meant by ``value`` (``USA`` -> ``US``)."""
+    text = value.strip()
+    upper = text.upper()
+    if upper in COUNTRY_CODES and upper != text:
+        return upper
+    return _ALPHA3_TO_ALPHA2.get(upper) or _NAME_TO_ALPHA2.get(text.casefold())
