@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Final, TextIO
 
 import structlog
@@ -30,7 +31,9 @@ def redact(text: str) -> str:
     return text
 
 
-def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> dict[str, Any]:
     return {key: _redact_value(value) for key, value in event_dict.items()}
 
 

@@ -1,0 +1,166 @@
+"""Reconciliation reports: a JSON document others script against, and an HTML page for people.
+
+The JSON shape is the pydantic model below; ``catalog-sync report-schema`` prints its JSON
+Schema, so the documented interface and the written files cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import jinja2
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_SCHEMA_VERSION: Final = 1
+LATEST_JSON: Final = "latest.json"
+LATEST_HTML: Final = "latest.html"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Summary(_Model):
+    """Counts of one run; every figure of the report's header."""
+
+    pairs_in_catalog: int = 0
+    in_sync: int = 0
+    created: int = 0
+    updated: int = 0
+    drift_fixed: int = 0
+    orphans: int = 0
+    deleted: int = 0
+    failed: int = 0
+    invalid_rows: int = 0
+    unparseable_files: int = 0
+    api_calls: int = 0
+    write_calls: int = 0
+    duration_seconds: float = 0.0
+
+
+class FieldChangeEntry(_Model):
+    """One field of one side of a pair: the value before and after."""
+
+    side: Literal["sku", "item"]
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ChangeEntry(_Model):
+    """A planned or applied change of one pair."""
+
+    id: str
+    action: Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
+    drift: bool = Field(default=False, description="Caused by a change made outside the catalog.")
+    status: Literal["applied", "planned", "failed"]
+    source: str | None = Field(default=None, description="file:line of the catalog row.")
+    fields: list[FieldChangeEntry] = Field(default_factory=list)
+
+
+class FailureEntry(_Model):
+    """A write that failed after its retries; it is retried on the next run."""
+
+    id: str
+    action: str
+    message: str
+    status: int | None = None
+    type: str | None = None
+    code: str | None = None
+    parameter: str | None = None
+
+
+class ProblemEntry(_Model):
+    """A catalog row or file that could not be used."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class OrphanEntry(_Model):
+    """A pair at Digital River that no catalog row describes."""
+
+    id: str
+    outcome: Literal["reported", "deleted", "refused", "failed"]
+
+
+class ReconcileReport(_Model):
+    """The report of one reconcile run (schema version 1)."""
+
+    schema_version: int = REPORT_SCHEMA_VERSION
+    run_id: int
+    kind: Literal["reconcile", "audit", "watch"]
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool = False
+    audit: bool = False
+    prune: bool = False
+    prune_refused: str | None = Field(default=None, description="Why deletion was refused.")
+    summary: Summary
+    changes: list[ChangeEntry] = Field(default_factory=list)
+    failures: list[FailureEntry] = Field(default_factory=list)
+    invalid_rows: list[ProblemEntry] = Field(default_factory=list)
+    unparseable_files: list[str] = Field(default_factory=list)
+    orphans: list[OrphanEntry] = Field(default_factory=list)
+
+
+def report_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the report file."""
+    return ReconcileReport.model_json_schema()
+
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("catalog_sync", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_html(report: ReconcileReport) -> str:
+    """Render the self-contained HTML page (no external assets) for ``report``."""
+    payload = report.model_dump(mode="json")
+    data = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+    return _env.get_template("report.html.j2").render(report=report, data=data)
+
+
+def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path:
+    """Write ``report`` as JSON and HTML, point ``latest.*`` at it, prune old ones.
+
+    Files are written to a temporary name and renamed, so a reader never sees half a report.
+    Returns the path of the JSON file.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"reconcile-{report.started_at:%Y%m%dT%H%M%S%fZ}-{report.run_id}"
+    json_path = directory / f"{stem}.json"
+    _atomic_write(json_path, report.model_dump_json(indent=1))
+    _atomic_write(directory / f"{stem}.html", render_html(report))
+    for name, target in ((LATEST_JSON, json_path.name), (LATEST_HTML, f"{stem}.html")):
+        _atomic_symlink(directory / name, target)
+    _prune(directory, keep)
+    return json_path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _atomic_symlink(link: Path, target: str) -> None:
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    tmp.replace(link)
+
+
+def _prune(directory: Path, keep: int) -> None:
+    reports = sorted(directory.glob("reconcile-*.json"))
+    for old in reports[:-keep]:
+        old.unlink(missing_ok=True)
+        old.with_suffix(".html").unlink(missing_ok=True)

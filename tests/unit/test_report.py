@@ -1,0 +1,76 @@
+"""Reports: JSON matches its schema, HTML is self-contained, latest points at the newest."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from catalog_sync.report import (
+    ChangeEntry,
+    FieldChangeEntry,
+    ProblemEntry,
+    ReconcileReport,
+    Summary,
+    render_html,
+    write_report,
+)
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def _report(run_id: int = 1, *, start: datetime = T0) -> ReconcileReport:
+    return ReconcileReport(
+        run_id=run_id,
+        kind="reconcile",
+        started_at=start,
+        finished_at=start + timedelta(seconds=2),
+        summary=Summary(created=1, invalid_rows=1),
+        changes=[
+            ChangeEntry(
+                id="TENT-1",
+                action="update_sku",
+                status="applied",
+                fields=[FieldChangeEntry(side="sku", field="name", old="Tent", new="</script>")],
+            )
+        ],
+        invalid_rows=[ProblemEntry(file="a.csv", line=3, field="countryOfOrigin", message="x")],
+    )
+
+
+def test_json_report_round_trips(tmp_path: Path) -> None:
+    """The written JSON parses back into the same report."""
+    path = write_report(_report(), tmp_path, keep=5)
+    assert ReconcileReport.model_validate_json(path.read_text()) == _report()
+
+
+def test_latest_points_at_newest(tmp_path: Path) -> None:
+    """latest.json and latest.html resolve to the newest run's files."""
+    write_report(_report(1), tmp_path, keep=5)
+    newest = write_report(_report(2, start=T0 + timedelta(minutes=1)), tmp_path, keep=5)
+    assert json.loads((tmp_path / "latest.json").read_text())["run_id"] == 2
+    assert (tmp_path / "latest.html").resolve() == newest.with_suffix(".html").resolve()
+
+
+def test_old_reports_are_pruned(tmp_path: Path) -> None:
+    """Only the configured number of reports is kept."""
+    for i in range(4):
+        write_report(_report(i, start=T0 + timedelta(minutes=i)), tmp_path, keep=2)
+    assert len(list(tmp_path.glob("reconcile-*.json"))) == 2
+    assert len(list(tmp_path.glob("reconcile-*.html"))) == 2
+
+
+def test_html_has_no_external_assets() -> None:
+    """The HTML loads nothing from elsewhere: no src/href to another origin."""
+    html = render_html(_report())
+    assert "http://" not in html
+    assert "https://" not in html
+
+
+def test_html_cannot_be_broken_by_catalog_text() -> None:
+    """A value containing </script> is escaped inside the embedded data."""
+    html = render_html(_report())
+    data_start = html.index('id="report-data">')
+    data_end = html.index("</script>", data_start)
+    embedded = html[data_start + len('id="report-data">') : data_end]
+    assert json.loads(embedded)["changes"][0]["fields"][0]["new"] == "</script>"
