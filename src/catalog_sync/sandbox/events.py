@@ -1,0 +1,48 @@
+"""Events: what every state change leaves behind for ``GET /events`` (reference §14)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from catalog_sync.sandbox.assumptions import API_VERSION, MAX_EVENT_TYPES, VERSION_FIELD
+from catalog_sync.sandbox.clock import stamp_micro
+from catalog_sync.sandbox.dataset import DataSet
+from catalog_sync.sandbox.errors import invalid_parameter
+from catalog_sync.sandbox.query import multi
+from catalog_sync.sandbox.store import Obj, Predicate
+
+
+def emit(data: DataSet, event_type: str, obj: Obj, previous: dict[str, Any] | None = None) -> Obj:
+    """Record an event whose ``data.object`` is ``obj`` (never mutated afterwards)."""
+    event_id = str(uuid.uuid4())
+    event: Obj = {
+        "id": event_id,
+        "type": event_type,
+        "data": {"object": obj, "previousAttributes": previous or {}},
+        "liveMode": data.live,
+        "createdTime": stamp_micro(data.clock.now()),
+        VERSION_FIELD: API_VERSION,
+    }
+    data.events.put(event_id, event)
+    return event
+
+
+def type_filter(params: QueryParams) -> Predicate | None:
+    """``type`` (one name, ``*`` wildcards) or ``types`` (exact names); never both."""
+    single = params.get("type")
+    several = multi(params, "types")
+    if single is not None and several is not None:
+        raise invalid_parameter("types", ",".join(several))
+    if several is not None:
+        if len(several) > MAX_EVENT_TYPES:
+            raise invalid_parameter("types", ",".join(several))
+        wanted = frozenset(several)
+        return lambda event: event["type"] in wanted
+    if single is not None:
+        pattern = re.compile(re.escape(single).replace(r"\*", ".*"))
+        return lambda event: pattern.fullmatch(event["type"]) is not None
+    return None
