@@ -1,0 +1,657 @@
+"""The typed async Digital River client: one connection pool, one rate budget, typed failures.
+
+Every call goes through :meth:`DigitalRiverClient._call`, which draws a token from the shared
+:class:`~catalog_sync.dr.ratelimit.RateBudget` at the priority of the resource it touches,
+holds one of ``max_concurrency`` slots, maps failures onto :mod:`catalog_sync.dr.errors` and
+retries what may be retried.
+
+Retrying writes needs care because the API has no idempotency key (reference §6). GETs, PUT
+upserts, POST updates and DELETEs give the same result when repeated, so any retryable error is
+retried. Creates (``POST /skus``, ``/inventory-items``, ``/fulfillment-orders``,
+``/fulfillments``, ``/fulfillment-cancellations``) are resent only after an error that proves
+the request was not applied (429, connect failures); otherwise they raise
+:class:`~catalog_sync.dr.errors.OutcomeUnknown` so the caller reads back before resending
+(:mod:`catalog_sync.dr.writes` does exactly that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from catalog_sync import __version__
+from catalog_sync.dr.errors import (
+    APIError,
+    DRError,
+    ErrorDetail,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_from_response,
+    proves_not_applied,
+    request_path,
+    transport_error,
+)
+from catalog_sync.dr.models import (
+    Event,
+    Fulfillment,
+    FulfillmentCancellation,
+    FulfillmentCancellationCreate,
+    FulfillmentCreate,
+    FulfillmentOrder,
+    FulfillmentOrderCreate,
+    Identified,
+    InventoryItem,
+    InventoryItemCreate,
+    InventoryItemUpdate,
+    Order,
+    Request,
+    Shipment,
+    Sku,
+    SkuCreate,
+    SkuUpdate,
+    SkuUpsert,
+)
+from catalog_sync.dr.ratelimit import Priority, RateBudget
+from catalog_sync.dr.retry import RetryPolicy, Sleep, retrying
+from catalog_sync.logs import get_logger, register_secret
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from catalog_sync.settings import Settings
+
+M = TypeVar("M", bound=Identified)
+QueryValue = str | int | float | bool | datetime | Sequence[str]
+#: ``on_response(method, path_template, status, seconds)``; status 0 when no answer came.
+Observer = Callable[[str, str, int, float], None]
+
+MAX_PAGE_SIZE = 100
+#: Longest ``ids`` query we send; DR documents no URL limit, 2 kB is safe behind any proxy.
+MAX_IDS_QUERY_CHARS = 1500
+
+#: Which work goes first when calls wait for the rate budget (issue: captures before catalog).
+_PRIORITY_BY_KIND: Mapping[str, Priority] = {
+    "fulfillments": Priority.MONEY,
+    "fulfillment-orders": Priority.MONEY,
+    "fulfillment-cancellations": Priority.MONEY,
+    "events": Priority.EVENTS,
+    "orders": Priority.EVENTS,
+    "shipments": Priority.EVENTS,
+    "skus": Priority.CATALOG,
+    "inventory-items": Priority.CATALOG,
+}
+
+_log = get_logger("dr")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[M]):
+    """One page of a list; ``has_more`` is False when the API omits it (fulfillment orders)."""
+
+    data: list[M]
+    has_more: bool
+
+
+class SkuUpsertResult(NamedTuple):
+    """What ``PUT /skus/{id}`` returned and whether it created the SKU (201) or replaced it."""
+
+    sku: Sku
+    created: bool
+
+
+@dataclass
+class ClientStats:
+    """Counters the daemon's status and metrics read; every HTTP attempt counts once."""
+
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rate_limited: int = 0
+    retries: int = 0
+    outcome_unknown: int = 0
+
+
+class DigitalRiverClient:
+    """Async client for the Digital River endpoints catalog-sync uses.
+
+    Use as ``async with DigitalRiverClient.from_settings(settings) as client: ...``. One
+    instance per process: it owns the process's rate budget and connection pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: SecretStr,
+        rate_limit: float,
+        max_concurrency: int = 16,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        budget: RateBudget | None = None,
+    ) -> None:
+        """``budget`` shares (or, in tests, fakes) a rate budget; it then replaces ``rate_limit``.
+
+        ``sleep`` is the wait between retries, injectable so tests never wait on the wall clock.
+        """
+        key = api_key.get_secret_value()
+        register_secret(key)
+        self._base_url = base_url.rstrip("/")
+        self.budget = budget if budget is not None else RateBudget(rate_limit)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.stats = ClientStats()
+        self.on_response: list[Observer] = []
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "upstream-application-id": f"catalog-sync/{__version__}",
+            },
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> Self:
+        """Build the client from settings (key, base URL, rate, concurrency, timeout, retry)."""
+        return cls(
+            base_url=settings.api_base,
+            api_key=settings.resolved_api_key(),
+            rate_limit=settings.effective_rate_limit(),
+            max_concurrency=settings.max_concurrency,
+            timeout=settings.request_timeout,
+            retry=RetryPolicy.from_settings(settings),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r}, rate={self.budget.rate})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- SKUs ---------------------------------------------------------------------------------
+
+    async def get_sku(self, sku_id: str) -> Sku:
+        """``GET /skus/{id}``."""
+        return _parse(await self._call("GET", "/skus/{id}", sku_id), Sku)
+
+    async def upsert_sku(self, sku_id: str, body: SkuUpsert) -> SkuUpsertResult:
+        """``PUT /skus/{id}``: create or replace; naturally safe to repeat.
+
+        ``created`` comes from the status (201) and can read False when a retry replaced the
+        SKU an earlier, unanswered attempt had created.
+        """
+        response = await self._call("PUT", "/skus/{id}", sku_id, body=body)
+        return SkuUpsertResult(_parse(response, Sku), response.status_code == httpx.codes.CREATED)
+
+    async def update_sku(self, sku_id: str, body: SkuUpdate) -> Sku:
+        """``POST /skus/{id}``: change only the fields set in ``body``."""
+        return _parse(await self._call("POST", "/skus/{id}", sku_id, body=body), Sku)
+
+    async def create_sku(self, body: SkuCreate) -> Sku:
+        """``POST /skus``: not repeat-safe; prefer :meth:`upsert_sku`."""
+        return _parse(await self._call("POST", "/skus", body=body, idempotent=False), Sku)
+
+    async def delete_sku(self, sku_id: str) -> None:
+        """``DELETE /skus/{id}``."""
+        await self._delete("/skus/{id}", sku_id)
+
+    def iter_skus(
+        self,
+        ids: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Sku]:
+        """Every SKU (or those in ``ids``) matching the API's list ``filters``."""
+        return self._iterate("/skus", Sku, ids=ids, page_size=page_size, filters=filters)
+
+    # -- inventory items ----------------------------------------------------------------------
+
+    async def get_inventory_item(self, item_id: str) -> InventoryItem:
+        """``GET /inventory-items/{id}``."""
+        return _parse(await self._call("GET", "/inventory-items/{id}", item_id), InventoryItem)
+
+    async def create_inventory_item(self, body: InventoryItemCreate) -> InventoryItem:
+        """``POST /inventory-items``: not repeat-safe; see ``writes.ensure_inventory_item``."""
+        response = await self._call("POST", "/inventory-items", body=body, idempotent=False)
+        return _parse(response, InventoryItem)
+
+    async def update_inventory_item(self, item_id: str, body: InventoryItemUpdate) -> InventoryItem:
+        """``POST /inventory-items/{id}``: change only the fields set in ``body``."""
+        response = await self._call("POST", "/inventory-items/{id}", item_id, body=body)
+        return _parse(response, InventoryItem)
+
+    async def delete_inventory_item(self, item_id: str) -> None:
+        """``DELETE /inventory-items/{id}``."""
+        await self._delete("/inventory-items/{id}", item_id)
+
+    def iter_inventory_items(
+        self,
+        ids: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[InventoryItem]:
+        """Every inventory item (or those in ``ids``) matching the API's list ``filters``."""
+        return self._iterate(
+            "/inventory-items", InventoryItem, ids=ids, page_size=page_size, filters=filters
+        )
+
+    # -- orders -------------------------------------------------------------------------------
+
+    async def get_order(self, order_id: str) -> Order:
+        """``GET /orders/{id}``."""
+        return _parse(await self._call("GET", "/orders/{id}", order_id), Order)
+
+    def iter_orders(
+        self,
+        ids: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Order]:
+        """Every order (or those in ``ids``) matching the API's list ``filters``."""
+        return self._iterate("/orders", Order, ids=ids, page_size=page_size, filters=filters)
+
+    # -- fulfillment orders -------------------------------------------------------------------
+
+    async def create_fulfillment_order(self, body: FulfillmentOrderCreate) -> FulfillmentOrder:
+        """``POST /fulfillment-orders``: not repeat-safe; see ``ensure_fulfillment_order``."""
+        response = await self._call("POST", "/fulfillment-orders", body=body, idempotent=False)
+        return _parse(response, FulfillmentOrder)
+
+    async def get_fulfillment_order(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """``GET /fulfillment-orders/{id}``."""
+        response = await self._call("GET", "/fulfillment-orders/{id}", fulfillment_order_id)
+        return _parse(response, FulfillmentOrder)
+
+    def iter_fulfillment_orders(
+        self,
+        ids: Sequence[str] | None = None,
+        upstream_ids: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[FulfillmentOrder]:
+        """Fulfillment orders by id or by ``upstreamId`` (= DR order id by convention)."""
+        if upstream_ids is not None:
+            filters["upstreamIds"] = list(upstream_ids)
+        return self._iterate(
+            "/fulfillment-orders", FulfillmentOrder, ids=ids, page_size=page_size, filters=filters
+        )
+
+    # -- fulfillment cancellations ------------------------------------------------------------
+
+    async def create_fulfillment_cancellation(
+        self, body: FulfillmentCancellationCreate
+    ) -> FulfillmentCancellation:
+        """``POST /fulfillment-cancellations``: not repeat-safe; see the ``writes`` helper."""
+        response = await self._call(
+            "POST", "/fulfillment-cancellations", body=body, idempotent=False
+        )
+        return _parse(response, FulfillmentCancellation)
+
+    async def get_fulfillment_cancellation(self, cancellation_id: str) -> FulfillmentCancellation:
+        """``GET /fulfillment-cancellations/{id}``."""
+        response = await self._call("GET", "/fulfillment-cancellations/{id}", cancellation_id)
+        return _parse(response, FulfillmentCancellation)
+
+    def iter_fulfillment_cancellations(
+        self,
+        ids: Sequence[str] | None = None,
+        fulfillment_order_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[FulfillmentCancellation]:
+        """Fulfillment cancellations, e.g. those of one fulfillment order."""
+        if fulfillment_order_id is not None:
+            filters["fulfillmentOrderId"] = fulfillment_order_id
+        return self._iterate(
+            "/fulfillment-cancellations",
+            FulfillmentCancellation,
+            ids=ids,
+            page_size=page_size,
+            filters=filters,
+        )
+
+    # -- shipments ----------------------------------------------------------------------------
+
+    async def get_shipment(self, shipment_id: str) -> Shipment:
+        """``GET /shipments/{id}``."""
+        return _parse(await self._call("GET", "/shipments/{id}", shipment_id), Shipment)
+
+    def iter_shipments(
+        self,
+        ids: Sequence[str] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Shipment]:
+        """Every shipment (or those in ``ids``) matching the API's list ``filters``."""
+        return self._iterate("/shipments", Shipment, ids=ids, page_size=page_size, filters=filters)
+
+    # -- fulfillments -------------------------------------------------------------------------
+
+    async def create_fulfillment(self, body: FulfillmentCreate) -> Fulfillment:
+        """``POST /fulfillments``: captures or cancels money; see ``writes.ensure_fulfillment``."""
+        response = await self._call("POST", "/fulfillments", body=body, idempotent=False)
+        return _parse(response, Fulfillment)
+
+    async def get_fulfillment(self, fulfillment_id: str) -> Fulfillment:
+        """``GET /fulfillments/{id}`` (with ``orderDetails``)."""
+        return _parse(await self._call("GET", "/fulfillments/{id}", fulfillment_id), Fulfillment)
+
+    def iter_fulfillments(
+        self,
+        ids: Sequence[str] | None = None,
+        order_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Fulfillment]:
+        """Fulfillments, e.g. every one of an order (the read-back before a resend)."""
+        if order_id is not None:
+            filters["orderId"] = order_id
+        return self._iterate(
+            "/fulfillments", Fulfillment, ids=ids, page_size=page_size, filters=filters
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def get_event(self, event_id: str) -> Event:
+        """``GET /events/{id}``."""
+        return _parse(await self._call("GET", "/events/{id}", event_id), Event)
+
+    async def list_events(
+        self,
+        *,
+        types: Sequence[str] | None = None,
+        created_gt: datetime | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> Page[Event]:
+        """One page of ``GET /events``, for a poller that keeps its own cursor."""
+        query = _event_filters(types, created_gt, filters)
+        if starting_after is not None:
+            query["startingAfter"] = starting_after
+        if ending_before is not None:
+            query["endingBefore"] = ending_before
+        query["limit"] = _page_size(limit)
+        return await self._page("/events", Event, query)
+
+    def iter_events(
+        self,
+        *,
+        types: Sequence[str] | None = None,
+        created_gt: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Event]:
+        """Every event matching the filters, following ``startingAfter`` to the end."""
+        query = _event_filters(types, created_gt, filters)
+        return self._iterate("/events", Event, ids=None, page_size=page_size, filters=query)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _iterate(
+        self,
+        template: str,
+        model: type[M],
+        *,
+        ids: Sequence[str] | None,
+        page_size: int,
+        filters: Mapping[str, QueryValue],
+    ) -> AsyncIterator[M]:
+        """Yield every object of a list, one page in memory at a time, ``ids`` in chunks."""
+        size = _page_size(page_size)
+        if ids is None:
+            async for item in self._follow(template, model, {**filters, "limit": size}):
+                yield item
+            return
+        for chunk in id_chunks(ids, size):
+            query = {**filters, "ids": chunk, "limit": size}
+            async for item in self._follow(template, model, query):
+                yield item
+
+    async def _follow(
+        self, template: str, model: type[M], query: dict[str, QueryValue]
+    ) -> AsyncIterator[M]:
+        while True:
+            page = await self._page(template, model, query)
+            for item in page.data:
+                yield item
+            if not page.has_more or not page.data:
+                return
+            query = {**query, "startingAfter": page.data[-1].id}
+
+    async def _page(
+        self, template: str, model: type[M], query: Mapping[str, QueryValue]
+    ) -> Page[M]:
+        response = await self._call("GET", template, params=query)
+        raw = _json(response)
+        try:
+            data = [model.model_validate(item) for item in raw.get("data", ())]
+        except ValidationError as exc:
+            raise _invalid_response(response, exc) from None
+        return Page(data=data, has_more=bool(raw.get("hasMore", False)))
+
+    async def _delete(self, template: str, object_id: str) -> None:
+        """Delete; a 404 after an attempt whose outcome was unknown means that attempt won."""
+        earlier: list[DRError] = []
+        try:
+            await self._call("DELETE", template, object_id, earlier=earlier)
+        except NotFound:
+            if not any(_may_have_applied(error) for error in earlier):
+                raise
+
+    async def _call(
+        self,
+        method: str,
+        template: str,
+        object_id: str | None = None,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        body: Request | None = None,
+        idempotent: bool = True,
+        earlier: list[DRError] | None = None,
+    ) -> httpx.Response:
+        path = template if object_id is None else template.format(id=quote(object_id, safe=""))
+        kind = template.split("/")[1]
+        priority = _PRIORITY_BY_KIND.get(kind, Priority.EVENTS)
+        json_body = body.to_body() if body is not None else None
+        query = _query(params) if params is not None else None
+
+        async def attempt() -> httpx.Response:
+            await self.budget.acquire(priority)
+            async with self._slots:
+                return await self._send(
+                    method=method,
+                    path=path,
+                    template=template,
+                    kind=kind,
+                    query=query,
+                    body=json_body,
+                )
+
+        def may_resend(error: DRError) -> bool:
+            return error.retryable and (idempotent or proves_not_applied(error))
+
+        def on_retry(error: DRError, attempt_no: int, wait: float) -> None:
+            self.stats.retries += 1
+            if earlier is not None:
+                earlier.append(error)
+            _log.info(
+                "dr.retry",
+                method=method,
+                path=path,
+                attempt=attempt_no,
+                wait=wait,
+                error=str(error),
+            )
+
+        try:
+            return await retrying(
+                attempt,
+                policy=self.retry,
+                may_resend=may_resend,
+                sleep=self._sleep,
+                on_retry=on_retry,
+            )
+        except DRError as error:
+            if idempotent or not error.retryable or proves_not_applied(error):
+                raise
+            self.stats.outcome_unknown += 1
+            _log.warning("dr.outcome_unknown", method=method, path=path, error=str(error))
+            raise OutcomeUnknown(error) from error
+
+    async def _send(
+        self,
+        *,
+        method: str,
+        path: str,
+        template: str,
+        kind: str,
+        query: dict[str, str | list[str]] | None,
+        body: dict[str, Any] | None,
+    ) -> httpx.Response:
+        self.stats.calls[method, kind] += 1
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, params=query, json=body)
+        except httpx.TransportError as exc:
+            self._observe(method, path, template, 0, started)
+            raise transport_error(exc, method, path) from exc
+        self._observe(method, path, template, response.status_code, started)
+        if response.is_success:
+            return response
+        error = error_from_response(response)
+        if isinstance(error, RateLimited):
+            self.stats.rate_limited += 1
+            if error.retry_after:
+                self.budget.penalize(error.retry_after)
+        raise error
+
+    def _observe(self, method: str, path: str, template: str, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        _log.debug("dr.call", method=method, path=path, status=status, seconds=round(seconds, 4))
+        for observer in self.on_response:
+            observer(method, template, status, seconds)
+
+
+def id_chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Split ``ids`` into chunks of at most ``size`` ids and a short query string."""
+    chunk: list[str] = []
+    chars = 0
+    for object_id in ids:
+        cost = len(quote(object_id, safe="")) + len("&ids=")
+        if chunk and (len(chunk) >= size or chars + cost > MAX_IDS_QUERY_CHARS):
+            yield chunk
+            chunk, chars = [], 0
+        chunk.append(object_id)
+        chars += cost
+    if chunk:
+        yield chunk
+
+
+def format_time(value: datetime) -> str:
+    """Render a time as the API writes them: UTC with a literal ``Z`` (reference §2)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: the API's times are UTC")
+    text = value.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def _event_filters(
+    types: Sequence[str] | None, created_gt: datetime | None, filters: Mapping[str, QueryValue]
+) -> dict[str, QueryValue]:
+    query = dict(filters)
+    if types is not None:
+        query["types"] = list(types)
+    if created_gt is not None:
+        query["createdTime[gt]"] = created_gt
+    return query
+
+
+def _page_size(size: int) -> int:
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size must be 1..{MAX_PAGE_SIZE}")
+    return size
+
+
+def _query(params: Mapping[str, QueryValue]) -> dict[str, str | list[str]]:
+    return {key: _query_value(value) for key, value in params.items()}
+
+
+def _query_value(value: QueryValue) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, str | int | float):
+        return str(value)
+    return list(value)
+
+
+def _may_have_applied(error: DRError) -> bool:
+    return isinstance(error, ServerError) or (
+        isinstance(error, TransportError) and error.outcome_unknown
+    )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        raw = response.json()
+    except ValueError as exc:
+        raise _invalid_response(response, exc) from None
+    if not isinstance(raw, dict):
+        raise _invalid_response(response, TypeError("not a JSON object"))
+    return raw
+
+
+def _parse(response: httpx.Response, model: type[M]) -> M:
+    try:
+        return model.model_validate(_json(response))
+    except ValidationError as exc:
+        raise _invalid_response(response, exc) from None
+
+
+def _invalid_response(response: httpx.Response, cause: Exception) -> APIError:
+    """A success status with a body we cannot read: a server bug, not worth a retry."""
+    detail = ErrorDetail(code="invalid_response", message=f"{type(cause).__name__}: {cause}")
+    return APIError(
+        response.status_code,
+        "invalid_response",
+        (detail,),
+        method=response.request.method,
+        path=request_path(response.request),
+    )

@@ -1,0 +1,337 @@
+"""The Digital River client against the real sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from catalog_sync.dr import (
+    BadRequest,
+    Conflict,
+    DigitalRiverClient,
+    DRError,
+    FulfillmentCreate,
+    FulfillmentItemCreate,
+    FulfillmentOrder,
+    FulfillmentOrderCreate,
+    InventoryItemCreate,
+    InventoryItemUpdate,
+    NotFound,
+    RateLimited,
+    RetryPolicy,
+    ServerError,
+    SkuUpsert,
+    TransportError,
+    Unauthorized,
+    ensure_fulfillment,
+    ensure_fulfillment_order,
+    ensure_inventory_item,
+    is_already_done,
+    same_shipment,
+)
+from catalog_sync.dr.testing import captured_logs
+from catalog_sync.sandbox.testing import (
+    RunningSandbox,
+    fulfillment_order_body,
+    item_body,
+    sku_body,
+)
+
+SandboxFactory = Callable[..., AbstractContextManager[RunningSandbox]]
+FAST_RETRY = RetryPolicy(attempts=10, initial_backoff=0.01, max_backoff=0.1, jitter=0.5)
+
+
+def connect(
+    sandbox: RunningSandbox,
+    *,
+    rate_limit: float = 1000,
+    retry: RetryPolicy = FAST_RETRY,
+    api_key: str | None = None,
+) -> DigitalRiverClient:
+    """A client for ``sandbox`` with quick retries."""
+    return DigitalRiverClient(
+        base_url=sandbox.base_url,
+        api_key=SecretStr(api_key or sandbox.api_key),
+        rate_limit=rate_limit,
+        retry=retry,
+    )
+
+
+@pytest.fixture
+async def client(sandbox: RunningSandbox) -> AsyncIterator[DigitalRiverClient]:
+    """A client for the session sandbox."""
+    async with connect(sandbox) as made:
+        yield made
+
+
+async def add_pairs(client: DigitalRiverClient, ids: list[str]) -> None:
+    """Create the SKU / inventory-item pair of each id."""
+    for product_id in ids:
+        await client.upsert_sku(product_id, SkuUpsert.model_validate(sku_body()))
+        await ensure_inventory_item(
+            client, product_id, InventoryItemUpdate.model_validate(item_body())
+        )
+
+
+def api_calls(sandbox: RunningSandbox, method: str, path: str) -> list[dict[str, Any]]:
+    """The sandbox's log entries for ``method path``."""
+    return [r for r in sandbox.requests() if r["method"] == method and r["path"] == path]
+
+
+async def accepted_order(client: DigitalRiverClient, sandbox: RunningSandbox) -> dict[str, Any]:
+    """A product pair and an accepted order of two of it, made without faults."""
+    await add_pairs(client, ["widget"])
+    return sandbox.create_order(items=[{"skuId": "widget", "quantity": 2}])
+
+
+def ship_all(sandbox: RunningSandbox, fulfillment_order: FulfillmentOrder) -> dict[str, Any]:
+    """Play the fulfiller: ship every open unit; returns the shipment."""
+    response = sandbox.admin.post(f"/_sandbox/fulfillment-orders/{fulfillment_order.id}/ship")
+    response.raise_for_status()
+    shipment: dict[str, Any] = response.json()
+    return shipment
+
+
+def capture_of(shipment: dict[str, Any]) -> FulfillmentCreate:
+    """The capture for a shipment, mapped as reference §14.4 says."""
+    return FulfillmentCreate(
+        order_id=shipment["fulfillmentOrderUpstreamId"],
+        shipment_id=shipment["id"],
+        items=[
+            FulfillmentItemCreate(
+                item_id=item["fulfillmentOrderItemUpstreamId"],
+                shipment_item_id=item["id"],
+                quantity=item["quantity"],
+            )
+            for item in shipment["items"]
+        ],
+    )
+
+
+# -- pagination -------------------------------------------------------------------------------
+
+
+async def test_iteration_reads_every_page(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """25 SKUs listed 10 at a time arrive complete over 3 pages linked by startingAfter."""
+    ids = [f"sku-{n:02}" for n in range(25)]
+    await asyncio.gather(*(client.upsert_sku(i, SkuUpsert.model_validate(sku_body())) for i in ids))
+    sandbox.clear_requests()
+    listed = [sku.id async for sku in client.iter_skus(page_size=10)]
+    assert sorted(listed) == ids
+    queries = [r["query"] for r in api_calls(sandbox, "GET", "/skus")]
+    assert len(queries) == 3
+    assert all("startingAfter=" in q for q in queries[1:])
+
+
+async def test_ids_filter_reads_only_those(client: DigitalRiverClient) -> None:
+    """The ids filter, chunked by page size, returns exactly the asked SKUs."""
+    ids = [f"sku-{n}" for n in range(8)]
+    await asyncio.gather(*(client.upsert_sku(i, SkuUpsert.model_validate(sku_body())) for i in ids))
+    wanted = ids[1:6]
+    listed = [sku.id async for sku in client.iter_skus(ids=wanted, page_size=2)]
+    assert sorted(listed) == wanted
+
+
+# -- typed errors -----------------------------------------------------------------------------
+
+
+async def test_invalid_sku_id_is_bad_request(client: DigitalRiverClient) -> None:
+    """An id outside the charset is a 400 invalid_parameter on ``id``."""
+    with pytest.raises(BadRequest) as caught:
+        await client.upsert_sku("89&56", SkuUpsert.model_validate(sku_body()))
+    assert (caught.value.code, caught.value.parameter) == ("invalid_parameter", "id")
+
+
+async def test_wrong_key_is_unauthorized(sandbox: RunningSandbox) -> None:
+    """A malformed key gets the API's 401."""
+    async with connect(sandbox, api_key="not-a-secret-key") as stranger:
+        with pytest.raises(Unauthorized):
+            await stranger.get_sku("a")
+
+
+async def test_missing_object_is_not_found(client: DigitalRiverClient) -> None:
+    """Reading an unknown fulfillment is a 404."""
+    with pytest.raises(NotFound):
+        await client.get_fulfillment("ful_missing")
+
+
+async def test_second_create_of_an_id_is_conflict(client: DigitalRiverClient) -> None:
+    """Creating an inventory item whose id is taken is a 409."""
+    body = InventoryItemCreate.model_validate({"id": "dup", **item_body()})
+    await client.create_inventory_item(body)
+    with pytest.raises(Conflict):
+        await client.create_inventory_item(body)
+
+
+async def test_capture_of_a_fulfilled_order_is_already_done(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """After the whole order is captured, another capture is 409 order_fulfilled."""
+    order = await accepted_order(client, sandbox)
+    body = FulfillmentOrderCreate.model_validate(fulfillment_order_body(order))
+    shipment = ship_all(sandbox, (await ensure_fulfillment_order(client, body)).value)
+    await client.create_fulfillment(capture_of(shipment))
+    with pytest.raises(Conflict) as caught:
+        await client.create_fulfillment(capture_of(shipment))
+    assert is_already_done(caught.value)
+
+
+async def test_over_the_limit_is_rate_limited(sandbox_factory: SandboxFactory) -> None:
+    """Without our limiter's help, a 25/s sandbox answers 429 with a Retry-After."""
+    with sandbox_factory(rate_limit=25) as limited:
+        async with connect(limited, retry=RetryPolicy(attempts=1)) as eager:
+            results = await asyncio.gather(
+                *(eager.list_events(limit=1) for _ in range(60)), return_exceptions=True
+            )
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert refused
+    assert all(r.retry_after is not None and r.retry_after >= 1 for r in refused)
+
+
+async def test_injected_503_is_server_error(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """A 503 that never stops surfaces as ServerError once the attempts are spent."""
+    sandbox.set_faults(rate=1, statuses=[503])
+    with pytest.raises(ServerError):
+        await client.get_sku("a")
+
+
+async def test_dropped_connection_is_transport_error(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """A connection dropped without an answer is a TransportError of unknown outcome."""
+    sandbox.set_faults(reset=1)
+    with pytest.raises(TransportError) as caught:
+        await client.get_sku("a")
+    assert caught.value.outcome_unknown
+
+
+# -- retries without duplicates ---------------------------------------------------------------
+
+
+async def test_lost_create_answers_do_not_duplicate_fulfillment_orders(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """Every write applied then unanswered: one POST, read back, one fulfillment order."""
+    order = await accepted_order(client, sandbox)
+    sandbox.set_faults(after_commit=1)
+    sandbox.clear_requests()
+    body = FulfillmentOrderCreate.model_validate(fulfillment_order_body(order))
+    ensured = await ensure_fulfillment_order(client, body)
+    sandbox.clear_faults()
+    listed = [fo async for fo in client.iter_fulfillment_orders(upstream_ids=[order["id"]])]
+    assert ensured.created
+    assert [fo.id for fo in listed] == [ensured.value.id]
+    assert len(api_calls(sandbox, "POST", "/fulfillment-orders")) == 1
+
+
+async def test_lost_capture_answer_does_not_capture_twice(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """A capture applied then unanswered is found by its shipment, never sent again."""
+    order = await accepted_order(client, sandbox)
+    body = FulfillmentOrderCreate.model_validate(fulfillment_order_body(order))
+    shipment = ship_all(sandbox, (await ensure_fulfillment_order(client, body)).value)
+    sandbox.set_faults(after_commit=1)
+    sandbox.clear_requests()
+    ensured = await ensure_fulfillment(client, capture_of(shipment), same_shipment(shipment["id"]))
+    sandbox.clear_faults()
+    captures = [f async for f in client.iter_fulfillments(order_id=order["id"])]
+    assert [f.id for f in captures] == [ensured.value.id]
+    assert len(api_calls(sandbox, "POST", "/fulfillments")) == 1
+
+
+async def test_429_on_create_is_resent_once_accepted(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """A create refused with 429 is resent after Retry-After and lands exactly once."""
+    order = await accepted_order(client, sandbox)
+    sandbox.set_faults(rate=0.5, statuses=[429], seed=3)
+    sandbox.clear_requests()
+    body = FulfillmentOrderCreate.model_validate(fulfillment_order_body(order))
+    await ensure_fulfillment_order(client, body)
+    sandbox.clear_faults()
+    listed = [fo async for fo in client.iter_fulfillment_orders(upstream_ids=[order["id"]])]
+    assert len(listed) == 1
+    assert client.stats.rate_limited >= 1
+    assert [r["status"] for r in api_calls(sandbox, "POST", "/fulfillment-orders")][-1] == 201
+
+
+async def test_mixed_faults_leave_one_object_per_natural_key(
+    client: DigitalRiverClient, sandbox: RunningSandbox
+) -> None:
+    """Under 500/503s, resets and lost answers, each order gets one FO and one capture."""
+    await add_pairs(client, ["widget"])
+    orders = [sandbox.create_order(items=[{"skuId": "widget", "quantity": 1}]) for _ in range(4)]
+    faults = {"rate": 0.25, "statuses": [500, 503], "reset": 0.1, "after_commit": 0.3, "seed": 11}
+    sandbox.clear_requests()
+    for order in orders:
+        sandbox.set_faults(**faults)
+        body = FulfillmentOrderCreate.model_validate(fulfillment_order_body(order))
+        fulfillment_order = (await ensure_fulfillment_order(client, body)).value
+        shipment = ship_all(sandbox, fulfillment_order)
+        await ensure_fulfillment(client, capture_of(shipment), same_shipment(shipment["id"]))
+    sandbox.clear_faults()
+    for order in orders:
+        fos = [fo async for fo in client.iter_fulfillment_orders(upstream_ids=[order["id"]])]
+        captures = [f async for f in client.iter_fulfillments(order_id=order["id"])]
+        assert (len(fos), len(captures)) == (1, 1)
+    statuses = [r["status"] for r in sandbox.requests()]
+    assert {500, 503} & set(statuses)
+    assert None in statuses
+
+
+# -- rate budget ------------------------------------------------------------------------------
+
+
+async def test_burst_of_500_calls_meets_no_429(sandbox_factory: SandboxFactory) -> None:
+    """500 calls against a 250/s sandbox, paced by our 250/s budget, meet no 429."""
+    with sandbox_factory(rate_limit=250) as limited:
+        async with connect(limited, rate_limit=250) as paced:
+            await paced.upsert_sku("a", SkuUpsert.model_validate(sku_body()))
+            started = time.monotonic()
+            await asyncio.gather(*(paced.get_sku("a") for _ in range(500)))
+            elapsed = time.monotonic() - started
+        statuses = [r["status"] for r in limited.requests()]
+    assert statuses.count(429) == 0
+    assert paced.stats.rate_limited == 0
+    assert len(statuses) == 501
+    assert elapsed >= 1.5
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+async def test_key_absent_from_logs_and_errors(sandbox: RunningSandbox) -> None:
+    """Calls, retries, failures and 401s leave no trace of either key in logs or errors."""
+    wrong_key = "pk_test_0123456789abcdef"
+    errors: list[DRError] = []
+    with captured_logs() as output:
+        async with connect(sandbox, retry=RetryPolicy(attempts=2, initial_backoff=0.01)) as c:
+            sandbox.set_faults(rate=1, statuses=[503])
+            with pytest.raises(ServerError) as server_error:
+                await c.get_sku("a")
+            errors.append(server_error.value)
+            sandbox.set_faults(reset=1)
+            with pytest.raises(TransportError) as transport_error:
+                await c.get_sku("a")
+            errors.append(transport_error.value)
+            sandbox.clear_faults()
+        async with connect(sandbox, api_key=wrong_key) as stranger:
+            with pytest.raises(Unauthorized) as unauthorized:
+                await stranger.get_sku("a")
+            errors.append(unauthorized.value)
+    written = output.getvalue()
+    assert '"event": "dr.retry"' in written
+    for secret in (sandbox.api_key, wrong_key):
+        assert secret not in written
+        assert all(secret not in f"{e} {e!r}" for e in errors)
