@@ -1,0 +1,443 @@
+"""Catalog files (CSV, JSON, JSONL) to validated desired pairs, and every problem found.
+
+Pure: the caller opens files (``encoding="utf-8-sig", errors="strict"``) and hands in text
+streams; this module reads them record by record, so memory grows with the pairs the plan needs,
+never with file size. A record that fails validation is skipped and reported; a file that cannot
+be read at all is reported as *fatal*, none of its rows are used and the pairs it held are
+protected from any remote change (a half-written file must not look like deleted products).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePath
+from typing import Final
+
+from pydantic import ValidationError
+
+from catalog_sync.core import codes
+from catalog_sync.core.errors import FILE_FIELD, Problem, Severity
+from catalog_sync.core.pairs import CATALOG_FIELDS, JSON, DesiredPair, SourceRef, desired_pair
+from catalog_sync.core.rows import DESCRIPTION_MAX, CatalogRow
+from catalog_sync.core.textstream import (
+    Cursor,
+    JsonScanner,
+    Source,
+    UnparseableError,
+    chunks,
+    counted,
+    json_values,
+    jsonl_values,
+)
+
+
+class CatalogFormat(StrEnum):
+    """The file formats a catalog may be written in, by file suffix."""
+
+    CSV = ".csv"
+    JSON = ".json"
+    JSONL = ".jsonl"
+
+
+CATALOG_SUFFIXES: Final = tuple(member.value for member in CatalogFormat)
+
+
+def format_of(name: str) -> CatalogFormat | None:
+    """The format a file name announces, or ``None`` for a file that is not a catalog."""
+    suffix = PurePath(name).suffix.lower()
+    return next((fmt for fmt in CatalogFormat if fmt.value == suffix), None)
+
+
+# ---------------------------------------------------------------------------- names
+
+
+_FIELD_BY_FOLDED: Final = {f.replace("_", "").casefold(): f for f in CATALOG_FIELDS}
+_METADATA: Final = "metadata"
+_METADATA_PREFIX: Final = "metadata."
+_NOT_WRITABLE: Final = {
+    "managedfulfillment": "is never set: it would hand the pair to Digital River "
+    "(orchestrated fulfillment)",
+    "physical": "is read-only: Digital River derives it from taxCode",
+    "createdtime": "is read-only",
+    "updatedtime": "is read-only",
+    "livemode": "is read-only",
+}
+
+
+def _fold(name: str) -> str:
+    return name.strip().replace("_", "").casefold()
+
+
+def _canonical(name: str) -> str | None:
+    """The API field (or ``metadata.<key>``) a column or key name means, if any.
+
+    Spelling is forgiving (``countryOfOrigin``, ``country_of_origin``, ``COUNTRY_OF_ORIGIN``);
+    metadata keys keep their case, as the API stores them verbatim.
+    """
+    text = name.strip()
+    if text[: len(_METADATA_PREFIX)].casefold() == _METADATA_PREFIX and len(text) > len(
+        _METADATA_PREFIX
+    ):
+        return _METADATA_PREFIX + text[len(_METADATA_PREFIX) :]
+    return _FIELD_BY_FOLDED.get(_fold(text))
+
+
+def _unknown_message(name: str, noun: str) -> str:
+    reason = _NOT_WRITABLE.get(_fold(name))
+    if reason:
+        return f"{noun} '{name}' {reason}; ignored"
+    close = difflib.get_close_matches(_fold(name), _FIELD_BY_FOLDED, n=1)
+    hint = f"; did you mean '{_FIELD_BY_FOLDED[close[0]]}'?" if close else ""
+    return f"unknown {noun} '{name}' ignored{hint}"
+
+
+@dataclass
+class _Record:
+    """One record's values keyed by API field, with the names the author used for them."""
+
+    line: int
+    values: dict[str, object] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def put(self, canonical: str, written: str, value: object) -> None:
+        if canonical in self.written:
+            self.errors.append((written, f"given twice, also as '{self.written[canonical]}'"))
+            return
+        self.written[canonical] = written
+        if canonical.startswith(_METADATA_PREFIX):
+            self.metadata[canonical[len(_METADATA_PREFIX) :]] = value
+        else:
+            self.values[canonical] = value
+
+
+def _clean(value: object) -> object:
+    """Strip text; an empty cell, empty string or JSON ``null`` means "not set"."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class _Names:
+    """Per-file name resolution that reports each unknown column or key only once."""
+
+    def __init__(self, file: str, noun: str) -> None:
+        self._file = file
+        self._noun = noun
+        self._reported: set[str] = set()
+
+    def fill(self, record: _Record, items: Iterable[tuple[str, object]]) -> Iterator[Problem]:
+        for name, raw in items:
+            value = _clean(raw)
+            canonical = _canonical(name)
+            if canonical is None:
+                if name not in self._reported:
+                    self._reported.add(name)
+                    message = _unknown_message(name, self._noun)
+                    yield Problem(self._file, record.line, name, message, Severity.WARNING)
+            elif value is None:
+                continue
+            elif canonical == _METADATA:
+                self._fill_metadata(record, name, value)
+            else:
+                record.put(canonical, name, value)
+
+    @staticmethod
+    def _fill_metadata(record: _Record, name: str, value: object) -> None:
+        if not isinstance(value, dict):
+            record.errors.append((name, "must be an object of key: value"))
+            return
+        for key, item in value.items():
+            cleaned = _clean(item)
+            if cleaned is not None:
+                record.put(_METADATA_PREFIX + str(key), f"{name}.{key}", cleaned)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+_MESSAGES: Final = {"missing": "required", "dict_type": "must be an object of key: value"}
+
+
+#: Errors about a defaulted field are located by attribute name; authors know the API's name.
+_ALIASES: Final = {name: info.alias or name for name, info in CatalogRow.model_fields.items()}
+
+
+def _record_id(record: _Record) -> str | None:
+    value = record.values.get("id")
+    return value if isinstance(value, str) and codes.is_valid_id(value) else None
+
+
+def _error_field(record: _Record, loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "row"
+    canonical = _ALIASES.get(str(loc[0]), str(loc[0]))
+    if canonical == _METADATA and len(loc) > 1:
+        canonical = f"{_METADATA_PREFIX}{loc[1]}"
+    return record.written.get(canonical, canonical)
+
+
+def _validate(file: str, record: _Record) -> Iterator[DesiredPair | Problem]:
+    sku_id = _record_id(record)
+    problems = [
+        Problem(file, record.line, name, message, Severity.ERROR, sku_id)
+        for name, message in record.errors
+    ]
+    data = dict(record.values)
+    if record.metadata:
+        data[_METADATA] = record.metadata
+    try:
+        row = CatalogRow.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(
+            Problem(
+                file,
+                record.line,
+                _error_field(record, err["loc"]),
+                _MESSAGES.get(err["type"], err["msg"]),
+                Severity.ERROR,
+                sku_id,
+            )
+            for err in exc.errors(include_url=False)
+        )
+        yield from problems
+        return
+    if problems:
+        yield from problems
+        return
+    if row.description is not None and len(row.description) > DESCRIPTION_MAX:
+        yield Problem(
+            file,
+            record.line,
+            record.written["description"],
+            f"longer than the {DESCRIPTION_MAX} characters Digital River recommends",
+            Severity.WARNING,
+            row.id,
+        )
+    fields: dict[str, JSON] = row.model_dump(by_alias=True, exclude_none=True)
+    yield desired_pair(row.id, fields, SourceRef(file, record.line))
+
+
+# ---------------------------------------------------------------------------- readers
+
+
+def _csv_records(file: str, source: Source, cursor: Cursor) -> Iterator[_Record | Problem]:
+    reader = csv.reader(counted(source, cursor), strict=True)
+    header: list[str] | None = next(reader, None)
+    while header == []:
+        header = next(reader, None)
+    if header is None:
+        raise UnparseableError(1, "empty file: expected a header row")
+    if "id" not in {_canonical(name) for name in header}:
+        raise UnparseableError(reader.line_num, "the header row has no 'id' column")
+    names = _Names(file, "column")
+    yield from names.fill(_Record(reader.line_num), ((name, None) for name in header))
+    last = reader.line_num
+    for cells in reader:
+        record = _Record(last + 1)
+        last = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            yield Problem(
+                file,
+                record.line,
+                "row",
+                f"has {len(cells)} cells but the header has {len(header)}",
+                Severity.ERROR,
+                _csv_row_id(header, cells),
+            )
+            continue
+        yield from names.fill(record, zip(header, cells, strict=True))
+        yield record
+
+
+def _csv_row_id(header: list[str], cells: list[str]) -> str | None:
+    for name, cell in zip(header, cells, strict=False):
+        if _canonical(name) == "id":
+            value = cell.strip()
+            return value if codes.is_valid_id(value) else None
+    return None
+
+
+def _json_records(file: str, values: Iterable[tuple[int, object]]) -> Iterator[_Record | Problem]:
+    names = _Names(file, "key")
+    for line, value in values:
+        record = _Record(line)
+        if not isinstance(value, dict):
+            yield Problem(file, line, "row", "must be a JSON object", Severity.ERROR)
+            continue
+        yield from names.fill(record, ((str(k), v) for k, v in value.items()))
+        yield record
+
+
+def _records(
+    file: str, fmt: CatalogFormat, source: Source, cursor: Cursor
+) -> Iterator[_Record | Problem]:
+    if fmt is CatalogFormat.CSV:
+        return _csv_records(file, source, cursor)
+    if fmt is CatalogFormat.JSON:
+        return _json_records(file, json_values(JsonScanner(chunks(source), cursor)))
+    return _json_records(file, jsonl_values(source, cursor))
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def _fatal(file: str, line: int, message: str) -> Problem:
+    note = "; nothing in this file is applied and its pairs are left as they are"
+    return Problem(file, max(line, 1), FILE_FIELD, message + note, Severity.FATAL)
+
+
+def parse_records(name: str, source: Source) -> Iterator[DesiredPair | Problem]:
+    """Valid pairs and problems of one file, in file order, one record at a time.
+
+    ``name`` is shown in problems and decides the format by suffix. A fatal problem, if any,
+    is the last item: records yielded before it must not be used (see :class:`CatalogBuilder`).
+    """
+    fmt = format_of(name)
+    if fmt is None:
+        yield _fatal(name, 1, f"not a catalog file: use {', '.join(CATALOG_SUFFIXES)}")
+        return
+    cursor = Cursor()
+    try:
+        for item in _records(name, fmt, source, cursor):
+            if isinstance(item, Problem):
+                yield item
+            else:
+                yield from _validate(name, item)
+    except UnparseableError as exc:
+        yield _fatal(name, exc.line, exc.message)
+    except UnicodeDecodeError as exc:
+        yield _fatal(name, cursor.line, f"not UTF-8 text ({exc.reason}) at or after this line")
+    except csv.Error as exc:
+        yield _fatal(name, cursor.line, f"malformed CSV: {exc}")
+
+
+def parse_bytes(name: str, data: bytes) -> Iterator[DesiredPair | Problem]:
+    """Like :func:`parse_records` for raw bytes, naming the exact line of an encoding error."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        yield _fatal(name, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+        return
+    yield from parse_records(name, io.StringIO(text, newline=None))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every valid pair of the catalog, and what went wrong reading it."""
+
+    pairs: Mapping[str, DesiredPair]
+    problems: tuple[Problem, ...]
+    unparseable_files: frozenset[str]
+    #: Every SKU id seen in each file: valid, rejected, or read before a file broke.
+    ids_by_file: Mapping[str, frozenset[str]]
+    #: Ids of records skipped for errors (when their id itself was readable).
+    rejected_ids: frozenset[str]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every file was read; deleting orphans is only ever safe when it was."""
+        return not self.unparseable_files
+
+    @property
+    def protected_ids(self) -> frozenset[str]:
+        """Ids whose remote pair must be left alone: held by a broken file or a rejected row.
+
+        An id defined validly elsewhere in the catalog is not protected: that row applies.
+        """
+        held = set(self.rejected_ids)
+        for file in self.unparseable_files:
+            held.update(self.ids_by_file[file])
+        return frozenset(held.difference(self.pairs))
+
+    @property
+    def invalid_rows(self) -> int:
+        """How many records were skipped for errors (one record may have several problems)."""
+        return len({(p.file, p.line) for p in self.problems if p.severity is Severity.ERROR})
+
+
+class CatalogBuilder:
+    """Accumulates files into a :class:`Catalog`, so the caller can open one file at a time.
+
+    Files are taken in the order given; the caller passes them sorted by path so that, of two
+    rows with the same id, the one that wins (the first seen) does not depend on the disk.
+    """
+
+    def __init__(self) -> None:
+        self._pairs: dict[str, DesiredPair] = {}
+        self._problems: list[Problem] = []
+        self._unparseable: set[str] = set()
+        self._ids_by_file: dict[str, frozenset[str]] = {}
+        self._rejected: set[str] = set()
+
+    def add(self, name: str, source: Source) -> None:
+        """Read one file's text."""
+        self._add(name, parse_records(name, source))
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        """Read one file's raw bytes."""
+        self._add(name, parse_bytes(name, data))
+
+    def _add(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
+        accepted: dict[str, DesiredPair] = {}
+        seen: set[str] = set()
+        broken = False
+        for item in items:
+            if isinstance(item, Problem):
+                self._problems.append(item)
+                broken = broken or item.severity is Severity.FATAL
+                if item.severity is Severity.ERROR and item.sku_id is not None:
+                    self._rejected.add(item.sku_id)
+                    seen.add(item.sku_id)
+                continue
+            seen.add(item.id)
+            first = self._pairs.get(item.id) or accepted.get(item.id)
+            if first is None:
+                accepted[item.id] = item
+            else:
+                self._problems.append(_duplicate(item, first))
+        self._ids_by_file[name] = frozenset(seen)
+        if broken:
+            self._unparseable.add(name)
+        else:
+            self._pairs.update(accepted)
+
+    def build(self) -> Catalog:
+        """The catalog as read so far."""
+        return Catalog(
+            pairs=dict(self._pairs),
+            problems=tuple(self._problems),
+            unparseable_files=frozenset(self._unparseable),
+            ids_by_file=dict(self._ids_by_file),
+            rejected_ids=frozenset(self._rejected),
+        )
+
+
+def _duplicate(item: DesiredPair, first: DesiredPair) -> Problem:
+    return Problem(
+        item.source.file,
+        item.source.line,
+        "id",
+        f"duplicate SKU id '{item.id}', first defined at {first.source}; "
+        "this row is skipped (the first definition wins)",
+        Severity.ERROR,
+        item.id,
+    )
+
+
+def load_catalog(sources: Iterable[tuple[str, Source]]) -> Catalog:
+    """Read every ``(display name, text stream)`` into one catalog."""
+    builder = CatalogBuilder()
+    for name, source in sources:
+        builder.add(name, source)
+    return builder.build()

@@ -1,0 +1,259 @@
+"""Merchant-initiated fulfil / cancel requests (issue 7): routing, acceptance, request statuses.
+
+A request claims units at once (its intents are recorded with the request), so no second
+request and no event can take the same units, and it goes where the API wants it (reference
+§11, §13, §14.4): a physical line the fulfiller holds is cancelled through the fulfiller (the
+charge cancel then follows from ``fulfillment_order.cancelled``), a digital line is fulfilled or
+cancelled directly with ``POST /fulfillments``, and a physical line is never fulfilled by hand:
+DR captures it when it ships. Unlike the connector of seed 004, partial quantities are allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from catalog_sync.core.fulfillment import cancellation_upstream_id
+from catalog_sync.core.orders import (
+    INTENT_METADATA_KEY,
+    FulfillmentError,
+    Intent,
+    IntentKind,
+    LineClaim,
+    Order,
+    OrderLine,
+    is_fully_settled,
+    next_target,
+    open_quantity,
+)
+
+Action = Literal["fulfill", "cancel"]
+Route = Literal["fulfiller_cancel", "charge_cancel", "digital_fulfill"]
+RequestStatus = Literal["Open", "Reprocess", "Completed", "Failed"]
+#: What happened to a transmission (or, for ``retry_requested``, what the merchant asked).
+Outcome = Literal["succeeded", "retryable_failure", "permanent_failure", "retry_requested"]
+Trigger = Outcome | Literal["retries_exhausted"]
+
+#: The request-status machine as one table (h11 style): anything absent is refused.
+REQUEST_TRANSITIONS: Final[Mapping[tuple[RequestStatus, Trigger], RequestStatus]] = {
+    ("Open", "succeeded"): "Completed",
+    ("Open", "retryable_failure"): "Reprocess",
+    ("Open", "retries_exhausted"): "Failed",
+    ("Open", "permanent_failure"): "Failed",
+    ("Reprocess", "succeeded"): "Completed",
+    ("Reprocess", "retryable_failure"): "Reprocess",
+    ("Reprocess", "retries_exhausted"): "Failed",
+    ("Reprocess", "permanent_failure"): "Failed",
+    ("Failed", "retry_requested"): "Reprocess",
+}
+
+_ROUTE_KIND: Final[Mapping[Route, IntentKind]] = {
+    "digital_fulfill": "capture",
+    "charge_cancel": "cancel_charge",
+    "fulfiller_cancel": "fulfiller_cancel",
+}
+#: DR refuses writes on these orders (reference §13.2, 409 ``order_fulfilled``).
+_FINISHED_STATES: Final = frozenset({"fulfilled", "complete", "cancelled"})
+
+
+class RequestRefusedError(FulfillmentError):
+    """The request cannot be accepted; nothing was recorded. The message says why."""
+
+
+class InvalidTransitionError(FulfillmentError):
+    """A request status move that :data:`REQUEST_TRANSITIONS` does not allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantRequest:
+    """One request from the CLI or a request file; ``line_id`` None means the whole order."""
+
+    request_id: str
+    order_id: str
+    action: Action
+    line_id: str | None = None
+    quantity: int | None = None
+    reason: str | None = None
+    tracking_number: str | None = None
+    tracking_company: str | None = None
+    tracking_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestState:
+    """Status of one transmitted request, with its attempts and the API's last message."""
+
+    status: RequestStatus = "Open"
+    attempts: int = 0
+    message: str | None = None
+
+
+def route(order: Order, line: OrderLine, action: Action, intents: Sequence[Intent]) -> Route:
+    """Return where a request on ``line`` must go, or raise :class:`RequestRefusedError`."""
+    if not line.physical:
+        return "digital_fulfill" if action == "fulfill" else "charge_cancel"
+    if action == "fulfill":
+        raise RequestRefusedError(
+            f"line {line.line_id} is physical: it is captured when Digital River ships it"
+        )
+    if line.fo_item_id is not None and order.fulfillment_order_id is not None:
+        return "fulfiller_cancel"
+    if _sent_to_fulfiller(line, intents):
+        raise RequestRefusedError(
+            f"line {line.line_id} is with the fulfiller, which has not acknowledged it yet "
+            "(no fulfillment_order.pending seen); try again shortly"
+        )
+    return "charge_cancel"
+
+
+def accept_request(
+    order: Order, intents: Sequence[Intent], request: MerchantRequest
+) -> tuple[Intent, ...]:
+    """Return the intents to record for ``request``: all of it, or a refusal and nothing.
+
+    Order level takes every line's open quantity (a fulfil takes the digital lines; physical
+    ones are captured when they ship); line level takes ``quantity`` or, when None, all open.
+    """
+    if order.order_id != request.order_id:
+        raise RequestRefusedError(f"request is for order {request.order_id}, not {order.order_id}")
+    if order.state in _FINISHED_STATES:
+        raise RequestRefusedError(f"order {order.order_id} is already {order.state}")
+    prefix = f"request:{request.request_id}:"
+    if any(i.key.startswith(prefix) for i in intents):
+        raise RequestRefusedError(f"request {request.request_id} was already accepted")
+    wanted = _wanted(order, intents, request)
+    grouped: dict[Route, list[tuple[OrderLine, int]]] = {}
+    for line, quantity in wanted:
+        grouped.setdefault(route(order, line, request.action, intents), []).append((line, quantity))
+    return tuple(_intent(order, intents, request, where, lines) for where, lines in grouped.items())
+
+
+def order_request_status(order: Order) -> Literal["Completed", "Open"]:
+    """Return the order's request status: Completed only once every line is fully settled."""
+    return "Completed" if is_fully_settled(order) else "Open"
+
+
+def request_state_after(
+    state: RequestState, outcome: Outcome, *, limit: int, message: str | None = None
+) -> RequestState:
+    """Return the state after ``outcome``; a retryable failure at the ``limit`` becomes Failed.
+
+    Attempts count failed transmissions; a merchant's retry starts the count again.
+    """
+    failed = outcome in {"retryable_failure", "permanent_failure"}
+    attempts = 0 if outcome == "retry_requested" else state.attempts + int(failed)
+    trigger: Trigger = outcome
+    if outcome == "retryable_failure" and attempts >= limit:
+        trigger = "retries_exhausted"
+    status = REQUEST_TRANSITIONS.get((state.status, trigger))
+    if status is None:
+        raise InvalidTransitionError(f"a {state.status} request cannot take {trigger}")
+    return RequestState(status, attempts, message if message is not None else state.message)
+
+
+def _wanted(
+    order: Order, intents: Sequence[Intent], request: MerchantRequest
+) -> list[tuple[OrderLine, int]]:
+    """Return (line, units) the request asks for, after checking them against what is open."""
+    if request.line_id is None:
+        if request.quantity is not None:
+            raise RequestRefusedError("a quantity needs a line: pass the order line id too")
+        lines = [
+            line
+            for line in order.lines
+            if open_quantity(line, intents) > 0
+            and not (request.action == "fulfill" and line.physical)
+        ]
+        if not lines:
+            raise RequestRefusedError(
+                f"order {order.order_id} has nothing open to {request.action}"
+            )
+        return [(line, open_quantity(line, intents)) for line in lines]
+    line = order.line(request.line_id)
+    if line is None:
+        raise RequestRefusedError(f"order {order.order_id} has no line {request.line_id}")
+    available = open_quantity(line, intents)
+    quantity = available if request.quantity is None else request.quantity
+    if quantity <= 0 or quantity > available:
+        raise RequestRefusedError(
+            f"line {line.line_id}: asked to {request.action} {quantity} unit(s), "
+            f"{available} open of {line.quantity}"
+        )
+    return [(line, quantity)]
+
+
+def _intent(
+    order: Order,
+    intents: Sequence[Intent],
+    request: MerchantRequest,
+    where: Route,
+    lines: Sequence[tuple[OrderLine, int]],
+) -> Intent:
+    kind = _ROUTE_KIND[where]
+    key = f"request:{request.request_id}:{kind}"
+    if where == "fulfiller_cancel":
+        claims = tuple(LineClaim(line.line_id, quantity) for line, quantity in lines)
+        body = _cancellation_body(order, request, lines)
+    else:
+        claims = tuple(
+            LineClaim(line.line_id, quantity, next_target(line, intents, kind, quantity))
+            for line, quantity in lines
+        )
+        body = _fulfillment_body(order, request, key, where, lines)
+    return Intent(key, kind, order.order_id, body, claims, f"request:{request.request_id}")
+
+
+def _fulfillment_body(
+    order: Order,
+    request: MerchantRequest,
+    key: str,
+    where: Route,
+    lines: Sequence[tuple[OrderLine, int]],
+) -> dict[str, Any]:
+    """Return ``POST /fulfillments`` for a digital fulfil or a direct charge cancel (§13.2)."""
+    field = "quantity" if where == "digital_fulfill" else "cancelQuantity"
+    body: dict[str, Any] = {
+        "orderId": order.order_id,
+        "items": [{"itemId": line.line_id, field: quantity} for line, quantity in lines],
+    }
+    if where == "digital_fulfill":
+        tracking = {
+            "trackingCompany": request.tracking_company,
+            "trackingNumber": request.tracking_number,
+            "trackingUrl": request.tracking_url,
+        }
+        body.update({name: value for name, value in tracking.items() if value})
+    body["metadata"] = {INTENT_METADATA_KEY: key}
+    return body
+
+
+def _cancellation_body(
+    order: Order, request: MerchantRequest, lines: Sequence[tuple[OrderLine, int]]
+) -> dict[str, Any]:
+    """Return ``POST /fulfillment-cancellations`` (reference §11)."""
+    body: dict[str, Any] = {
+        "fulfillmentOrderId": order.fulfillment_order_id,
+        "upstreamId": cancellation_upstream_id(order.order_id, request.request_id),
+        "items": [
+            {
+                "fulfillmentOrderItemId": line.fo_item_id,
+                "fulfillmentOrderItemUpstreamId": line.line_id,
+                "quantity": quantity,
+            }
+            for line, quantity in lines
+        ],
+    }
+    if request.reason:
+        body["reason"] = request.reason
+    return body
+
+
+def _sent_to_fulfiller(line: OrderLine, intents: Sequence[Intent]) -> bool:
+    """Return whether a live fulfillment-order intent carries ``line``."""
+    return any(
+        intent.kind == "create_fulfillment_order"
+        and intent.status != "failed"
+        and any(item.get("upstreamId") == line.line_id for item in intent.body.get("items", ()))
+        for intent in intents
+    )
