@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     debounce_ms: int = Field(default=50, ge=1, description="Quiet time before a change applies.")
     settle_ms: int = Field(default=200, ge=0, description="A file must be unchanged this long.")
     poll_interval: Seconds = Field(default=5.0, description="Seconds between event polls.")
-    requests_dir: Path = Field(
+    requests: Path = Field(
         default=Path("requests"), description="Folder of merchant request files."
     )
     handler_max_attempts: int = Field(default=8, ge=1, description="Tries before dead letter.")

@@ -16,9 +16,7 @@ pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not 
 
 def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
-    return subprocess.run(
-        [ANALYZE, *args, str(UNIT)], capture_output=True, text=True, check=False
-    )
+    return subprocess.run([ANALYZE, *args, str(UNIT)], capture_output=True, text=True, check=False)
 
 
 def test_exposure_is_at_most_2() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of catalog-sync; run with ``make bench`` (see README)."""
