@@ -19,6 +19,12 @@ LATEST_JSON: Final = "latest.json"
 LATEST_HTML: Final = "latest.html"
 
 
+ChangeAction = Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
+ChangeStatus = Literal["applied", "planned", "failed"]
+RunKind = Literal["reconcile", "audit", "watch"]
+OrphanOutcome = Literal["reported", "deleted", "refused", "failed"]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,9 +60,9 @@ class ChangeEntry(_Model):
     """A planned or applied change of one pair."""
 
     id: str
-    action: Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
+    action: ChangeAction
     drift: bool = Field(default=False, description="Caused by a change made outside the catalog.")
-    status: Literal["applied", "planned", "failed"]
+    status: ChangeStatus
     source: str | None = Field(default=None, description="file:line of the catalog row.")
     fields: list[FieldChangeEntry] = Field(default_factory=list)
 
@@ -87,7 +93,7 @@ class OrphanEntry(_Model):
     """A pair at Digital River that no catalog row describes."""
 
     id: str
-    outcome: Literal["reported", "deleted", "refused", "failed"]
+    outcome: OrphanOutcome
 
 
 class ReconcileReport(_Model):
@@ -95,7 +101,7 @@ class ReconcileReport(_Model):
 
     schema_version: int = REPORT_SCHEMA_VERSION
     run_id: int
-    kind: Literal["reconcile", "audit", "watch"]
+    kind: RunKind
     started_at: datetime
     finished_at: datetime
     dry_run: bool = False

@@ -388,6 +388,10 @@ class CatalogBuilder:
         """Read one file's raw bytes."""
         self._add(name, parse_bytes(name, data))
 
+    def add_unreadable(self, name: str, reason: str) -> None:
+        """Record a file that could not be opened: its pairs are protected like a broken file's."""
+        self._add(name, [_fatal(name, 1, reason)])
+
     def _add(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
         accepted: dict[str, DesiredPair] = {}
         seen: set[str] = set()

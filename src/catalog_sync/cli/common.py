@@ -1,0 +1,76 @@
+"""What every command shares: loading settings, logging, and one error-to-exit-code mapping.
+
+Errors a user can act on become one line on stderr and an exit code; a traceback is only for
+bugs. That mapping lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, Final, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from catalog_sync import logs
+from catalog_sync.dr import DRError
+from catalog_sync.instance_lock import AlreadyRunningError
+from catalog_sync.settings import Settings, SettingsError, load_settings
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML settings file (default /etc/catalog-sync/catalog-sync.toml when it exists).",
+)
+
+
+def settings_from(config_file: Path | None, **overrides: Any) -> Settings:
+    """Load settings; CLI options given explicitly override file and environment."""
+    return load_settings(config_file, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def setup_logging(*, verbose: bool = False) -> None:
+    """Logs go to stderr for commands (stdout carries their output)."""
+    import logging  # noqa: PLC0415 - only needed here
+
+    logs.configure(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can act on into a message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            fail(f"configuration error: {exc}", EXIT_USAGE)
+        except AlreadyRunningError as exc:
+            fail(str(exc), EXIT_FAILED)
+        except DRError as exc:
+            fail(f"Digital River API error: {logs.redact(str(exc))}", EXIT_FAILED)
+
+    return wrapper
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print ``message`` to stderr and exit with ``code``."""
+    click.echo(f"catalog-sync: {message}", err=True)
+    sys.exit(code)
+
+
+def run_async(coro: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine as the command's body."""
+    return asyncio.run(coro)

@@ -1,0 +1,549 @@
+"""One reconcile run: read the catalog, read what is needed remotely, plan, apply, report.
+
+The decisions are the core's (:func:`catalog_sync.core.plan.plan`); this module only gathers
+their inputs, executes the writes through the one client (its rate budget and bounded
+concurrency), records each outcome in the state database and writes the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.core.catalog import Catalog
+from catalog_sync.core.errors import Problem, Severity
+from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair
+from catalog_sync.core.plan import (
+    WRITE_TYPES,
+    CreateItem,
+    CreatePair,
+    DeletePair,
+    Entry,
+    Orphan,
+    PairDrift,
+    Plan,
+    Policy,
+    Unchanged,
+    UpdateItem,
+    UpdateSku,
+    plan,
+)
+from catalog_sync.dr import (
+    DigitalRiverClient,
+    DRError,
+    InventoryItemCreate,
+    InventoryItemUpdate,
+    SkuUpsert,
+)
+from catalog_sync.dr.errors import APIError, NotFound
+from catalog_sync.dr.writes import ensure_inventory_item
+from catalog_sync.logs import get_logger
+from catalog_sync.report import (
+    ChangeAction,
+    ChangeEntry,
+    ChangeStatus,
+    FailureEntry,
+    FieldChangeEntry,
+    OrphanEntry,
+    OrphanOutcome,
+    ProblemEntry,
+    ReconcileReport,
+    RunKind,
+    Summary,
+    write_report,
+)
+from catalog_sync.state import AppliedPair, StateStore
+
+log = get_logger("reconcile")
+
+#: Applied pairs are committed in batches this large: a crash loses at most this many
+#: records, and those pairs are simply found in sync (no write) by the next run.
+_COMMIT_EVERY: Final = 500
+#: Pairs being applied at once; the client's own semaphore bounds requests in flight.
+_PAIRS_IN_FLIGHT: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    """What a run may do; mirrors the ``reconcile`` command's flags."""
+
+    kind: RunKind = "reconcile"
+    dry_run: bool = False
+    audit: bool = False
+    prune: bool = False
+    max_delete_pct: float = 10.0
+    #: Incremental runs (the watcher): only these ids are read and planned.
+    scope: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What a run did: the plan, the report (and where it was written)."""
+
+    plan: Plan
+    catalog: Catalog
+    report: ReconcileReport
+    report_path: Path | None
+
+    @property
+    def failed(self) -> int:
+        """Writes that failed after their retries."""
+        return self.report.summary.failed
+
+
+@dataclass
+class _Outcome:
+    """Per-pair results of applying a plan."""
+
+    applied: list[AppliedPair] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failures: list[FailureEntry] = field(default_factory=list)
+    failed_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A plan and what applying it needs to know beyond the plan itself."""
+
+    plan: Plan
+    #: Tracked pairs outside the planned scope: in sync by the state's record.
+    in_sync_outside_scope: int
+    #: Catalog ids whose recorded hash is missing or old (re-recorded even when in sync).
+    stale: frozenset[str]
+    #: The SKU's ``physical`` as read remotely, where it was read.
+    physical: Mapping[str, bool | None]
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Reconciler:
+    """Runs reconciles for one catalog folder against one client and state database."""
+
+    def __init__(
+        self,
+        client: DigitalRiverClient,
+        store: StateStore,
+        *,
+        catalogs: Path,
+        reports: Path | None,
+        reports_keep: int = 50,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._catalogs = catalogs
+        self._reports = reports
+        self._reports_keep = reports_keep
+
+    # -- the run ---------------------------------------------------------------------------
+    async def run(
+        self, options: ReconcileOptions, *, progress: ProgressCallback | None = None
+    ) -> ReconcileResult:
+        """Reconcile once; every failure is recorded in the result, none is raised."""
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        calls_before = self._calls()
+        run_id = self._store.start_run(options.kind, dry_run=options.dry_run)
+        catalog = load_catalog_files(catalog_paths([self._catalogs]))
+        planned = await self._plan(catalog, options)
+        the_plan = planned.plan
+        outcome = _Outcome()
+        if not options.dry_run:
+            outcome = await self._apply(planned, catalog, progress)
+        calls, writes = self._calls_since(calls_before)
+        report = _build_report(
+            run_id=run_id,
+            options=options,
+            catalog=catalog,
+            the_plan=the_plan,
+            outcome=outcome,
+            in_sync_outside_scope=planned.in_sync_outside_scope,
+            started_at=started_at,
+            seconds=time.monotonic() - started,
+            calls=calls,
+            writes=writes,
+        )
+        path = None
+        if self._reports is not None:
+            path = write_report(report, self._reports, keep=self._reports_keep)
+        self._store.finish_run(
+            run_id,
+            counts=report.summary.model_dump(exclude={"duration_seconds"}),
+            failures=report.summary.failed,
+            report_path=None if path is None else str(path),
+        )
+        log.info(
+            "reconcile finished",
+            run=run_id,
+            kind=options.kind,
+            **report.summary.model_dump(),
+            report=None if path is None else str(path),
+        )
+        return ReconcileResult(the_plan, catalog, report, path)
+
+    async def plan_only(self, options: ReconcileOptions) -> tuple[Plan, Catalog]:
+        """Plan without writing anything, recording a run, or writing a report."""
+        catalog = load_catalog_files(catalog_paths([self._catalogs]))
+        return (await self._plan(catalog, options)).plan, catalog
+
+    # -- planning --------------------------------------------------------------------------
+    async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
+        """Plan, reading remotely only what may differ from what was last applied."""
+        applied = self._store.applied_pairs()
+        protected = set(catalog.protected_ids)
+        for broken in catalog.unparseable_files:
+            protected.update(self._store.pair_ids_by_file(broken))
+        if options.audit:
+            actual = await self._read_all_remote()
+            scope = options.scope
+        else:
+            scope = _changed_ids(catalog.pairs, applied, protected)
+            if options.scope is not None:
+                scope &= options.scope
+            actual = await self._read_remote(scope)
+            # Tracked pairs outside the scope exist remotely as last applied; they count for
+            # the prune guard's share but need no read and no planning.
+            for pair_id in applied.keys() - actual.keys():
+                actual[pair_id] = ActualPair(pair_id, sku={"id": pair_id})
+        policy = Policy(
+            prune=options.prune,
+            max_delete_pct=options.max_delete_pct,
+            catalog_complete=catalog.complete,
+            protected_ids=frozenset(protected),
+            scope=scope,
+        )
+        hashes = {pair_id: a.content_hash for pair_id, a in applied.items()}
+        the_plan = plan(catalog.pairs, actual, policy, hashes)
+        stale = frozenset(
+            pair_id
+            for pair_id, pair in catalog.pairs.items()
+            if hashes.get(pair_id) != pair.content_hash()
+        )
+        outside = 0 if scope is None else len((catalog.pairs.keys() & applied.keys()) - scope)
+        physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
+        return _Planned(the_plan, outside, stale, physical)
+
+    async def _read_remote(self, ids: Iterable[str]) -> dict[str, ActualPair]:
+        wanted = sorted(ids)
+        if not wanted:
+            return {}
+        skus = {s.id: _as_json(s) async for s in self._client.iter_skus(ids=wanted)}
+        items = {i.id: _as_json(i) async for i in self._client.iter_inventory_items(ids=wanted)}
+        return _pairs(skus, items)
+
+    async def _read_all_remote(self) -> dict[str, ActualPair]:
+        skus = {s.id: _as_json(s) async for s in self._client.iter_skus()}
+        items = {i.id: _as_json(i) async for i in self._client.iter_inventory_items()}
+        return _pairs(skus, items)
+
+    # -- applying --------------------------------------------------------------------------
+    async def _apply(
+        self, planned: _Planned, catalog: Catalog, progress: ProgressCallback | None
+    ) -> _Outcome:
+        outcome = _Outcome()
+        groups = [(i, g) for i, g in planned.plan.by_id() if _needs_apply(g, planned.stale)]
+        total, done = len(groups), 0
+        pending: list[AppliedPair] = []
+        queue: asyncio.Queue[tuple[str, tuple[Entry, ...]]] = asyncio.Queue()
+        for group in groups:
+            queue.put_nowait(group)
+
+        async def worker() -> None:
+            nonlocal done
+            while not queue.empty():
+                pair_id, entries = queue.get_nowait()
+                known = planned.physical.get(pair_id)
+                record = await self._apply_pair(pair_id, entries, catalog, outcome, known)
+                if record is not None:
+                    pending.append(record)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                if len(pending) >= _COMMIT_EVERY:
+                    self._store.record_applied(pending)
+                    pending.clear()
+
+        workers = min(_PAIRS_IN_FLIGHT, max(1, total))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        self._store.record_applied(pending)
+        if outcome.deleted:
+            self._store.forget_pairs(outcome.deleted)
+        return outcome
+
+    async def _apply_pair(
+        self,
+        pair_id: str,
+        entries: tuple[Entry, ...],
+        catalog: Catalog,
+        outcome: _Outcome,
+        physical: bool | None,
+    ) -> AppliedPair | None:
+        """Run one pair's writes in order; return what to record when all succeeded."""
+        desired = catalog.pairs.get(pair_id)
+        for entry in entries:
+            try:
+                physical = await self._write(entry, physical)
+            except DRError as exc:
+                outcome.failures.append(_failure(pair_id, entry, exc))
+                outcome.failed_ids.add(pair_id)
+                log.warning("write failed", id=pair_id, action=_action(entry), error=str(exc))
+                return None
+        if any(isinstance(e, DeletePair) for e in entries):
+            outcome.deleted.append(pair_id)
+            return None
+        if desired is None:
+            return None
+        return AppliedPair(
+            pair_id,
+            desired.content_hash(),
+            desired.source.file,
+            desired.source.line,
+            physical,
+        )
+
+    async def _write(self, entry: Entry, physical: bool | None) -> bool | None:
+        """Execute one plan entry; returns what is known of the SKU's ``physical``."""
+        client = self._client
+        if isinstance(entry, CreatePair):
+            result = await client.upsert_sku(entry.id, SkuUpsert.model_validate(entry.sku_body))
+            physical = result.sku.physical
+            if physical:
+                await self._ensure_item(entry.id, entry.item_body)
+        elif isinstance(entry, UpdateSku):
+            result = await client.upsert_sku(entry.id, SkuUpsert.model_validate(entry.body))
+            physical = result.sku.physical
+        elif isinstance(entry, CreateItem):
+            if not entry.if_physical or physical:
+                await self._ensure_item(entry.id, entry.body)
+        elif isinstance(entry, UpdateItem):
+            body = InventoryItemUpdate.model_validate(dict(entry.fields))
+            await client.update_inventory_item(entry.id, body)
+        elif isinstance(entry, DeletePair):
+            if entry.item:
+                await _delete_missing_ok(client.delete_inventory_item(entry.id))
+            if entry.sku:
+                await _delete_missing_ok(client.delete_sku(entry.id))
+        return physical
+
+    async def _ensure_item(self, pair_id: str, body: Mapping[str, JSON]) -> None:
+        """Create the item; if it already existed (a lost answer, or made by someone else),
+        bring its fields to the catalog's with one update."""
+        fields = {k: v for k, v in body.items() if k != "id"}
+        ensured = await ensure_inventory_item(
+            self._client, pair_id, InventoryItemCreate.model_validate(fields)
+        )
+        if ensured.created:
+            return
+        current = _as_json(ensured.value)
+        differs = {k: v for k, v in fields.items() if current.get(k) != v}
+        if differs:
+            body_update = InventoryItemUpdate.model_validate(differs)
+            await self._client.update_inventory_item(pair_id, body_update)
+
+    # -- accounting ------------------------------------------------------------------------
+    def _calls(self) -> dict[tuple[str, str], int]:
+        return dict(self._client.stats.calls)
+
+    def _calls_since(self, before: Mapping[tuple[str, str], int]) -> tuple[int, int]:
+        now = self._client.stats.calls
+        diff = {key: count - before.get(key, 0) for key, count in now.items()}
+        total = sum(diff.values())
+        writes = sum(count for (method, _), count in diff.items() if method != "GET")
+        return total, writes
+
+
+# ------------------------------------------------------------------------------- helpers
+def _changed_ids(
+    desired: Mapping[str, DesiredPair], applied: Mapping[str, AppliedPair], protected: set[str]
+) -> frozenset[str]:
+    """Ids whose catalog row differs from what was last applied, or that left the catalog."""
+    changed = {
+        pair_id
+        for pair_id, pair in desired.items()
+        if (a := applied.get(pair_id)) is None or a.content_hash != pair.content_hash()
+    }
+    changed.update(applied.keys() - desired.keys() - protected)
+    return frozenset(changed)
+
+
+def _as_json(model: Any) -> dict[str, JSON]:
+    dumped: dict[str, JSON] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return dumped
+
+
+def _pairs(
+    skus: Mapping[str, dict[str, JSON]], items: Mapping[str, dict[str, JSON]]
+) -> dict[str, ActualPair]:
+    return {i: ActualPair(i, skus.get(i), items.get(i)) for i in skus.keys() | items.keys()}
+
+
+async def _delete_missing_ok(call: Any) -> None:
+    """Deleting what is already gone is done, not a failure."""
+    try:
+        await call
+    except NotFound:
+        return
+
+
+def _needs_apply(entries: tuple[Entry, ...], stale: frozenset[str]) -> bool:
+    """Whether a pair has writes, or is in sync but its record in the state is stale."""
+    return any(isinstance(e, WRITE_TYPES) for e in entries) or (
+        isinstance(entries[-1], Unchanged) and entries[-1].id in stale
+    )
+
+
+_ACTIONS: Final[Mapping[type, ChangeAction]] = {
+    CreatePair: "create_pair",
+    UpdateSku: "update_sku",
+    UpdateItem: "update_item",
+    CreateItem: "create_item",
+    DeletePair: "delete_pair",
+}
+
+
+def _action(entry: Entry) -> str:
+    return _ACTIONS.get(type(entry), type(entry).__name__)
+
+
+def _status(pair_id: str, outcome: _Outcome, *, dry_run: bool) -> ChangeStatus:
+    if dry_run:
+        return "planned"
+    return "failed" if pair_id in outcome.failed_ids else "applied"
+
+
+def _failure(pair_id: str, entry: Entry, exc: DRError) -> FailureEntry:
+    if isinstance(exc, APIError):
+        return FailureEntry(
+            id=pair_id,
+            action=_action(entry),
+            message=exc.message or str(exc),
+            status=exc.status,
+            type=exc.type,
+            code=exc.code,
+            parameter=exc.parameter,
+        )
+    return FailureEntry(id=pair_id, action=_action(entry), message=str(exc))
+
+
+def _problem_entry(problem: Problem) -> ProblemEntry:
+    severity = "warning" if problem.severity is Severity.WARNING else "error"
+    return ProblemEntry(
+        file=problem.file,
+        line=problem.line,
+        field=problem.field,
+        message=problem.message,
+        severity=severity,
+    )
+
+
+def _change_entries(
+    the_plan: Plan, catalog: Catalog, outcome: _Outcome, *, dry_run: bool
+) -> list[ChangeEntry]:
+    drifted = {e.id for e in the_plan.entries if isinstance(e, PairDrift)}
+    changes: list[ChangeEntry] = []
+    for entry in the_plan.writes:
+        desired = catalog.pairs.get(entry.id)
+        changes.append(
+            ChangeEntry(
+                id=entry.id,
+                action=_ACTIONS[type(entry)],
+                drift=entry.id in drifted,
+                status=_status(entry.id, outcome, dry_run=dry_run),
+                source=None if desired is None else str(desired.source),
+                fields=_field_entries(entry),
+            )
+        )
+    return changes
+
+
+def _field_entries(entry: Entry) -> list[FieldChangeEntry]:
+    if isinstance(entry, UpdateSku):
+        return [
+            FieldChangeEntry(side="sku", field=c.field, old=c.old, new=c.new) for c in entry.changes
+        ]
+    if isinstance(entry, UpdateItem):
+        return [
+            FieldChangeEntry(side="item", field=c.field, old=c.old, new=c.new)
+            for c in entry.changes
+        ]
+    if isinstance(entry, CreatePair):
+        return [FieldChangeEntry(side="sku", field=k, new=v) for k, v in entry.sku_body.items()]
+    if isinstance(entry, CreateItem):
+        return [FieldChangeEntry(side="item", field=k, new=v) for k, v in entry.body.items()]
+    return []
+
+
+def _build_report(
+    *,
+    run_id: int,
+    options: ReconcileOptions,
+    catalog: Catalog,
+    the_plan: Plan,
+    outcome: _Outcome,
+    in_sync_outside_scope: int,
+    started_at: datetime,
+    seconds: float,
+    calls: int,
+    writes: int,
+) -> ReconcileReport:
+    counts = the_plan.counts
+    failed = outcome.failed_ids
+    created = {e.id for e in the_plan.writes if isinstance(e, CreatePair)} - failed
+    changed = {e.id for e in the_plan.writes if not isinstance(e, (CreatePair, DeletePair))}
+    drift_ids = {e.id for e in the_plan.entries if isinstance(e, PairDrift)}
+    deleted = set(outcome.deleted)
+    orphans = [
+        OrphanEntry(id=e.id, outcome=_orphan_outcome(e.id, the_plan, deleted, failed, options))
+        for e in the_plan.entries
+        if isinstance(e, Orphan)
+    ]
+    applied = not options.dry_run
+    summary = Summary(
+        pairs_in_catalog=len(catalog.pairs),
+        in_sync=counts.unchanged + in_sync_outside_scope,
+        created=len(created) if applied else counts.created,
+        updated=len(changed - created - failed) if applied else counts.updated,
+        drift_fixed=len(drift_ids - failed) if applied else 0,
+        orphans=counts.orphans,
+        deleted=len(deleted),
+        failed=len(failed),
+        invalid_rows=catalog.invalid_rows,
+        unparseable_files=len(catalog.unparseable_files),
+        api_calls=calls,
+        write_calls=writes,
+        duration_seconds=round(seconds, 3),
+    )
+    return ReconcileReport(
+        run_id=run_id,
+        kind=options.kind,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        dry_run=options.dry_run,
+        audit=options.audit,
+        prune=options.prune,
+        prune_refused=the_plan.refusal,
+        summary=summary,
+        changes=_change_entries(the_plan, catalog, outcome, dry_run=options.dry_run),
+        failures=outcome.failures,
+        invalid_rows=[_problem_entry(p) for p in catalog.problems],
+        unparseable_files=sorted(catalog.unparseable_files),
+        orphans=orphans,
+    )
+
+
+def _orphan_outcome(
+    pair_id: str, the_plan: Plan, deleted: set[str], failed: set[str], options: ReconcileOptions
+) -> OrphanOutcome:
+    if pair_id in deleted:
+        return "deleted"
+    if pair_id in failed:
+        return "failed"
+    if options.prune and the_plan.refusal is not None:
+        return "refused"
+    return "reported"
