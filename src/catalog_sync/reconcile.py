@@ -143,14 +143,23 @@ class Reconciler:
 
     # -- the run ---------------------------------------------------------------------------
     async def run(
-        self, options: ReconcileOptions, *, progress: ProgressCallback | None = None
+        self,
+        options: ReconcileOptions,
+        *,
+        catalog: Catalog | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ReconcileResult:
-        """Reconcile once; every failure is recorded in the result, none is raised."""
+        """Reconcile once; every failure is recorded in the result, none is raised.
+
+        ``catalog`` lets a long-running caller (the daemon) pass the catalog it keeps parsed,
+        so a one-file change does not re-read every file; by default the folder is read.
+        """
         started_at = datetime.now(UTC)
         started = time.monotonic()
         calls_before = self._calls()
         run_id = self._store.start_run(options.kind, dry_run=options.dry_run)
-        catalog = load_catalog_files(catalog_paths([self._catalogs]))
+        if catalog is None:
+            catalog = self.load_catalog()
         planned = await self._plan(catalog, options)
         the_plan = planned.plan
         outcome = _Outcome()
@@ -189,8 +198,12 @@ class Reconciler:
 
     async def plan_only(self, options: ReconcileOptions) -> tuple[Plan, Catalog]:
         """Plan without writing anything, recording a run, or writing a report."""
-        catalog = load_catalog_files(catalog_paths([self._catalogs]))
+        catalog = self.load_catalog()
         return (await self._plan(catalog, options)).plan, catalog
+
+    def load_catalog(self) -> Catalog:
+        """Read every catalog file of the folder."""
+        return load_catalog_files(catalog_paths([self._catalogs]))
 
     # -- planning --------------------------------------------------------------------------
     async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
@@ -203,9 +216,7 @@ class Reconciler:
             actual = await self._read_all_remote()
             scope = options.scope
         else:
-            scope = _changed_ids(catalog.pairs, applied, protected)
-            if options.scope is not None:
-                scope &= options.scope
+            scope = _changed_ids(catalog.pairs, applied, protected, options.scope)
             actual = await self._read_remote(scope)
             # Tracked pairs outside the scope exist remotely as last applied; they count for
             # the prune guard's share but need no read and no planning.
@@ -220,10 +231,11 @@ class Reconciler:
         )
         hashes = {pair_id: a.content_hash for pair_id, a in applied.items()}
         the_plan = plan(catalog.pairs, actual, policy, hashes)
+        in_scope = catalog.pairs.keys() if scope is None else scope & catalog.pairs.keys()
         stale = frozenset(
             pair_id
-            for pair_id, pair in catalog.pairs.items()
-            if hashes.get(pair_id) != pair.content_hash()
+            for pair_id in in_scope
+            if hashes.get(pair_id) != catalog.pairs[pair_id].content_hash()
         )
         outside = 0 if scope is None else len((catalog.pairs.keys() & applied.keys()) - scope)
         physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
@@ -360,15 +372,21 @@ class Reconciler:
 
 # ------------------------------------------------------------------------------- helpers
 def _changed_ids(
-    desired: Mapping[str, DesiredPair], applied: Mapping[str, AppliedPair], protected: set[str]
+    desired: Mapping[str, DesiredPair],
+    applied: Mapping[str, AppliedPair],
+    protected: set[str],
+    scope: frozenset[str] | None,
 ) -> frozenset[str]:
-    """Ids whose catalog row differs from what was last applied, or that left the catalog."""
+    """Ids (within ``scope``) whose catalog row differs from what was last applied, or that
+    left the catalog."""
+    candidates = desired.keys() if scope is None else scope & desired.keys()
     changed = {
         pair_id
-        for pair_id, pair in desired.items()
-        if (a := applied.get(pair_id)) is None or a.content_hash != pair.content_hash()
+        for pair_id in candidates
+        if (a := applied.get(pair_id)) is None or a.content_hash != desired[pair_id].content_hash()
     }
-    changed.update(applied.keys() - desired.keys() - protected)
+    gone = applied.keys() - desired.keys() - protected
+    changed.update(gone if scope is None else gone & scope)
     return frozenset(changed)
 
 
