@@ -208,7 +208,11 @@ class Reconciler:
     # -- planning --------------------------------------------------------------------------
     async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
         """Plan, reading remotely only what may differ from what was last applied."""
-        applied = self._store.applied_pairs()
+        # A scoped run without audit or prune (the daemon's watch runs) reads the state of its
+        # scope only, so a one-row change costs the same with 100 pairs or 100,000.
+        narrow = options.scope is not None and not options.audit and not options.prune
+        applied = self._store.applied_pairs(options.scope if narrow else None)
+        tracked = self._store.applied_ids() if narrow else applied.keys()
         protected = set(catalog.protected_ids)
         for broken in catalog.unparseable_files:
             protected.update(self._store.pair_ids_by_file(broken))
@@ -220,8 +224,9 @@ class Reconciler:
             actual = await self._read_remote(scope)
             # Tracked pairs outside the scope exist remotely as last applied; they count for
             # the prune guard's share but need no read and no planning.
-            for pair_id in applied.keys() - actual.keys():
-                actual[pair_id] = ActualPair(pair_id, sku={"id": pair_id})
+            if options.prune:
+                for pair_id in tracked - actual.keys():
+                    actual[pair_id] = ActualPair(pair_id, sku={"id": pair_id})
         policy = Policy(
             prune=options.prune,
             max_delete_pct=options.max_delete_pct,
@@ -237,7 +242,7 @@ class Reconciler:
             for pair_id in in_scope
             if hashes.get(pair_id) != catalog.pairs[pair_id].content_hash()
         )
-        outside = 0 if scope is None else len((catalog.pairs.keys() & applied.keys()) - scope)
+        outside = 0 if scope is None else len((catalog.pairs.keys() & tracked) - scope)
         physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
         return _Planned(the_plan, outside, stale, physical)
 
@@ -282,8 +287,11 @@ class Reconciler:
                     pending.clear()
 
         workers = min(_PAIRS_IN_FLIGHT, max(1, total))
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        self._store.record_applied(pending)
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            # Also when cancelled (the daemon's stop timeout): writes done are recorded.
+            self._store.record_applied(pending)
         if outcome.deleted:
             self._store.forget_pairs(outcome.deleted)
         return outcome

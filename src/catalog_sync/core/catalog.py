@@ -445,3 +445,36 @@ def load_catalog(sources: Iterable[tuple[str, Source]]) -> Catalog:
     for name, source in sources:
         builder.add(name, source)
     return builder.build()
+
+
+def merge_catalogs(parts: Iterable[Catalog]) -> Catalog:
+    """Merge per-file catalogs, taken in the order given, into one.
+
+    The daemon keeps each file parsed on its own and re-parses only the files that change; this
+    merge is dictionary work, so a one-row change in a 100,000-row catalog costs milliseconds.
+    Of two rows with the same id in different files the first wins, as :class:`CatalogBuilder`
+    decides; a broken file contributes no pairs, hence no duplicates either.
+    """
+    pairs: dict[str, DesiredPair] = {}
+    problems: list[Problem] = []
+    unparseable: set[str] = set()
+    ids_by_file: dict[str, frozenset[str]] = {}
+    rejected: set[str] = set()
+    for part in parts:
+        problems.extend(part.problems)
+        clashes = part.pairs.keys() & pairs.keys()
+        if clashes:
+            problems.extend(_duplicate(part.pairs[i], pairs[i]) for i in sorted(clashes))
+            pairs.update((i, pair) for i, pair in part.pairs.items() if i not in clashes)
+        else:
+            pairs.update(part.pairs)
+        unparseable.update(part.unparseable_files)
+        ids_by_file.update(part.ids_by_file)
+        rejected.update(part.rejected_ids)
+    return Catalog(
+        pairs=pairs,
+        problems=tuple(problems),
+        unparseable_files=frozenset(unparseable),
+        ids_by_file=ids_by_file,
+        rejected_ids=frozenset(rejected),
+    )

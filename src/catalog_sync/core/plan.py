@@ -292,9 +292,10 @@ def plan(
     ids to the content hash last applied, which tells drift from a catalog change.
     """
     applied = applied or {}
-    ids = desired.keys() | actual.keys()
-    if policy.scope is not None:
-        ids &= policy.scope
+    if policy.scope is None:
+        ids = desired.keys() | actual.keys()
+    else:  # no union of whole catalogs for a small scope
+        ids = {i for i in policy.scope if i in desired or i in actual}
     entries: list[Entry] = []
     orphans: list[Orphan] = []
     for pair_id in sorted(ids):

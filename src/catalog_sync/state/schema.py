@@ -31,4 +31,70 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         report_path   TEXT
     );
     """,
+    # 2: distributed-model fulfillment (issue 6): inbox, event cursor, orders, the intent
+    # ledger, order history and the notification log.
+    """
+    CREATE TABLE inbox (
+        id               TEXT PRIMARY KEY,
+        type             TEXT NOT NULL,
+        created_time     TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        last_error       TEXT,
+        next_attempt_at  TEXT,
+        received_at      TEXT NOT NULL,
+        handled_at       TEXT
+    );
+    CREATE INDEX inbox_due ON inbox (status, created_time);
+    CREATE TABLE event_cursor (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        last_id          TEXT,
+        newest_time      TEXT,
+        walk_after       TEXT,
+        walk_top_id      TEXT,
+        walk_top_time    TEXT,
+        last_sweep_at    TEXT,
+        last_poll_at     TEXT
+    );
+    CREATE TABLE orders (
+        order_id         TEXT PRIMARY KEY,
+        state            TEXT NOT NULL,
+        snapshot         TEXT NOT NULL,
+        updated          TEXT NOT NULL
+    );
+    CREATE INDEX orders_by_state ON orders (state);
+    CREATE TABLE intents (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        key              TEXT NOT NULL UNIQUE,
+        order_id         TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        intent           TEXT NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        sent_at          TEXT,
+        next_attempt_at  TEXT,
+        last_error       TEXT,
+        reference        TEXT,
+        updated          TEXT NOT NULL
+    );
+    CREATE INDEX intents_by_order ON intents (order_id, seq);
+    CREATE INDEX intents_pending ON intents (status, next_attempt_at);
+    CREATE TABLE order_history (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id         TEXT NOT NULL,
+        time             TEXT NOT NULL,
+        event_id         TEXT,
+        summary          TEXT NOT NULL
+    );
+    CREATE INDEX history_by_order ON order_history (order_id, seq);
+    CREATE TABLE notifications (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        time             TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        order_id         TEXT,
+        event_id         TEXT,
+        message          TEXT NOT NULL
+    );
+    """,
 )

@@ -15,7 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from catalog_sync.state.fulfillment import FulfillmentTables
 from catalog_sync.state.schema import MIGRATIONS
+
+#: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
+_IDS_PER_QUERY = 500
 
 
 def utc_now() -> str:
@@ -48,7 +52,7 @@ class RunRecord:
     report_path: str | None
 
 
-class StateStore:
+class StateStore(FulfillmentTables):
     """The state database. One instance per process; not shared across threads."""
 
     def __init__(self, path: Path) -> None:
@@ -83,6 +87,8 @@ class StateStore:
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
+                if self.schema_version >= number:
+                    continue  # another process (the daemon, ``status``) migrated meanwhile
                 for statement in _statements(script):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={number}")
@@ -104,12 +110,26 @@ class StateStore:
         self._db.execute("COMMIT")
 
     # -- pairs -----------------------------------------------------------------------------
-    def applied_pairs(self) -> dict[str, AppliedPair]:
-        """Return every pair reconcile has applied, by id."""
-        rows = self._db.execute(
-            "SELECT id, content_hash, source_file, source_line, physical FROM pairs"
-        )
-        return {row["id"]: _applied(row) for row in rows}
+    def applied_pairs(self, ids: Iterable[str] | None = None) -> dict[str, AppliedPair]:
+        """Return the pairs reconcile has applied, by id: all, or only those of ``ids``.
+
+        Reading only ``ids`` keeps an incremental run's cost independent of the catalog size.
+        """
+        select = "SELECT id, content_hash, source_file, source_line, physical FROM pairs"
+        if ids is None:
+            return {row["id"]: _applied(row) for row in self._db.execute(select)}
+        wanted = sorted(set(ids))
+        found: dict[str, AppliedPair] = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"{select} WHERE id IN ({marks})", chunk)
+            found.update((row["id"], _applied(row)) for row in rows)
+        return found
+
+    def applied_ids(self) -> set[str]:
+        """Return the ids of every applied pair (cheaper than :meth:`applied_pairs`)."""
+        return {row[0] for row in self._db.execute("SELECT id FROM pairs")}
 
     def record_applied(self, pairs: Iterable[AppliedPair]) -> None:
         """Remember that these pairs now match the catalog at Digital River."""

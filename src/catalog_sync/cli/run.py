@@ -1,0 +1,93 @@
+"""``run`` (the daemon), ``status`` and ``config show``: the commands an operator lives with."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from catalog_sync import logs
+from catalog_sync.cli import main
+from catalog_sync.cli.common import (
+    EXIT_FAILED,
+    config_option,
+    fail,
+    handle_errors,
+    settings_from,
+)
+from catalog_sync.daemon import Daemon, validate
+from catalog_sync.settings import Settings
+from catalog_sync.state import StateStore
+from catalog_sync.status import gather_status, render_status
+
+metrics_port_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /healthz and /metrics on 127.0.0.1 at this port (default: off).",
+)
+
+
+@main.command()
+@config_option
+@metrics_port_option
+@handle_errors
+def run(config_file: Path | None, metrics_port: int | None) -> None:
+    """Run the daemon: watch the catalogs folder, audit periodically, until SIGTERM."""
+    logs.configure()
+
+    def load() -> Settings:
+        return settings_from(config_file, metrics_port=metrics_port)
+
+    settings = load()
+    validate(settings)
+    sys.exit(Daemon(settings, reload=load).run())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status document as JSON.")
+@config_option
+@handle_errors
+def status(as_json: bool, config_file: Path | None) -> None:
+    """Show the last reconcile, pairs tracked, events, requests and the newest report."""
+    settings = settings_from(config_file)
+    if not settings.state.exists():
+        fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
+    with StateStore(settings.state) as store:
+        document = gather_status(store)
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    else:
+        for line in render_status(document):
+            click.echo(line)
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@config_option
+@handle_errors
+def config_show(as_json: bool, config_file: Path | None) -> None:
+    """Print the effective settings (file, then environment), the API key masked."""
+    values = effective_settings(settings_from(config_file))
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+        return
+    for name, value in values.items():
+        if value is None:
+            click.echo(f"# {name} is not set")
+        else:
+            click.echo(f"{name} = {json.dumps(value)}")
+
+
+def effective_settings(settings: Settings) -> dict[str, Any]:
+    """Every setting as JSON values; secrets are shown as ``**********``."""
+    values: dict[str, Any] = settings.model_dump(mode="json")
+    return values

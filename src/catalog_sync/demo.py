@@ -1,0 +1,319 @@
+"""``make demo``: the whole daemon on one machine, explained step by step.
+
+Starts the bundled sandbox, runs ``catalog-sync run`` on a copy of the example ``catalogs/``,
+shows the pairs arriving, changes one row the documented way (write-then-rename) and measures
+how long until Digital River (the sandbox) has it, prints ``status`` and the report's path,
+then runs until Ctrl-C and stops everything cleanly. ``--once`` does the steps and exits, which
+is how the test suite keeps the demo from rotting.
+
+:class:`DaemonProcess` and :func:`wait_until` are shared with the integration tests and the
+latency benchmark: they start the daemon exactly the way an operator does, as a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final, Self, TypeVar
+
+import httpx
+
+from catalog_sync.sandbox.testing import new_test_key
+from catalog_sync.state import RunRecord, StateStore
+
+T = TypeVar("T")
+EXAMPLE_CATALOGS: Final = Path(__file__).resolve().parents[2] / "catalogs"
+#: What the demo renames in the example catalog, and to what.
+DEMO_ROW: Final = ("hardware.csv", "TC-TENT-2P-GRN", "name", "Ridgeline 2-Person Tent (2025)")
+_LISTENING: Final = re.compile(r"sandbox listening on (http://\S+)")
+
+
+def wait_until(
+    probe: Callable[[], T | None], *, timeout: float, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``probe`` until it returns something other than ``None``/``False``; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what or probe}")
+        time.sleep(interval)
+
+
+def daemon_env(
+    *, base_url: str, api_key: str, workdir: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a daemon run in ``workdir``: no inherited ``CATALOG_SYNC_*``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_SYNC_", "NOTIFY_"))}
+    env.pop("WATCHDOG_USEC", None)
+    env.update(
+        {
+            "CATALOG_SYNC_API_BASE": base_url,
+            "CATALOG_SYNC_API_KEY": api_key,
+            "CATALOG_SYNC_RATE_LIMIT": "1000",
+            "CATALOG_SYNC_CATALOGS": str(workdir / "catalogs"),
+            "CATALOG_SYNC_STATE": str(workdir / "state" / "catalog-sync.db"),
+            "CATALOG_SYNC_REPORTS": str(workdir / "reports"),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class DaemonProcess:
+    """``catalog-sync run`` as a child process; its output goes to ``log``."""
+
+    env: Mapping[str, str]
+    log: Path
+    args: Sequence[str] = ()
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _out: IO[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> Self:
+        """Start the daemon (returns at once; wait on the state or the sandbox for progress)."""
+        self._out = self.log.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "catalog_sync", "run", *self.args],
+            env=dict(self.env),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        """The daemon's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then wait; returns the exit code (kills after ``timeout``)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if self._out is not None:
+            self._out.close()
+        return code
+
+    def output(self) -> str:
+        """Everything the daemon logged so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def __enter__(self) -> Self:
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def replace_row(path: Path, pair_id: str, column: str, value: str) -> None:
+    """Change one cell of a CSV catalog the documented way: write a temp file, rename it."""
+    with path.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    index = rows[0].index(column)
+    for row in rows[1:]:
+        if row and row[0] == pair_id:
+            row[index] = value
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(buffer.getvalue(), encoding="utf-8")
+    temp.replace(path)
+
+
+# ---------------------------------------------------------------------------- the demo
+@dataclass
+class Demo:
+    """What the steps share."""
+
+    workdir: Path
+    once: bool
+    api_key: str = field(default_factory=new_test_key)
+    base_url: str = ""
+    sandbox: subprocess.Popen[str] | None = None
+    daemon: DaemonProcess | None = None
+
+    def api(self) -> httpx.Client:
+        """A plain HTTP client of the sandbox with the demo's key."""
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+
+
+def say(text: str) -> None:
+    """Print one explanation line (flushed, so it interleaves with child output)."""
+    print(text, flush=True)  # noqa: T201 - the demo talks to a person on a terminal
+
+
+def start_sandbox_process() -> tuple[subprocess.Popen[str], str]:
+    """``catalog-sync sandbox`` on a free port, rate limit off; the process and its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "catalog_sync", "sandbox", "--port", "0", "--rate-limit", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if match := _LISTENING.search(line):
+            return process, match.group(1)
+    raise RuntimeError("the sandbox exited before it was ready")
+
+
+def step_start_sandbox(demo: Demo) -> None:
+    """Start the bundled Digital River sandbox on a free loopback port."""
+    say("1. Starting the local Digital River sandbox (no account needed) ...")
+    demo.sandbox, demo.base_url = start_sandbox_process()
+    say(f"   The sandbox answers at {demo.base_url}; catalog-sync talks to it like the real API.")
+
+
+def step_start_daemon(demo: Demo) -> None:
+    """Copy the example catalogs into the work folder and start ``catalog-sync run``."""
+    catalogs = demo.workdir / "catalogs"
+    shutil.copytree(EXAMPLE_CATALOGS, catalogs)
+    say(f"2. Copied the example catalogs to {catalogs} (the repository's files stay untouched)")
+    say("   and started `catalog-sync run` on them: it watches that folder, reconciles at start")
+    say("   and on every change, and audits everything periodically.")
+    env = daemon_env(base_url=demo.base_url, api_key=demo.api_key, workdir=demo.workdir)
+    demo.daemon = DaemonProcess(env, demo.workdir / "daemon.log").start()
+    say(f"   The daemon's JSON logs go to {demo.daemon.log}.")
+
+
+def step_pairs_arrive(demo: Demo) -> None:
+    """Wait until the start-up reconcile has created every pair at the sandbox."""
+    say("3. The start-up reconcile creates each SKU and its inventory item at Digital River ...")
+    with demo.api() as api:
+
+        def count() -> int | None:
+            n = len(api.get("/skus", params={"limit": 100}).json()["data"])
+            return n if n and _last_run(demo) is not None else None
+
+        started = time.monotonic()
+        skus = wait_until(count, timeout=60, interval=0.2, what="the start-up reconcile")
+    say(f"   {skus} SKUs are now at the sandbox ({time.monotonic() - started:.1f}s).")
+
+
+def step_change_row(demo: Demo) -> None:
+    """Change one row with write-then-rename and time how long until the sandbox has it."""
+    file, pair_id, column, value = DEMO_ROW
+    path = demo.workdir / "catalogs" / file
+    say(f"4. Renaming {pair_id} to {value!r} in {file}, the documented safe way:")
+    say("   write the new file under a temporary name, then rename it over the old one.")
+    with demo.api() as api:
+        started = time.monotonic()
+        replace_row(path, pair_id, column, value)
+
+        def applied() -> bool:
+            return bool(api.get(f"/skus/{pair_id}").json().get(column) == value)
+
+        wait_until(applied, timeout=10, what=f"{pair_id} to be updated")
+    elapsed = time.monotonic() - started
+    run = wait_until(lambda: _last_run(demo, kind="watch"), timeout=10, what="the watch run")
+    say(
+        f"   Digital River had the change {elapsed * 1000:.0f} ms later; the daemon's run "
+        f"made {run.counts.get('write_calls')} write call(s):"
+    )
+    say("   only the changed pair was planned and written, not the whole catalog.")
+
+
+def step_status(demo: Demo) -> None:
+    """Show ``catalog-sync status`` and where the HTML report is."""
+    say("5. `catalog-sync status` reads the state database (it works while the daemon runs):")
+    assert demo.daemon is not None
+    result = subprocess.run(
+        [sys.executable, "-m", "catalog_sync", "status"],
+        env=dict(demo.daemon.env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in result.stdout.splitlines():
+        say(f"   | {line}")
+    say(f"   Open {demo.workdir / 'reports' / 'latest.html'} in a browser for the full report.")
+
+
+def step_wait(demo: Demo) -> None:
+    """Keep running until Ctrl-C (skipped with ``--once``)."""
+    if demo.once:
+        say("6. --once: stopping now.")
+        return
+    say("6. Everything keeps running: edit a file in the catalogs folder above and watch the")
+    say("   daemon's log. Press Ctrl-C to stop the daemon and the sandbox.")
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+
+
+STEPS: Final = (
+    step_start_sandbox,
+    step_start_daemon,
+    step_pairs_arrive,
+    step_change_row,
+    step_status,
+    step_wait,
+)
+
+
+def _last_run(demo: Demo, kind: str | None = None) -> RunRecord | None:
+    """The newest finished run (of ``kind``) in the daemon's state database."""
+    state = demo.workdir / "state" / "catalog-sync.db"
+    if not state.exists():
+        return None
+    with StateStore(state) as store:
+        run = store.last_run()
+    return run if run is not None and kind in (None, run.kind) else None
+
+
+def stop_all(demo: Demo) -> None:
+    """Stop the daemon then the sandbox, each with SIGTERM, and wait for both."""
+    if demo.daemon is not None and demo.daemon.process is not None:
+        code = demo.daemon.stop()
+        say(f"Stopped the daemon (exit code {code}).")
+    if demo.sandbox is not None:
+        demo.sandbox.send_signal(signal.SIGTERM)
+        demo.sandbox.wait(30)
+        say("Stopped the sandbox.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every step; always stop what was started."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--once", action="store_true", help="do the steps, then stop and exit")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="empty folder to work in (default: a new one)"
+    )
+    args = parser.parse_args(argv)
+    # Kept after the demo, so the reports it points to can still be opened.
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="catalog-sync-demo-"))
+    demo = Demo(workdir, once=args.once)
+    say(f"catalog-sync demo (work folder {workdir})")
+    try:
+        for step in STEPS:
+            step(demo)
+    finally:
+        stop_all(demo)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

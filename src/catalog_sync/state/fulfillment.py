@@ -1,0 +1,494 @@
+"""The fulfillment tables (issue 6): inbox, event cursor, orders, intent ledger, history, notices.
+
+A mixin of :class:`~catalog_sync.state.store.StateStore` so the store stays the one entry point
+and every SQL statement stays in this package. Write methods must run inside
+``store.transaction()`` (they refuse otherwise): the callers decide what commits together, and
+that is what makes "inbox insert + cursor advance" or "decision + event handled" atomic.
+Entities are stored as the JSON of :func:`catalog_sync.core.orders.to_json`; no secret is ever
+part of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from catalog_sync.core.orders import (
+    Intent,
+    Order,
+    intent_from_json,
+    order_from_json,
+    to_json,
+)
+
+#: Inbox statuses an event can still be handled from.
+OPEN_STATUSES: Final = ("received", "deferred", "error")
+INBOX_STATUSES: Final = ("received", "handled", "ignored", "deferred", "error", "dead")
+#: Rows per ``IN (...)`` query: far below SQLite's variable limit.
+_CHUNK: Final = 500
+
+
+class NotInTransactionError(RuntimeError):
+    """A ledger write was attempted outside ``store.transaction()``."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """One event as received, with how its handling went."""
+
+    id: str
+    type: str
+    created_time: str
+    payload: dict[str, Any]
+    status: str = "received"
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+    handled_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventCursor:
+    """Where polling stands.
+
+    ``last_id`` is the newest event read going forward (None until the first full read of the
+    API's history finished); ``walk_*`` record a newest-first walk in progress so a crash
+    resumes it; ``last_sweep_at`` is when the last overlap sweep started (our clock).
+    """
+
+    last_id: str | None = None
+    newest_time: str | None = None
+    walk_after: str | None = None
+    walk_top_id: str | None = None
+    walk_top_time: str | None = None
+    last_sweep_at: str | None = None
+    last_poll_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """An intent with its delivery bookkeeping; ``sent_at`` set means "outcome may be unknown"."""
+
+    intent: Intent
+    seq: int
+    attempts: int
+    sent_at: str | None
+    next_attempt_at: str | None
+    last_error: str | None
+    reference: str | None
+
+    @property
+    def parked(self) -> bool:
+        """Pending but waiting for an operator (retries exhausted; see ``events retry``)."""
+        return self.intent.status == "pending" and self.next_attempt_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of an order's history."""
+
+    time: str
+    event_id: str | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification as logged and sent to the sinks."""
+
+    time: str
+    kind: str
+    message: str
+    order_id: str | None = None
+    event_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object sinks receive."""
+        return {
+            "time": self.time,
+            "kind": self.kind,
+            "order_id": self.order_id,
+            "event_id": self.event_id,
+            "message": self.message,
+        }
+
+
+class FulfillmentTables:
+    """Fulfillment queries of the state store (mixed into ``StateStore``)."""
+
+    _db: sqlite3.Connection
+
+    if TYPE_CHECKING:
+
+        def transaction(self) -> AbstractContextManager[None]:
+            """Provided by ``StateStore``."""
+            ...
+
+    def _writing(self) -> sqlite3.Connection:
+        if not self._db.in_transaction:
+            raise NotInTransactionError("fulfillment writes must run inside store.transaction()")
+        return self._db
+
+    # -- inbox -----------------------------------------------------------------------------
+    def put_events(self, events: Iterable[InboxEvent], now: str) -> int:
+        """Insert events not seen before (dedupe by id); returns how many were new."""
+        db = self._writing()
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO inbox (id, type, created_time, payload, status, attempts,"
+            " last_error, next_attempt_at, received_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            (
+                (
+                    e.id,
+                    e.type,
+                    e.created_time,
+                    json.dumps(e.payload),
+                    e.status,
+                    e.last_error,
+                    e.next_attempt_at,
+                    now,
+                )
+                for e in events
+            ),
+        )
+        return db.total_changes - before
+
+    def replay_events(self, events: Iterable[InboxEvent], now: str) -> int:
+        """Insert events, or send known ones back to ``received``: the ledger keeps it safe."""
+        db = self._writing()
+        count = 0
+        for e in events:
+            count += 1
+            db.execute(
+                "INSERT INTO inbox (id, type, created_time, payload, status, attempts,"
+                " received_at) VALUES (?, ?, ?, ?, 'received', 0, ?) ON CONFLICT (id) DO UPDATE"
+                " SET status='received', attempts=0, last_error=NULL, next_attempt_at=NULL,"
+                " handled_at=NULL",
+                (e.id, e.type, e.created_time, json.dumps(e.payload), now),
+            )
+        return count
+
+    def inbox_event(self, event_id: str) -> InboxEvent | None:
+        """Return one inbox row."""
+        row = self._db.execute("SELECT * FROM inbox WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else _inbox(row)
+
+    def inbox_events(
+        self, status: str | None = None, *, limit: int = 100, since: str | None = None
+    ) -> list[InboxEvent]:
+        """Return inbox rows, newest first, optionally of one status / created after ``since``."""
+        rows = self._db.execute(
+            "SELECT * FROM inbox WHERE (? IS NULL OR status = ?)"
+            " AND (? IS NULL OR created_time >= ?) ORDER BY created_time DESC, id DESC LIMIT ?",
+            (status, status, since, since, limit),
+        )
+        return [_inbox(row) for row in rows]
+
+    def due_events(self, now: str, limit: int) -> list[InboxEvent]:
+        """Return events to handle now, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM inbox WHERE status IN ('received', 'deferred', 'error')"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " ORDER BY created_time, id LIMIT ?",
+            (now, limit),
+        )
+        return [_inbox(row) for row in rows]
+
+    def set_event_status(
+        self,
+        event_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        next_attempt_at: str | None = None,
+        attempted: bool = False,
+        handled_at: str | None = None,
+    ) -> None:
+        """Record how handling an event went."""
+        self._writing().execute(
+            "UPDATE inbox SET status=?, last_error=?, next_attempt_at=?, handled_at=?,"
+            " attempts = attempts + ? WHERE id=?",
+            (status, error, next_attempt_at, handled_at, int(attempted), event_id),
+        )
+
+    def requeue_events(self, event_ids: Sequence[str] | None) -> list[str]:
+        """Send dead (or erroring) events back to ``received`` and unpark their intents.
+
+        ``None`` means every dead letter. Returns the ids requeued.
+        """
+        db = self._writing()
+        if event_ids is None:
+            ids = [r[0] for r in db.execute("SELECT id FROM inbox WHERE status = 'dead'")]
+        else:
+            ids = [
+                r[0]
+                for i in event_ids
+                for r in db.execute(
+                    "SELECT id FROM inbox WHERE id = ? AND status NOT IN ('handled', 'ignored')",
+                    (i,),
+                )
+            ]
+        for event_id in ids:
+            db.execute(
+                "UPDATE inbox SET status='received', attempts=0, next_attempt_at=NULL,"
+                " last_error=NULL WHERE id=?",
+                (event_id,),
+            )
+        return ids
+
+    def inbox_counts(self) -> dict[str, int]:
+        """Return the number of inbox rows per status (every status present, zeros included)."""
+        counts = dict.fromkeys(INBOX_STATUSES, 0)
+        for row in self._db.execute("SELECT status, count(*) FROM inbox GROUP BY status"):
+            counts[row[0]] = row[1]
+        return counts
+
+    def oldest_unhandled_time(self) -> str | None:
+        """Return the created time of the oldest event still to be handled."""
+        row = self._db.execute(
+            "SELECT min(created_time) FROM inbox WHERE status IN ('received', 'deferred', 'error')"
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def newest_handled_time(self) -> str | None:
+        """Return the created time of the newest handled or ignored event."""
+        row = self._db.execute(
+            "SELECT max(created_time) FROM inbox WHERE status IN ('handled', 'ignored')"
+        ).fetchone()
+        return None if row is None else row[0]
+
+    # -- cursor ----------------------------------------------------------------------------
+    def event_cursor(self) -> EventCursor:
+        """Return the polling cursor (empty before the first poll)."""
+        row = self._db.execute("SELECT * FROM event_cursor WHERE id = 1").fetchone()
+        if row is None:
+            return EventCursor()
+        return EventCursor(**{k: row[k] for k in row.keys() if k != "id"})  # noqa: SIM118
+
+    def set_event_cursor(self, cursor: EventCursor) -> None:
+        """Replace the polling cursor."""
+        self._writing().execute(
+            "INSERT OR REPLACE INTO event_cursor (id, last_id, newest_time, walk_after,"
+            " walk_top_id, walk_top_time, last_sweep_at, last_poll_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cursor.last_id,
+                cursor.newest_time,
+                cursor.walk_after,
+                cursor.walk_top_id,
+                cursor.walk_top_time,
+                cursor.last_sweep_at,
+                cursor.last_poll_at,
+            ),
+        )
+
+    # -- orders ----------------------------------------------------------------------------
+    def save_order(self, order: Order, now: str) -> None:
+        """Insert or replace our record of an order."""
+        self._writing().execute(
+            "INSERT INTO orders (order_id, state, snapshot, updated) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (order_id) DO UPDATE SET state=excluded.state,"
+            " snapshot=excluded.snapshot, updated=excluded.updated",
+            (order.order_id, order.state, json.dumps(to_json(order)), now),
+        )
+
+    def order(self, order_id: str) -> Order | None:
+        """Return our record of one order."""
+        row = self._db.execute(
+            "SELECT snapshot FROM orders WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        return None if row is None else order_from_json(json.loads(row[0]))
+
+    def orders_by_id(self, order_ids: Iterable[str]) -> dict[str, Order]:
+        """Return our records of these orders (absent ones left out)."""
+        found: dict[str, Order] = {}
+        for chunk in _chunks(sorted(set(order_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT order_id, snapshot FROM orders WHERE order_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            for row in rows:
+                found[row[0]] = order_from_json(json.loads(row[1]))
+        return found
+
+    def list_orders(self, state: str | None = None, *, limit: int = 1000) -> list[Order]:
+        """Return orders, most recently updated first."""
+        rows = self._db.execute(
+            "SELECT snapshot FROM orders WHERE (? IS NULL OR state = ?)"
+            " ORDER BY updated DESC, order_id LIMIT ?",
+            (state, state, limit),
+        )
+        return [order_from_json(json.loads(row[0])) for row in rows]
+
+    def count_orders(self) -> dict[str, int]:
+        """Return the number of orders per state."""
+        return dict(self._db.execute("SELECT state, count(*) FROM orders GROUP BY state"))
+
+    # -- intents ---------------------------------------------------------------------------
+    def add_intents(self, intents: Iterable[Intent], now: str) -> None:
+        """Record new intents (a known key is left alone: natural keys dedupe)."""
+        self._writing().executemany(
+            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, next_attempt_at,"
+            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (i.key, i.order_id, i.kind, i.status, json.dumps(to_json(i)), now, now)
+                for i in intents
+            ),
+        )
+
+    def save_intents(self, intents: Iterable[Intent], now: str) -> None:
+        """Replace the stored form and status of known intents."""
+        self._writing().executemany(
+            "UPDATE intents SET status=?, intent=?, updated=? WHERE key=?",
+            ((i.status, json.dumps(to_json(i)), now, i.key) for i in intents),
+        )
+
+    def ledger(self, order_id: str) -> list[LedgerEntry]:
+        """Return an order's intents in the order they were recorded."""
+        return self.ledgers([order_id]).get(order_id, [])
+
+    def ledgers(self, order_ids: Iterable[str]) -> dict[str, list[LedgerEntry]]:
+        """Return the intents of several orders, each list in recording order."""
+        found: dict[str, list[LedgerEntry]] = {}
+        for chunk in _chunks(sorted(set(order_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT * FROM intents WHERE order_id IN ({marks}) ORDER BY seq",  # noqa: S608
+                chunk,
+            )
+            for row in rows:
+                found.setdefault(row["order_id"], []).append(_ledger(row))
+        return found
+
+    def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
+        """Return each order's oldest pending intent, if due: one write per order in flight."""
+        rows = self._db.execute(
+            "SELECT i.* FROM intents i WHERE i.status = 'pending'"
+            " AND i.seq = (SELECT min(j.seq) FROM intents j"
+            "              WHERE j.order_id = i.order_id AND j.status = 'pending')"
+            " AND i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?"
+            " ORDER BY i.seq LIMIT ?",
+            (now, limit),
+        )
+        return [_ledger(row) for row in rows]
+
+    def count_pending_intents(self) -> int:
+        """Return how many intents are not yet settled or failed."""
+        return int(
+            self._db.execute("SELECT count(*) FROM intents WHERE status='pending'").fetchone()[0]
+        )
+
+    def mark_intents_sent(self, keys: Iterable[str], now: str) -> None:
+        """Record that these intents are about to be sent: from now on, read back first."""
+        self._writing().executemany(
+            "UPDATE intents SET sent_at=?, updated=? WHERE key=?", ((now, now, k) for k in keys)
+        )
+
+    def intent_retry(self, key: str, error: str, next_attempt_at: str | None, now: str) -> None:
+        """Count a failed attempt; ``next_attempt_at`` None parks the intent for an operator."""
+        self._writing().execute(
+            "UPDATE intents SET attempts=attempts+1, last_error=?, next_attempt_at=?, updated=?"
+            " WHERE key=?",
+            (error, next_attempt_at, now, key),
+        )
+
+    def intent_reference(self, key: str, reference: str | None, error: str | None) -> None:
+        """Record the DR object proving an intent, or why it failed."""
+        self._writing().execute(
+            "UPDATE intents SET reference=coalesce(?, reference), last_error=? WHERE key=?",
+            (reference, error, key),
+        )
+
+    def unpark_intents(self, origins: Iterable[str], now: str) -> int:
+        """Make parked intents of these origins due again; returns how many."""
+        db = self._writing()
+        before = db.total_changes
+        db.executemany(
+            "UPDATE intents SET next_attempt_at=?, attempts=0 WHERE status='pending'"
+            " AND next_attempt_at IS NULL AND json_extract(intent, '$.origin') = ?",
+            ((now, origin) for origin in origins),
+        )
+        return db.total_changes - before
+
+    # -- history and notifications -----------------------------------------------------------
+    def add_history(self, order_id: str, event_id: str | None, summary: str, now: str) -> None:
+        """Append a line to an order's history."""
+        self._writing().execute(
+            "INSERT INTO order_history (order_id, time, event_id, summary) VALUES (?, ?, ?, ?)",
+            (order_id, now, event_id, summary),
+        )
+
+    def history(self, order_id: str) -> list[HistoryEntry]:
+        """Return an order's history, oldest first."""
+        rows = self._db.execute(
+            "SELECT time, event_id, summary FROM order_history WHERE order_id=? ORDER BY seq",
+            (order_id,),
+        )
+        return [HistoryEntry(row[0], row[1], row[2]) for row in rows]
+
+    def add_notification(self, record: NotificationRecord) -> None:
+        """Log a notification (the sinks are called after the commit)."""
+        self._writing().execute(
+            "INSERT INTO notifications (time, kind, order_id, event_id, message)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (record.time, record.kind, record.order_id, record.event_id, record.message),
+        )
+
+    def notifications(self, *, limit: int = 100) -> list[NotificationRecord]:
+        """Return the newest notifications, newest first."""
+        rows = self._db.execute(
+            "SELECT time, kind, message, order_id, event_id FROM notifications"
+            " ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        return [NotificationRecord(*row) for row in rows]
+
+    # -- catalog knowledge -------------------------------------------------------------------
+    def known_physical(self, sku_ids: Iterable[str]) -> dict[str, bool]:
+        """Return physical/digital for SKUs reconcile applied (unknown ones left out)."""
+        found: dict[str, bool] = {}
+        for chunk in _chunks(sorted(set(sku_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update((row[0], bool(row[1])) for row in rows)
+        return found
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _inbox(row: sqlite3.Row) -> InboxEvent:
+    return InboxEvent(
+        id=row["id"],
+        type=row["type"],
+        created_time=row["created_time"],
+        payload=json.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        handled_at=row["handled_at"],
+    )
+
+
+def _ledger(row: sqlite3.Row) -> LedgerEntry:
+    data: Mapping[str, Any] = json.loads(row["intent"])
+    return LedgerEntry(
+        intent=intent_from_json(data),
+        seq=row["seq"],
+        attempts=row["attempts"],
+        sent_at=row["sent_at"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        reference=row["reference"],
+    )

@@ -1,0 +1,255 @@
+"""The catalog watcher: files dropped into ``catalogs/`` become incremental reconciles.
+
+Two parts. :class:`CatalogCache` keeps every catalog file parsed, keyed by its size and
+modification time, so a change re-reads only the file that changed and the whole catalog is
+re-assembled by a cheap merge. :class:`CatalogWatcher` turns inotify events (through
+watchfiles) into batches of settled files: a file is read only once it has stayed unchanged for
+``settle_ms``, so a file still being copied is never applied half-written, and the documented
+write-then-rename drop is applied once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from watchfiles import awatch
+
+from catalog_sync.catalog_files import catalog_paths, is_catalog_file, load_catalog_files
+from catalog_sync.core.catalog import Catalog, merge_catalogs
+from catalog_sync.logs import get_logger
+
+log = get_logger("watch")
+
+#: (size, mtime_ns): a file whose signature is unchanged is not re-read.
+Signature = tuple[int, int]
+#: watchfiles yields a batch at the latest this long after its first event, even if events keep
+#: coming (a slow copy); the settle check still holds such a file back until it is complete.
+_MAX_BATCH_MS: Final = 1000
+_NS_PER_MS: Final = 1_000_000
+
+
+def signature(path: Path) -> Signature | None:
+    """The file's (size, mtime_ns), or ``None`` when it is gone or not a regular file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    signature: Signature
+    catalog: Catalog
+
+
+class CatalogCache:
+    """Every catalog file of one folder, parsed, re-read only when its signature changes.
+
+    Files are named ``str(folder / name)``, exactly as ``reconcile`` names them, so the state's
+    record of which file a pair came from means the same to both.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._files: dict[str, _Parsed] = {}
+
+    def name_of(self, path: Path) -> str:
+        """The name a file in the folder is known by (its path as ``reconcile`` builds it)."""
+        return str(self.folder / path.name)
+
+    def ids(self, name: str) -> frozenset[str]:
+        """Every id the file held when last read (valid, rejected, or before it broke)."""
+        parsed = self._files.get(name)
+        return frozenset() if parsed is None else parsed.catalog.ids_by_file.get(name, frozenset())
+
+    def refresh(self, paths: Iterable[Path] | None = None) -> set[str]:
+        """Re-read ``paths`` (default: the whole folder and every known file) that changed.
+
+        Returns the names of the files that were added, changed or removed.
+        """
+        if paths is None:
+            names = {self.name_of(p) for p in catalog_paths([self.folder])} | self._files.keys()
+        else:
+            names = {self.name_of(p) for p in paths if is_catalog_file(p)}
+        changed: set[str] = set()
+        for name in names:
+            current = signature(Path(name))
+            known = self._files.get(name)
+            if current is None:
+                if self._files.pop(name, None) is not None:
+                    changed.add(name)
+                continue
+            if known is not None and known.signature == current:
+                continue
+            self._files[name] = _Parsed(current, load_catalog_files([Path(name)]))
+            changed.add(name)
+        return changed
+
+    def catalog(self) -> Catalog:
+        """The whole catalog, files merged in path order (the first row of an id wins)."""
+        return merge_catalogs(self._files[name].catalog for name in sorted(self._files))
+
+
+class _AwatchStop:
+    """The stop flag watchfiles' worker thread polls: set on stop or to restart the watch."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
+
+    def set(self) -> None:
+        self._flag.set()
+
+
+ApplyFiles = Callable[[frozenset[Path]], Awaitable[object]]
+Startup = Callable[[asyncio.Event], Awaitable[object]]
+
+
+class CatalogWatcher:
+    """Watches the catalogs folder and hands settled, changed files to ``apply``.
+
+    ``startup`` runs once the watch is in place (the daemon's start-up reconcile), so no change
+    made while it runs is missed: events queue up and are applied after it.
+    """
+
+    name = "watcher"
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        apply: ApplyFiles,
+        startup: Startup,
+        debounce_ms: int,
+        settle_ms: int,
+    ) -> None:
+        self._folder = folder
+        self._apply = apply
+        self._startup = startup
+        self.debounce_ms = debounce_ms
+        self.settle_ms = settle_ms
+        self._pending: set[Path] = set()
+        #: The signature each pending file had when first seen, and when (monotonic ns).
+        self._seen: dict[Path, tuple[Signature, int]] = {}
+        self._wake = asyncio.Event()
+        self._restart = asyncio.Event()
+
+    def reconfigure(self, *, debounce_ms: int, settle_ms: int) -> None:
+        """Apply new timings live: the watch restarts with them and the folder is rescanned."""
+        if (debounce_ms, settle_ms) == (self.debounce_ms, self.settle_ms):
+            return
+        self.debounce_ms, self.settle_ms = debounce_ms, settle_ms
+        self._restart.set()
+        self._wake.set()
+
+    def status_line(self) -> str:
+        """What is watched."""
+        return f"watching {self._folder}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch until ``stop``; a batch being applied when it is set is finished first."""
+        feeder = asyncio.create_task(self._feed(stop), name="watch-feed")
+        try:
+            await self._startup(stop)
+            self._rescan()
+            while not stop.is_set():
+                await self._apply_settled(stop)
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+
+    # -- events ----------------------------------------------------------------------------
+    async def _feed(self, stop: asyncio.Event) -> None:
+        """Collect changed paths from watchfiles; restart it when the timings change."""
+        while not stop.is_set():
+            self._restart.clear()
+            flag = _AwatchStop()
+            relay = asyncio.create_task(wait_any(stop, self._restart, then=flag.set))
+            try:
+                async for changes in awatch(
+                    self._folder,
+                    stop_event=flag,
+                    step=self.debounce_ms,
+                    debounce=max(_MAX_BATCH_MS, self.debounce_ms),
+                    recursive=False,
+                    watch_filter=lambda _change, raw: is_catalog_file(Path(raw)),
+                    ignore_permission_denied=True,
+                ):
+                    self._pending.update(Path(raw) for _change, raw in changes)
+                    self._wake.set()
+            finally:
+                relay.cancel()
+            self._rescan()
+
+    def _rescan(self) -> None:
+        """Mark every file of the folder pending (cheap: unchanged ones are not re-read)."""
+        self._pending.update(catalog_paths([self._folder]))
+        self._wake.set()
+
+    # -- settling --------------------------------------------------------------------------
+    async def _apply_settled(self, stop: asyncio.Event) -> None:
+        """Wait for work, then apply the files that have settled; others wait their turn."""
+        self._wake.clear()
+        settled, wait = self._settled()
+        if settled:
+            await self._apply(settled)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(None if wait is None else wait / 1000):
+                await wait_any(stop, self._wake)
+
+    def _settled(self) -> tuple[frozenset[Path], float | None]:
+        """Split pending files into settled ones and the milliseconds until the next settles.
+
+        A file has settled when it has been quiet for ``settle_ms``: by its mtime (so a file
+        renamed into place after it was written waits only what remains of that time), or by
+        its signature staying the same since first seen (so an mtime in the future, from a
+        skewed clock or an unpacked archive, does not hold it back forever). A file that is
+        gone has settled: its removal is the change.
+        """
+        now, now_mono = time.time_ns(), time.monotonic_ns()
+        settled: set[Path] = set()
+        wait: float | None = None
+        for path in self._pending:
+            sig = signature(path)
+            if sig is None:
+                settled.add(path)
+                continue
+            seen = self._seen.get(path)
+            if seen is None or seen[0] != sig:
+                seen = self._seen[path] = (sig, now_mono)
+            quiet_ms = max(now - sig[1], now_mono - seen[1]) / _NS_PER_MS
+            remaining = self.settle_ms - quiet_ms
+            if remaining <= 0:
+                settled.add(path)
+            else:
+                wait = remaining if wait is None else min(wait, remaining)
+        self._pending -= settled
+        for path in settled:
+            self._seen.pop(path, None)
+        return frozenset(settled), wait
+
+
+async def wait_any(*events: asyncio.Event, then: Callable[[], object] | None = None) -> None:
+    """Return when any of ``events`` is set, then call ``then``."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if then is not None:
+        then()
