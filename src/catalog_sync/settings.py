@@ -83,6 +83,21 @@ class Settings(BaseSettings):
         default=Path("requests"), description="Folder of merchant request files."
     )
     handler_max_attempts: int = Field(default=8, ge=1, description="Tries before dead letter.")
+    event_overlap_seconds: Seconds = Field(
+        default=10.0,
+        description="Re-read events this far behind the newest seen (late, out-of-order events).",
+    )
+    event_retention_warn_days: Annotated[float, Field(gt=0, lt=30)] = Field(
+        default=7.0,
+        description="Warn when event handling lags this many days (the API keeps 30 days).",
+    )
+    notify_jsonl: Path | None = Field(
+        default=None, description="JSONL file notifications are appended to."
+    )
+    notify_webhooks: list[str] = Field(
+        default_factory=list,
+        description="URLs notifications are POSTed to as JSON (retried); a JSON list in env.",
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="Loopback port for /healthz and /metrics."
     )

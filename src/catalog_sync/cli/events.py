@@ -1,0 +1,173 @@
+"""``events list | retry | replay | poll``: the inbox from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from catalog_sync.cli import main
+from catalog_sync.cli.common import (
+    EXIT_FAILED,
+    config_option,
+    fail,
+    handle_errors,
+    run_async,
+    settings_from,
+    setup_logging,
+)
+from catalog_sync.dr import DigitalRiverClient
+from catalog_sync.events import EVENT_TYPES, EventPoller, stamp, utc_clock
+from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
+from catalog_sync.notify import Notifier
+from catalog_sync.settings import Settings
+from catalog_sync.state import StateStore
+from catalog_sync.state.fulfillment import INBOX_STATUSES, InboxEvent
+
+
+@dataclass
+class _Wired:
+    store: StateStore
+    poller: EventPoller
+    handler: FulfillmentHandler
+
+
+@asynccontextmanager
+async def wired(settings: Settings) -> AsyncIterator[_Wired]:
+    """The poller and handler of ``settings``, closed on exit."""
+    notifier = Notifier.from_settings(settings)
+    with StateStore(settings.state) as store:
+        async with DigitalRiverClient.from_settings(settings) as client:
+            poller, handler = fulfillment_services(settings, client, store, notifier)
+            try:
+                yield _Wired(store, poller, handler)
+            finally:
+                await notifier.aclose()
+
+
+@main.group()
+def events() -> None:
+    """Digital River events: the inbox, dead letters, polling by hand."""
+
+
+@events.command("list")
+@click.option("--status", type=click.Choice(INBOX_STATUSES), default=None, help="Only this status.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@config_option
+@handle_errors
+def list_events(status: str | None, limit: int, as_json: bool, config_file: Path | None) -> None:
+    """Show the inbox, newest first."""
+    with StateStore(settings_from(config_file).state) as store:
+        rows = store.inbox_events(status, limit=limit)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(_row_json(row), sort_keys=True))
+        else:
+            error = f"  {row.last_error}" if row.last_error else ""
+            click.echo(
+                f"{row.created_time}  {row.id}  {row.type:<34} {row.status:<8}"
+                f" tries={row.attempts}{error}"
+            )
+
+
+@events.command("retry")
+@click.argument("event_id", required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Every dead letter.")
+@config_option
+@handle_errors
+def retry(event_id: str | None, retry_all: bool, config_file: Path | None) -> None:
+    """Handle a dead letter (or every one) again; its parked writes are resumed."""
+    if (event_id is None) == (not retry_all):
+        fail("give an EVENT_ID or --all (not both)", 2)
+    with StateStore(settings_from(config_file).state) as store:
+        now = stamp(utc_clock())
+        with store.transaction():
+            ids = store.requeue_events(None if retry_all else [event_id or ""])
+            store.unpark_intents([f"event:{i}" for i in ids], now)
+    if event_id is not None and not ids:
+        fail(f"event {event_id} is not in the inbox or was already handled", EXIT_FAILED)
+    click.echo(f"{len(ids)} event(s) queued again; the daemon (or `events poll`) handles them")
+
+
+@events.command("replay")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="Re-read events created after this time (UTC unless an offset is given).",
+)
+@config_option
+@handle_errors
+def replay(since: datetime, config_file: Path | None) -> None:
+    """Re-read events from the API and handle them again (the ledger keeps it safe)."""
+    setup_logging()
+    settings = settings_from(config_file)
+    moment = since if since.tzinfo is not None else since.replace(tzinfo=utc_clock().tzinfo)
+
+    async def body() -> int:
+        async with wired(settings) as w:
+            rows = [
+                InboxEvent(
+                    e.id,
+                    e.type,
+                    stamp(e.created_time or moment),
+                    e.model_dump(mode="json", by_alias=True, exclude_none=True),
+                )
+                async for e in w.poller.client.iter_events(types=EVENT_TYPES, created_gt=moment)
+            ]
+            with w.store.transaction():
+                count = w.store.replay_events(rows, stamp(utc_clock()))
+            await w.handler.drain()
+            return count
+
+    click.echo(f"{run_async(body())} event(s) replayed")
+
+
+@events.command("poll")
+@click.option("--loop", is_flag=True, help="Keep polling and handling until SIGTERM / Ctrl-C.")
+@config_option
+@handle_errors
+def poll(loop: bool, config_file: Path | None) -> None:
+    """One pass: read new events, handle everything due, print the inbox counts."""
+    setup_logging()
+    settings = settings_from(config_file)
+
+    async def body() -> dict[str, int]:
+        async with wired(settings) as w:
+            if loop:
+                await _loop(w)
+            else:
+                await w.poller.poll_once()
+                await w.handler.drain()
+            return w.store.inbox_counts()
+
+    counts = run_async(body())
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+async def _loop(w: _Wired) -> None:
+    stop = asyncio.Event()
+    running = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(sig, stop.set)
+    await asyncio.gather(w.poller.run(stop), w.handler.run(stop))
+
+
+def _row_json(row: InboxEvent) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "created_time": row.created_time,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "handled_at": row.handled_at,
+    }

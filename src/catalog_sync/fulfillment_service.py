@@ -1,0 +1,551 @@
+"""The handler: inbox events through ``core.fulfillment.decide``, then the ledger's writes.
+
+Two steps per tick, each ending in ONE transaction, so SQLite's durable commits are shared by
+a whole batch instead of paid per event:
+
+1. *Decide*: due inbox events are grouped by order; each order's events are decided in created
+   order (orders concurrently, since only fetching a missing order or a SKU's kind awaits).
+   New intents, the order snapshot, the history line and the event's new status commit
+   together: an event is handled exactly when its intents are recorded.
+2. *Execute*: each order's oldest pending intent (never two writes of one order in flight,
+   which ``core.orders.fail_intent`` relies on) is marked ``sent_at`` and committed BEFORE it
+   is sent. An intent found with ``sent_at`` set may have landed (a lost answer, a crash), so
+   it is read back (``core.readback``) and only what did not land is resent; fulfillment
+   orders are always read back first because DR accepts a second one with the same
+   ``upstreamId`` (reference §6) and that would ship goods twice. A 409 meaning "already done"
+   settles the intent; any other refusal (a quantity too large) fails it, surfaced in the
+   order's history and as a notification. Retryable failures back off; after
+   ``handler_max_attempts`` the intent is parked and its event becomes a dead letter that
+   ``catalog-sync events retry`` re-runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from catalog_sync.core.fulfillment import Decision, decide, order_id_of
+from catalog_sync.core.orders import (
+    FulfillmentError,
+    Intent,
+    LedgerError,
+    MalformedEventError,
+    Order,
+    fail_intent,
+    settle,
+)
+from catalog_sync.core.readback import (
+    Landed,
+    is_already_done,
+    read_back_query,
+    reconcile_intent,
+)
+from catalog_sync.dr import (
+    APIError,
+    DigitalRiverClient,
+    DRError,
+    FulfillmentCancellationCreate,
+    FulfillmentCreate,
+    FulfillmentOrderCreate,
+    NotFound,
+)
+from catalog_sync.events import Clock, EventPoller, parse_stamp, stamp, utc_clock
+from catalog_sync.logs import get_logger
+from catalog_sync.metrics import Metrics
+from catalog_sync.notify import Notifier
+from catalog_sync.settings import Settings
+from catalog_sync.state import StateStore
+from catalog_sync.state.fulfillment import InboxEvent, LedgerEntry, NotificationRecord
+
+#: DR order states in which an order we never saw accepted may be recorded from GET /orders.
+_FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
+#: Longest wait between two attempts of an event or a write.
+MAX_BACKOFF: Final = 300.0
+Sleep = Callable[[float], Any]
+
+_log = get_logger("fulfillment")
+
+
+@dataclass
+class _Writes:
+    """Everything one tick commits, gathered while deciding."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    new_intents: list[Intent] = field(default_factory=list)
+    updated_intents: dict[str, Intent] = field(default_factory=dict)
+    history: list[tuple[str, str | None, str]] = field(default_factory=list)
+    events: list[tuple[str, str, str | None, str | None, str | None]] = field(default_factory=list)
+    notices: list[NotificationRecord] = field(default_factory=list)
+    newest_handled: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    error: str
+
+
+_Outcome = _Settled | _Failed | _Retry
+
+
+class FulfillmentHandler:
+    """Handles inbox events and executes the intent ledger; a ``Service``."""
+
+    name = "fulfillment"
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: DigitalRiverClient,
+        store: StateStore,
+        notifier: Notifier,
+        *,
+        metrics: Metrics | None = None,
+        clock: Clock = utc_clock,
+        batch_size: int = 2000,
+        retry_base: float | None = None,
+    ) -> None:
+        """``retry_base`` is the first backoff of an event or write (doubling after each try).
+
+        It defaults to the poll interval, at most one second: a failure is retried about when
+        the next events would be read anyway.
+        """
+        self._settings = settings
+        self._client = client
+        self._store = store
+        self._notifier = notifier
+        self._metrics = metrics
+        self._clock = clock
+        self._batch = batch_size
+        self._retry_base = (
+            retry_base if retry_base is not None else min(settings.poll_interval, 1.0)
+        )
+        self._physical: dict[str, bool] = {}
+        self.wake = asyncio.Event()
+        self.handled = 0
+        self.writes = 0
+        self._status = "idle"
+
+    def status_line(self) -> str:
+        """E.g. ``"1234 events handled, 2 writes pending"``."""
+        return self._status
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Handle whatever is due; sleep until woken by the poller or the next retry is due."""
+        while not stop.is_set():
+            try:
+                progressed = await self.tick()
+            except DRError as exc:
+                _log.warning("fulfillment.tick_failed", error=str(exc))
+                progressed = 0
+            if progressed:
+                continue
+            self.wake.clear()
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())}
+            _done, pending = await asyncio.wait(
+                waiters,
+                timeout=min(1.0, self._settings.poll_interval),
+                return_when="FIRST_COMPLETED",
+            )
+            for task in pending:
+                task.cancel()
+
+    async def tick(self) -> int:
+        """Decide due events, then run due writes; returns how much work was done."""
+        handled = await self.handle_events()
+        executed = await self.execute_intents()
+        pending = self._store.count_pending_intents()
+        self._status = f"{self.handled} events handled, {pending} writes pending"
+        return handled + executed
+
+    async def drain(self, *, deadline: float | None = None) -> None:
+        """Tick until nothing is due (handy for ``events poll`` and tests)."""
+        loop = asyncio.get_running_loop()
+        while await self.tick():
+            if deadline is not None and loop.time() > deadline:
+                return
+
+    # -- step 1: decide ----------------------------------------------------------------------
+    async def handle_events(self) -> int:
+        """Decide every due event and commit the decisions in one transaction."""
+        if self._store.event_cursor().walk_top_id is not None:
+            return 0  # a backfill is running: older events may still arrive
+        now = self._clock()
+        rows = self._store.due_events(stamp(now), self._batch)
+        if not rows:
+            return 0
+        writes = _Writes()
+        groups: dict[str | None, list[InboxEvent]] = {}
+        for row in rows:
+            try:
+                groups.setdefault(order_id_of(row.payload), []).append(row)
+            except MalformedEventError as exc:
+                self._dead(writes, row, f"malformed event: {exc}", now)
+        order_ids = [oid for oid in groups if oid is not None]
+        orders = self._store.orders_by_id(order_ids)
+        ledgers = self._store.ledgers(order_ids)
+        await self._learn_physical([r for rows_ in groups.values() for r in rows_], orders)
+        await asyncio.gather(
+            *(
+                self._decide_group(
+                    oid,
+                    rows=group,
+                    order=orders.get(oid) if oid else None,
+                    intents=[e.intent for e in ledgers.get(oid, [])] if oid else [],
+                    writes=writes,
+                    now=now,
+                )
+                for oid, group in groups.items()
+            )
+        )
+        self._commit(writes, now)
+        await self._send_notices(writes.notices)
+        if self._metrics is not None and writes.newest_handled is not None:
+            lag = (now - parse_stamp(writes.newest_handled)).total_seconds()
+            self._metrics.event_lag.set(max(lag, 0.0))
+        return len(rows)
+
+    async def _decide_group(
+        self,
+        order_id: str | None,
+        *,
+        rows: Sequence[InboxEvent],
+        order: Order | None,
+        intents: list[Intent],
+        writes: _Writes,
+        now: datetime,
+    ) -> None:
+        """Decide one order's events in order, each seeing the previous one's effect."""
+        fetched = False
+        for row in rows:
+            try:
+                decision = self._decide(row.payload, order, intents)
+                if decision.status == "deferred" and order_id is not None and not fetched:
+                    fetched = True
+                    recorded = await self._fetch_order(order_id, intents, writes)
+                    if recorded is not None:
+                        order, intents = recorded
+                        decision = self._decide(row.payload, order, intents)
+            except MalformedEventError as exc:
+                self._dead(writes, row, f"malformed event: {exc}", now)
+                continue
+            except FulfillmentError as exc:
+                decision = Decision("error", f"{row.type}: {exc}")
+            order, intents = self._apply(
+                row, decision=decision, order=order, intents=intents, writes=writes, now=now
+            )
+
+    def _decide(
+        self, payload: Mapping[str, Any], order: Order | None, intents: Sequence[Intent]
+    ) -> Decision:
+        return decide(payload, order, intents, physical_of=self._physical)
+
+    def _apply(
+        self,
+        row: InboxEvent,
+        *,
+        decision: Decision,
+        order: Order | None,
+        intents: list[Intent],
+        writes: _Writes,
+        now: datetime,
+    ) -> tuple[Order | None, list[Intent]]:
+        """Fold a decision into the tick's writes; returns the order and ledger after it."""
+        if decision.status in {"deferred", "error"}:
+            self._failed_attempt(writes, row, decision.summary, now)
+            return order, intents
+        if decision.order is not None:
+            order = decision.order
+            writes.orders[order.order_id] = order
+        if decision.intents or decision.updated_intents:
+            by_key = {i.key: i for i in intents}
+            for intent in decision.intents:
+                if intent.key not in by_key:
+                    writes.new_intents.append(intent)
+                by_key[intent.key] = intent
+            for intent in decision.updated_intents:
+                writes.updated_intents[intent.key] = intent
+                by_key[intent.key] = intent
+            intents = list(by_key.values())
+        if order is not None:
+            writes.history.append((order.order_id, row.id, decision.summary))
+        writes.events.append((row.id, decision.status, None, None, stamp(now)))
+        writes.newest_handled = max(writes.newest_handled or "", row.created_time)
+        writes.notices.extend(
+            NotificationRecord(stamp(now), n.kind, n.message, n.order_id, row.id)
+            for n in decision.notifications
+        )
+        self.handled += 1
+        return order, intents
+
+    def _failed_attempt(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self._settings.handler_max_attempts:
+            self._dead(writes, row, f"{error} (after {attempts} attempts)", now)
+            return
+        status = "deferred" if "not recorded yet" in error else "error"
+        retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
+        writes.events.append((row.id, status, error, retry_at, None))
+
+    def _dead(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
+        writes.events.append((row.id, "dead", error, None, None))
+        writes.notices.append(
+            NotificationRecord(
+                stamp(now),
+                "dead_letter",
+                f"event {row.id} ({row.type}) is a dead letter: {error}",
+                event_id=row.id,
+            )
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(MAX_BACKOFF, self._retry_base * 2.0 ** (attempts - 1)))
+
+    async def _fetch_order(
+        self, order_id: str, intents: list[Intent], writes: _Writes
+    ) -> tuple[Order, list[Intent]] | None:
+        """Record an order an event refers to before its ``order.accepted`` was seen."""
+        try:
+            dr_order = await self._client.get_order(order_id)
+        except NotFound:
+            return None
+        if dr_order.state not in _FETCHABLE_STATES:
+            return None
+        obj = dr_order.model_dump(mode="json", by_alias=True, exclude_none=True)
+        await self._resolve_physical(_sku_ids(obj))
+        synthetic = {"id": f"fetched:{order_id}", "type": "order.accepted", "data": {"object": obj}}
+        decision = self._decide(synthetic, None, intents)
+        if decision.order is None:
+            return None
+        writes.orders[order_id] = decision.order
+        writes.new_intents.extend(decision.intents)
+        writes.history.append((order_id, None, f"recorded from GET /orders/{order_id}"))
+        return decision.order, [*intents, *decision.intents]
+
+    async def _learn_physical(
+        self, rows: Sequence[InboxEvent], orders: Mapping[str, Order]
+    ) -> None:
+        """Know physical/digital of every SKU of the accepted orders about to be recorded."""
+        skus: set[str] = set()
+        for row in rows:
+            if row.type == "order.accepted":
+                obj = row.payload.get("data", {}).get("object", {})
+                if isinstance(obj, dict) and str(obj.get("id")) not in orders:
+                    skus.update(_sku_ids(obj))
+        await self._resolve_physical(skus)
+
+    async def _resolve_physical(self, skus: set[str]) -> None:
+        missing = skus - self._physical.keys()
+        if not missing:
+            return
+        self._physical.update(self._store.known_physical(missing))
+        missing -= self._physical.keys()
+
+        async def one(sku_id: str) -> None:
+            try:
+                sku = await self._client.get_sku(sku_id)
+            except DRError as exc:
+                _log.warning("fulfillment.sku_unknown", sku=sku_id, error=str(exc))
+                return
+            if sku.physical is not None:
+                self._physical[sku_id] = sku.physical
+
+        await asyncio.gather(*(one(s) for s in sorted(missing)))
+
+    def _commit(self, writes: _Writes, now: datetime) -> None:
+        at = stamp(now)
+        with self._store.transaction():
+            for order in writes.orders.values():
+                self._store.save_order(order, at)
+            self._store.add_intents(writes.new_intents, at)
+            self._store.save_intents(writes.updated_intents.values(), at)
+            for order_id, event_id, summary in writes.history:
+                self._store.add_history(order_id, event_id, summary, at)
+            for event_id, status, error, retry_at, handled_at in writes.events:
+                self._store.set_event_status(
+                    event_id,
+                    status,
+                    error=error,
+                    next_attempt_at=retry_at,
+                    attempted=True,
+                    handled_at=handled_at,
+                )
+            for notice in writes.notices:
+                self._store.add_notification(notice)
+
+    async def _send_notices(self, notices: Sequence[NotificationRecord]) -> None:
+        for notice in notices:
+            await self._notifier.notify(notice)
+
+    # -- step 2: execute -----------------------------------------------------------------------
+    async def execute_intents(self) -> int:
+        """Send each order's oldest due write; commit the outcomes in one transaction."""
+        now = self._clock()
+        due = self._store.due_intents(stamp(now), self._batch)
+        if not due:
+            return 0
+        with self._store.transaction():
+            self._store.mark_intents_sent(
+                [e.intent.key for e in due if e.sent_at is None], stamp(now)
+            )
+        outcomes = await asyncio.gather(*(self._execute(entry) for entry in due))
+        done_at = self._clock()
+        order_ids = [e.intent.order_id for e in due]
+        orders = self._store.orders_by_id(order_ids)
+        ledgers = self._store.ledgers(order_ids)
+        notices: list[NotificationRecord] = []
+        with self._store.transaction():
+            for entry, outcome in zip(due, outcomes, strict=True):
+                notices.extend(
+                    self._record_outcome(
+                        entry, outcome, orders, ledgers.get(entry.intent.order_id, []), done_at
+                    )
+                )
+        await self._send_notices(notices)
+        return len(due)
+
+    async def _execute(self, entry: LedgerEntry) -> _Outcome:
+        intent = entry.intent
+        try:
+            body: dict[str, Any] = intent.body
+            if entry.sent_at is not None or intent.kind == "create_fulfillment_order":
+                verdict = reconcile_intent(intent, await self._read_back(intent))
+                if isinstance(verdict, Landed):
+                    return _Settled(verdict.reference)
+                body = verdict.resend
+            self.writes += 1
+            return _Settled(await self._send(intent, body))
+        except APIError as exc:
+            if is_already_done(intent.kind, exc.status, exc.code):
+                return _Settled(None)
+            return _Retry(str(exc)) if exc.retryable else _Failed(str(exc))
+        except DRError as exc:
+            return _Retry(str(exc))
+        except MalformedEventError as exc:
+            return _Retry(f"unreadable read-back: {exc}")
+
+    async def _read_back(self, intent: Intent) -> list[dict[str, Any]]:
+        query = read_back_query(intent)
+        params: dict[str, Any] = dict(query.params)
+        listing: AsyncIterator[Any]
+        if query.path == "/fulfillment-orders":
+            listing = self._client.iter_fulfillment_orders(**params)
+        elif query.path == "/fulfillment-cancellations":
+            listing = self._client.iter_fulfillment_cancellations(**params)
+        else:
+            listing = self._client.iter_fulfillments(**params)
+        return [
+            obj.model_dump(mode="json", by_alias=True, exclude_none=True) async for obj in listing
+        ]
+
+    async def _send(self, intent: Intent, body: Mapping[str, Any]) -> str:
+        if intent.kind == "create_fulfillment_order":
+            created = await self._client.create_fulfillment_order(
+                FulfillmentOrderCreate.model_validate(body)
+            )
+            return created.id
+        if intent.kind == "fulfiller_cancel":
+            cancellation = await self._client.create_fulfillment_cancellation(
+                FulfillmentCancellationCreate.model_validate(body)
+            )
+            return cancellation.id
+        fulfillment = await self._client.create_fulfillment(FulfillmentCreate.model_validate(body))
+        return fulfillment.id
+
+    def _record_outcome(
+        self,
+        entry: LedgerEntry,
+        outcome: _Outcome,
+        orders: dict[str, Order],
+        ledger: Sequence[LedgerEntry],
+        now: datetime,
+    ) -> list[NotificationRecord]:
+        """Write one outcome (inside the caller's transaction); returns notifications."""
+        intent, at, store = entry.intent, stamp(now), self._store
+        order = orders.get(intent.order_id)
+        if isinstance(outcome, _Settled):
+            if order is None:
+                raise LedgerError(f"intent {intent.key} belongs to unknown order {intent.order_id}")
+            order, done = settle(order, intent, outcome.reference)
+            orders[order.order_id] = order
+            store.save_order(order, at)
+            store.save_intents([done], at)
+            store.intent_reference(intent.key, outcome.reference, None)
+            landed = f" ({outcome.reference})" if outcome.reference else ""
+            store.add_history(intent.order_id, None, f"{_describe(intent)} landed{landed}", at)
+            return []
+        if isinstance(outcome, _Failed):
+            store.save_intents(fail_intent(intent, [e.intent for e in ledger]), at)
+            store.intent_reference(intent.key, None, outcome.error)
+            message = f"{_describe(intent)} refused by Digital River: {outcome.error}"
+            store.add_history(intent.order_id, None, message, at)
+            record = NotificationRecord(
+                at, "write_failed", f"order {intent.order_id}: {message}", intent.order_id
+            )
+            store.add_notification(record)
+            return [record]
+        attempts = entry.attempts + 1
+        if attempts < self._settings.handler_max_attempts:
+            retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
+            store.intent_retry(intent.key, outcome.error, retry_at, at)
+            return []
+        store.intent_retry(intent.key, outcome.error, None, at)
+        error = f"{_describe(intent)} failed {attempts} times: {outcome.error}"
+        store.add_history(intent.order_id, None, f"{error}; parked until `events retry`", at)
+        event_id = (
+            intent.origin.removeprefix("event:") if intent.origin.startswith("event:") else None
+        )
+        if event_id is not None:
+            store.set_event_status(event_id, "dead", error=error)
+        record = NotificationRecord(
+            at, "dead_letter", f"order {intent.order_id}: {error}", intent.order_id, event_id
+        )
+        store.add_notification(record)
+        return [record]
+
+
+def _describe(intent: Intent) -> str:
+    what = {
+        "create_fulfillment_order": "fulfillment order",
+        "capture": "capture",
+        "cancel_charge": "charge cancel",
+        "fulfiller_cancel": "fulfiller cancellation",
+    }[intent.kind]
+    return f"{what} {intent.key}"
+
+
+def _sku_ids(obj: Mapping[str, Any]) -> set[str]:
+    items = obj.get("items")
+    return {
+        str(item["skuId"])
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict) and item.get("skuId") is not None
+    }
+
+
+def fulfillment_services(
+    settings: Settings,
+    client: DigitalRiverClient,
+    store: StateStore,
+    notifier: Notifier,
+    *,
+    metrics: Metrics | None = None,
+) -> tuple[EventPoller, FulfillmentHandler]:
+    """The poller and the handler, wired so new events wake the handler at once."""
+    handler = FulfillmentHandler(settings, client, store, notifier, metrics=metrics)
+    poller = EventPoller(
+        settings, client, store, notifier, metrics=metrics, on_new=handler.wake.set
+    )
+    return poller, handler

@@ -1,0 +1,125 @@
+"""Notifications that must reach people: backorders, capture failures, dead letters, lag.
+
+Every notification is first logged in the state database (with the change that caused it), then
+handed to each configured sink. A sink that fails is logged and skipped: a broken webhook must
+never stop a capture. Sinks: a local JSONL file (one JSON object per line, appended and
+flushed) and HTTP webhooks (POST JSON, retried with backoff on 5xx, 429 and transport errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Final, Protocol
+
+import httpx
+
+from catalog_sync.logs import get_logger
+from catalog_sync.settings import Settings
+from catalog_sync.state.fulfillment import NotificationRecord
+
+_log = get_logger("notify")
+_RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+Sleep = Callable[[float], Awaitable[object]]
+
+
+class Sink(Protocol):
+    """Somewhere notifications go."""
+
+    async def send(self, record: NotificationRecord) -> None:
+        """Deliver one notification or raise."""
+        ...
+
+
+class JsonlSink:
+    """Appends notifications to a local JSONL file (created with its folder if missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"JsonlSink({str(self.path)!r})"
+
+    async def send(self, record: NotificationRecord) -> None:
+        """Append one line; small enough that a blocking write is fine."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
+
+
+class WebhookSink:
+    """POSTs each notification as JSON; retries what a later try may fix."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        attempts: int = 4,
+        initial_backoff: float = 0.5,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.url = url
+        self._attempts = attempts
+        self._backoff = initial_backoff
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"WebhookSink({self.url!r})"
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def send(self, record: NotificationRecord) -> None:
+        """POST the notification; raise after the last failed attempt."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = await self._http.post(self.url, json=record.as_json())
+            except httpx.TransportError:
+                if attempt == self._attempts:
+                    raise
+            else:
+                if response.status_code not in _RETRY_STATUSES or attempt == self._attempts:
+                    response.raise_for_status()
+                    return
+            await self._sleep(self._backoff * 2 ** (attempt - 1))
+
+
+class Notifier:
+    """Fans a notification out to every sink; failures are logged, never raised."""
+
+    def __init__(self, sinks: Sequence[Sink] = ()) -> None:
+        self.sinks = tuple(sinks)
+        self.failures = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Notifier:
+        """The sinks ``notify_jsonl`` and ``notify_webhooks`` configure."""
+        sinks: list[Sink] = [WebhookSink(url) for url in settings.notify_webhooks]
+        if settings.notify_jsonl is not None:
+            sinks.insert(0, JsonlSink(settings.notify_jsonl))
+        return cls(sinks)
+
+    async def notify(self, record: NotificationRecord) -> None:
+        """Send to every sink at once."""
+        _log.warning(
+            "notification", kind=record.kind, order=record.order_id, message=record.message
+        )
+        results = await asyncio.gather(
+            *(sink.send(record) for sink in self.sinks), return_exceptions=True
+        )
+        for sink, result in zip(self.sinks, results, strict=True):
+            if isinstance(result, BaseException):
+                self.failures += 1
+                _log.error("notify.failed", sink=repr(sink), error=str(result))
+
+    async def aclose(self) -> None:
+        """Close sinks that hold connections."""
+        for sink in self.sinks:
+            if isinstance(sink, WebhookSink):
+                await sink.aclose()
