@@ -64,6 +64,15 @@ def _newest_report(last: RunRecord | None) -> dict[str, str] | None:
     return {"json": str(json_path), "html": str(json_path.with_suffix(".html"))}
 
 
+def _plain(value: Any) -> str:
+    """A section value for people: mappings as ``key value, ...``, nothing as ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
 def render_status(document: Mapping[str, Any]) -> list[str]:
     """Human lines for ``status`` without ``--json``."""
     lines = [f"state database: {document['state']}"]
@@ -96,10 +105,12 @@ def render_status(document: Mapping[str, Any]) -> list[str]:
         if not section.get("enabled"):
             lines.append(f"{label}: not enabled")
         else:
-            details = ", ".join(
-                f"{k.replace('_', ' ')} {v}" for k, v in section.items() if k != "enabled"
+            lines.append(f"{label}:")
+            lines.extend(
+                f"    {k.replace('_', ' ')}: {_plain(v)}"
+                for k, v in section.items()
+                if k != "enabled"
             )
-            lines.append(f"{label}: {details}")
     report = document["newest_report"]
     lines.append(f"newest report: {'none' if report is None else report['html']}")
     return lines

@@ -22,6 +22,7 @@ from catalog_sync.daemon import Daemon, validate
 from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 from catalog_sync.status import gather_status, render_status
+from catalog_sync.wiring import STATUS_SECTIONS, daemon_services
 
 metrics_port_option = click.option(
     "--metrics-port",
@@ -44,7 +45,7 @@ def run(config_file: Path | None, metrics_port: int | None) -> None:
 
     settings = load()
     validate(settings)
-    sys.exit(Daemon(settings, reload=load).run())
+    sys.exit(Daemon(settings, reload=load, services=daemon_services()).run())
 
 
 @main.command()
@@ -57,7 +58,7 @@ def status(as_json: bool, config_file: Path | None) -> None:
     if not settings.state.exists():
         fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
     with StateStore(settings.state) as store:
-        document = gather_status(store)
+        document = gather_status(store, sections=STATUS_SECTIONS)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:

@@ -1,0 +1,89 @@
+"""The composition root: which services ``catalog-sync run`` starts, and what ``status`` shows.
+
+Kept apart from the daemon (which only runs services) and from the services (which do not
+know each other), so adding a part of the daemon is one line here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from catalog_sync.daemon import DaemonContext, ServiceFactory
+from catalog_sync.events import EventPoller, status_info
+from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
+from catalog_sync.notify import Notifier
+from catalog_sync.service import Service
+from catalog_sync.state import StateStore
+from catalog_sync.status import SectionProvider
+
+
+class _NotifierCloser:
+    """Closes the notification sinks (webhook connection pools) when the daemon stops."""
+
+    name = "notifications"
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Wait for the stop, then close the sinks inside the loop that opened them."""
+        await stop.wait()
+        await self._notifier.aclose()
+
+    def status_line(self) -> str:
+        """Failed notification sends so far."""
+        return f"{self._notifier.failures} notification failures"
+
+
+class _EventParts:
+    """Builds the poller, the handler and their notifier once per daemon start."""
+
+    def __init__(self) -> None:
+        self._built: dict[int, tuple[EventPoller, FulfillmentHandler, Notifier]] = {}
+
+    def _get(self, ctx: DaemonContext) -> tuple[EventPoller, FulfillmentHandler, Notifier]:
+        key = id(ctx)
+        if key not in self._built:
+            notifier = Notifier.from_settings(ctx.settings)
+            poller, handler = fulfillment_services(
+                ctx.settings, ctx.client, ctx.store, notifier, metrics=ctx.metrics
+            )
+            self._built[key] = (poller, handler, notifier)
+        return self._built[key]
+
+    def factories(self) -> list[ServiceFactory]:
+        """One factory per service; the three share one notifier and one wake-up event."""
+
+        def poller(ctx: DaemonContext) -> Service:
+            return self._get(ctx)[0]
+
+        def handler(ctx: DaemonContext) -> Service:
+            return self._get(ctx)[1]
+
+        def closer(ctx: DaemonContext) -> Service:
+            return _NotifierCloser(self._get(ctx)[2])
+
+        return [poller, handler, closer]
+
+
+def daemon_services() -> Sequence[ServiceFactory]:
+    """Every service ``catalog-sync run`` adds to the catalog watcher and the audit."""
+    return _EventParts().factories()
+
+
+def _events_section(store: StateStore) -> Mapping[str, Any]:
+    return status_info(store)
+
+
+def _dead_letters_section(store: StateStore) -> Mapping[str, Any]:
+    info = status_info(store)
+    return {"count": info["dead_letters"]}
+
+
+STATUS_SECTIONS: Final[Mapping[str, SectionProvider | None]] = {
+    "events": _events_section,
+    "fulfillment_requests": None,
+    "dead_letters": _dead_letters_section,
+}
