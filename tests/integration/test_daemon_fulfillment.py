@@ -1,0 +1,71 @@
+"""``catalog-sync run`` as systemd starts it handles orders, not only catalogs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from catalog_sync.demo import DaemonProcess, daemon_env, wait_until
+from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.state import StateStore
+
+CATALOGS = Path(__file__).parents[2] / "catalogs"
+
+
+def _fulfillments(sandbox: RunningSandbox, order_id: str) -> list[dict[str, Any]]:
+    with sandbox.api() as api:
+        data: list[dict[str, Any]] = api.get("/fulfillments", params={"orderId": order_id}).json()[
+            "data"
+        ]
+    return data
+
+
+def _pairs_tracked(state: Path) -> int:
+    if not state.exists():
+        return 0
+    with StateStore(state) as store:
+        return store.count_pairs()
+
+
+def test_daemon_creates_fulfillment_order_and_captures_shipment(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """An accepted order gets its fulfillment order, and a shipment is captured, by the daemon."""
+    shutil.copytree(CATALOGS, tmp_path / "catalogs")
+    env = daemon_env(
+        base_url=sandbox.base_url,
+        api_key=sandbox.api_key,
+        workdir=tmp_path,
+        extra={"CATALOG_SYNC_POLL_INTERVAL": "0.2"},
+    )
+    state = tmp_path / "state" / "catalog-sync.db"
+    with DaemonProcess(env, tmp_path / "daemon.log") as daemon:
+        wait_until(
+            lambda: _pairs_tracked(state) == 47,
+            timeout=30,
+            what="the example catalog to be applied",
+        )
+        order = sandbox.create_order([{"skuId": "TC-TENT-2P-GRN", "quantity": 2}])
+        with sandbox.api() as api:
+
+            def fulfillment_order() -> dict[str, Any] | None:
+                found = api.get("/fulfillment-orders", params={"upstreamIds": order["id"]})
+                data: list[dict[str, Any]] = found.json()["data"]
+                return data[0] if data else None
+
+            created = wait_until(fulfillment_order, timeout=20, what="the fulfillment order")
+        sandbox.admin.post(
+            f"/_sandbox/fulfillment-orders/{created['id']}/ship",
+            json={"trackingNumber": "1Z999", "trackingCompany": "UPS"},
+        )
+        [capture] = wait_until(
+            lambda: _fulfillments(sandbox, order["id"]) or None,
+            timeout=20,
+            what="the capture",
+        )
+        assert daemon.stop() == 0
+    assert capture["trackingNumber"] == "1Z999"
+    assert [(i["itemId"], i["quantity"]) for i in capture["items"]] == [
+        (order["items"][0]["id"], 2)
+    ]
