@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -182,3 +183,22 @@ def _get(url: str) -> httpx.Response | None:
         return httpx.get(url)
     except httpx.TransportError:
         return None
+
+
+def test_config_show_hides_webhook_tokens(tmp_path: Path) -> None:
+    """A token in a webhook URL's query or user part is not printed by config show."""
+    env = {
+        "CATALOG_SYNC_API_KEY": "sk_test_0123456789abcdef0123456789abcdef",
+        "CATALOG_SYNC_NOTIFY_WEBHOOKS": '["https://bot:s3cret@hooks.example.com/x?token=abc123"]',
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "catalog_sync", "config", "show"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "hooks.example.com/x" in result.stdout
+    assert "s3cret" not in result.stdout
+    assert "abc123" not in result.stdout

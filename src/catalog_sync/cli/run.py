@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -89,6 +90,20 @@ def config_show(as_json: bool, config_file: Path | None) -> None:
 
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting as JSON values; secrets are shown as ``**********``."""
+    """Every setting as JSON values; secrets are shown as ``**********``.
+
+    Webhook URLs often carry a token in their user part or query, so only their scheme, host
+    and path are shown.
+    """
     values: dict[str, Any] = settings.model_dump(mode="json")
+    values["notify_webhooks"] = [mask_url(url) for url in settings.notify_webhooks]
     return values
+
+
+def mask_url(url: str) -> str:
+    """``url`` without credentials, query or fragment (``?…`` marks a removed query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
