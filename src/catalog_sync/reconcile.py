@@ -221,7 +221,10 @@ class Reconciler:
             scope = options.scope
         else:
             scope = _changed_ids(catalog.pairs, applied, protected, options.scope)
-            actual = await self._read_remote(scope)
+            if _listing_is_cheaper(len(scope), len(tracked)):
+                actual = await self._read_all_remote()
+            else:
+                actual = await self._read_remote(scope)
             # Tracked pairs outside the scope exist remotely as last applied; they count for
             # the prune guard's share but need no read and no planning.
             if options.prune:
@@ -354,7 +357,7 @@ class Reconciler:
     async def _ensure_item(self, pair_id: str, body: Mapping[str, JSON]) -> None:
         """Create the item; if it already existed (a lost answer, or made by someone else),
         bring its fields to the catalog's with one update."""
-        fields = {k: v for k, v in body.items() if k != "id"}
+        fields = dict(body)
         ensured = await ensure_inventory_item(
             self._client, pair_id, InventoryItemCreate.model_validate(fields)
         )
@@ -379,6 +382,21 @@ class Reconciler:
 
 
 # ------------------------------------------------------------------------------- helpers
+#: Ids one filtered list call can carry (the client splits ``ids`` into URL-sized chunks).
+_IDS_PER_CALL: Final = 50
+#: Objects per page when listing everything (the API's maximum page).
+_PAGE: Final = 100
+
+
+def _listing_is_cheaper(changed: int, tracked: int) -> bool:
+    """Whether listing every remote object takes fewer calls than asking for ``changed`` ids.
+
+    A first sync (nothing tracked) lists: an empty account answers in one call per kind,
+    where asking for 100,000 ids one chunk at a time would take thousands of calls.
+    """
+    return changed / _IDS_PER_CALL > tracked / _PAGE + 1
+
+
 def _changed_ids(
     desired: Mapping[str, DesiredPair],
     applied: Mapping[str, AppliedPair],
@@ -498,10 +516,8 @@ def _field_entries(entry: Entry) -> list[FieldChangeEntry]:
             FieldChangeEntry(side="item", field=c.field, old=c.old, new=c.new)
             for c in entry.changes
         ]
-    if isinstance(entry, CreatePair):
-        return [FieldChangeEntry(side="sku", field=k, new=v) for k, v in entry.sku_body.items()]
-    if isinstance(entry, CreateItem):
-        return [FieldChangeEntry(side="item", field=k, new=v) for k, v in entry.body.items()]
+    # A creation's "new" values are its catalog row (``source`` names it); listing every field
+    # of 100,000 created pairs would make the report, and the run's memory, several times larger.
     return []
 
 

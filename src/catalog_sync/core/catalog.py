@@ -58,6 +58,8 @@ def format_of(name: str) -> CatalogFormat | None:
 
 _FIELD_BY_FOLDED: Final = {f.replace("_", "").casefold(): f for f in CATALOG_FIELDS}
 _METADATA: Final = "metadata"
+#: Cells up to this length are deduplicated while reading a CSV file.
+_SHARED_CELL_MAX: Final = 64
 _METADATA_PREFIX: Final = "metadata."
 _NOT_WRITABLE: Final = {
     "managedfulfillment": "is never set: it would hand the pair to Digital River "
@@ -240,7 +242,11 @@ def _csv_records(file: str, source: Source, cursor: Cursor) -> Iterator[_Record 
     names = _Names(file, "column")
     yield from names.fill(_Record(reader.line_num), ((name, None) for name in header))
     last = reader.line_num
-    for cells in reader:
+    # Most columns repeat a few values (tax codes, countries, units): keep one copy of each, so
+    # memory grows with the number of pairs, not with the number of cells.
+    shared: dict[str, str] = {}
+    for row_cells in reader:
+        cells = [shared.setdefault(c, c) if len(c) <= _SHARED_CELL_MAX else c for c in row_cells]
         record = _Record(last + 1)
         last = reader.line_num
         if not any(cell.strip() for cell in cells):

@@ -103,10 +103,6 @@ class DesiredPair:
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def item_create_body(self) -> dict[str, JSON]:
-        """The ``POST /inventory-items`` body: the id travels in the body on create only."""
-        return {"id": self.id, **self.item}
-
 
 def _managed(api_object: Mapping[str, JSON], names: tuple[str, ...]) -> dict[str, JSON]:
     managed: dict[str, JSON] = {}

@@ -52,7 +52,11 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class CreatePair:
-    """Neither side exists: PUT the SKU, then create the item if the API says it is physical."""
+    """Neither side exists: PUT the SKU, then create the item if the API says it is physical.
+
+    The bodies are the catalog's own mappings (not copies: a plan of 100,000 creations would
+    otherwise hold the catalog twice); the item's ``id`` is the pair's and is added on send.
+    """
 
     id: str
     sku_body: Mapping[str, JSON]
@@ -70,7 +74,7 @@ class UpdateSku:
 
 @dataclass(frozen=True, slots=True)
 class CreateItem:
-    """``POST /inventory-items`` with ``body`` for a SKU whose item is missing.
+    """``POST /inventory-items`` with ``body`` (plus the pair's ``id``) for a missing item.
 
     ``if_physical``: the SKU's class is only known from the response of this plan's PUT (its
     ``taxCode`` or group changes), so create the item only if that response says physical.
@@ -229,8 +233,7 @@ def _put_body(desired: DesiredPair, current: Mapping[str, JSON]) -> dict[str, JS
 
 def _pair_entries(desired: DesiredPair, actual: ActualPair, applied: str | None) -> list[Entry]:
     if not actual.exists:
-        body = desired.item_create_body()
-        writes: list[Entry] = [CreatePair(desired.id, dict(desired.sku), body)]
+        writes: list[Entry] = [CreatePair(desired.id, desired.sku, desired.item)]
         drifted = applied == desired.content_hash()
         return [PairDrift(desired.id, (), remote_changed=True), *writes] if drifted else writes
 
@@ -252,8 +255,7 @@ def _pair_entries(desired: DesiredPair, actual: ActualPair, applied: str | None)
                 fields = {c.field: c.new for c in item_changes}
                 writes.append(UpdateItem(desired.id, item_changes, fields))
         else:
-            body = desired.item_create_body()
-            writes.append(CreateItem(desired.id, body, if_physical=physical is None))
+            writes.append(CreateItem(desired.id, desired.item, if_physical=physical is None))
 
     if not writes:
         return [Unchanged(desired.id)]

@@ -54,11 +54,6 @@ def test_content_hash_changes_with_any_field() -> None:
     assert changed.content_hash() != desired_pair("A", FIELDS, SOURCE).content_hash()
 
 
-def test_item_create_body_carries_the_id() -> None:
-    """Only the create body of an inventory item holds its id (reference §8.1)."""
-    assert desired_pair("A", FIELDS, SOURCE).item_create_body()["id"] == "A"
-
-
 def test_projection_drops_read_only_unknown_and_null_fields() -> None:
     """Comparing against the API ignores what catalog-sync does not manage."""
     api: dict[str, JSON] = {

@@ -57,7 +57,7 @@ def test_missing_pair_is_created() -> None:
     """A catalog pair absent remotely becomes one CreatePair with both bodies."""
     want = _want("A")
     (entry,) = plan(_catalog(want), {}, Policy())
-    assert entry == CreatePair("A", want.sku, {"id": "A", **want.item})
+    assert entry == CreatePair("A", want.sku, want.item)
 
 
 def test_matching_pair_is_unchanged() -> None:
@@ -103,7 +103,7 @@ def test_physical_sku_without_item_gets_one() -> None:
     """A physical SKU whose item is missing gets the item created."""
     want = _want("A")
     result = plan(_catalog(want), _remotes(_remote(want, item=False)), Policy())
-    assert list(result) == [CreateItem("A", want.item_create_body())]
+    assert list(result) == [CreateItem("A", want.item)]
 
 
 def test_tax_code_change_makes_item_creation_conditional() -> None:
@@ -114,7 +114,7 @@ def test_tax_code_change_makes_item_creation_conditional() -> None:
         _catalog(_want("A")), _remotes(_remote(old, physical=False, item=False)), Policy()
     )
     assert _kinds(result) == ["UpdateSku", "CreateItem"]
-    assert result.entries[1] == CreateItem("A", _want("A").item_create_body(), if_physical=True)
+    assert result.entries[1] == CreateItem("A", _want("A").item, if_physical=True)
 
 
 def test_sides_disagreeing_is_drift() -> None:
