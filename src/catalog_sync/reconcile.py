@@ -18,7 +18,7 @@ from typing import Any, Final
 from catalog_sync.catalog_files import catalog_paths, load_catalog_files
 from catalog_sync.core.catalog import Catalog
 from catalog_sync.core.errors import Problem, Severity
-from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair
+from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, Fields, remote_item, remote_sku
 from catalog_sync.core.plan import (
     WRITE_TYPES,
     CreateItem,
@@ -217,14 +217,14 @@ class Reconciler:
         for broken in catalog.unparseable_files:
             protected.update(self._store.pair_ids_by_file(broken))
         if options.audit:
-            actual = await self._read_all_remote()
+            actual = await self._read_all_remote(catalog.pairs)
             scope = options.scope
         else:
             scope = _changed_ids(catalog.pairs, applied, protected, options.scope)
             if _listing_is_cheaper(len(scope), len(tracked)):
-                actual = await self._read_all_remote()
+                actual = await self._read_all_remote(catalog.pairs)
             else:
-                actual = await self._read_remote(scope)
+                actual = await self._read_remote(scope, catalog.pairs)
             # Tracked pairs outside the scope exist remotely as last applied; they count for
             # the prune guard's share but need no read and no planning.
             if options.prune:
@@ -249,17 +249,35 @@ class Reconciler:
         physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
         return _Planned(the_plan, outside, stale, physical)
 
-    async def _read_remote(self, ids: Iterable[str]) -> dict[str, ActualPair]:
+    async def _read_remote(
+        self, ids: Iterable[str], desired: Mapping[str, DesiredPair]
+    ) -> dict[str, ActualPair]:
         wanted = sorted(ids)
         if not wanted:
             return {}
-        skus = {s.id: _as_json(s) async for s in self._client.iter_skus(ids=wanted)}
-        items = {i.id: _as_json(i) async for i in self._client.iter_inventory_items(ids=wanted)}
-        return _pairs(skus, items)
+        return await self._read(desired, wanted)
 
-    async def _read_all_remote(self) -> dict[str, ActualPair]:
-        skus = {s.id: _as_json(s) async for s in self._client.iter_skus()}
-        items = {i.id: _as_json(i) async for i in self._client.iter_inventory_items()}
+    async def _read_all_remote(self, desired: Mapping[str, DesiredPair]) -> dict[str, ActualPair]:
+        return await self._read(desired, None)
+
+    async def _read(
+        self, desired: Mapping[str, DesiredPair], ids: list[str] | None
+    ) -> dict[str, ActualPair]:
+        """Read SKUs and items (all, or ``ids``), keeping only what planning compares.
+
+        Each object is projected as it arrives, so an audit never holds 200,000 API objects.
+        """
+        shared: dict[str, str] = {}
+        skus: dict[str, Fields] = {}
+        async for sku in self._client.iter_skus(ids=ids):
+            want = desired.get(sku.id)
+            skus[sku.id] = remote_sku(_as_json(sku), None if want is None else want.sku, shared)
+        items: dict[str, Fields] = {}
+        async for item in self._client.iter_inventory_items(ids=ids):
+            want = desired.get(item.id)
+            items[item.id] = remote_item(
+                _as_json(item), None if want is None else want.item, shared
+            )
         return _pairs(skus, items)
 
     # -- applying --------------------------------------------------------------------------
@@ -421,9 +439,7 @@ def _as_json(model: Any) -> dict[str, JSON]:
     return dumped
 
 
-def _pairs(
-    skus: Mapping[str, dict[str, JSON]], items: Mapping[str, dict[str, JSON]]
-) -> dict[str, ActualPair]:
+def _pairs(skus: Mapping[str, Fields], items: Mapping[str, Fields]) -> dict[str, ActualPair]:
     return {i: ActualPair(i, skus.get(i), items.get(i)) for i in skus.keys() | items.keys()}
 
 
@@ -486,6 +502,12 @@ def _problem_entry(problem: Problem) -> ProblemEntry:
     )
 
 
+#: Every field of a :class:`ChangeEntry` is given. An initial sync reports 100,000 entries, so
+#: they are built from these already-typed values without validation and share this one set
+#: (pydantic would otherwise keep a set of the same names per entry, half of its memory).
+_CHANGE_FIELDS_SET: Final = set(ChangeEntry.model_fields)
+
+
 def _change_entries(
     the_plan: Plan, catalog: Catalog, outcome: _Outcome, *, dry_run: bool
 ) -> list[ChangeEntry]:
@@ -494,7 +516,8 @@ def _change_entries(
     for entry in the_plan.writes:
         desired = catalog.pairs.get(entry.id)
         changes.append(
-            ChangeEntry(
+            ChangeEntry.model_construct(
+                _CHANGE_FIELDS_SET,
                 id=entry.id,
                 action=_ACTIONS[type(entry)],
                 drift=entry.id in drifted,

@@ -6,7 +6,7 @@ Schema, so the documented interface and the written files cannot disagree.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -128,11 +128,19 @@ _env = jinja2.Environment(
 )
 
 
-def render_html(report: ReconcileReport) -> str:
-    """Render the self-contained HTML page (no external assets) for ``report``."""
-    payload = report.model_dump(mode="json")
-    data = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-    return _env.get_template("report.html.j2").render(report=report, data=data)
+def render_html(report: ReconcileReport, document: str | None = None) -> str:
+    """Render the self-contained HTML page (no external assets) for ``report``.
+
+    ``document`` is the report's JSON when the caller has it already: serialising a 100,000-row
+    report once instead of twice saves ~100 MB at the peak of a large run.
+    """
+    return "".join(_html_chunks(report, document))
+
+
+def _html_chunks(report: ReconcileReport, document: str | None) -> Iterator[str]:
+    text = report.model_dump_json() if document is None else document
+    data = text.replace("</", "<\\/")  # the JSON sits in a <script>: never close it early
+    return _env.get_template("report.html.j2").generate(report=report, data=data)
 
 
 def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path:
@@ -144,17 +152,21 @@ def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"reconcile-{report.started_at:%Y%m%dT%H%M%S%fZ}-{report.run_id}"
     json_path = directory / f"{stem}.json"
-    _atomic_write(json_path, report.model_dump_json(indent=1))
-    _atomic_write(directory / f"{stem}.html", render_html(report))
+    document = report.model_dump_json()
+    _atomic_write(json_path, [document])
+    # Streamed to the file: a 100,000-row page is never held whole in memory.
+    _atomic_write(directory / f"{stem}.html", _html_chunks(report, document))
+    del document
     for name, target in ((LATEST_JSON, json_path.name), (LATEST_HTML, f"{stem}.html")):
         _atomic_symlink(directory / name, target)
     _prune(directory, keep)
     return json_path
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.writelines(chunks)
     tmp.replace(path)
 
 

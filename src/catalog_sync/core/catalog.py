@@ -58,8 +58,11 @@ def format_of(name: str) -> CatalogFormat | None:
 
 _FIELD_BY_FOLDED: Final = {f.replace("_", "").casefold(): f for f in CATALOG_FIELDS}
 _METADATA: Final = "metadata"
-#: Cells up to this length are deduplicated while reading a CSV file.
+#: Cells up to this length are deduplicated while reading a CSV file...
 _SHARED_CELL_MAX: Final = 64
+#: ...in the columns that repeat: one with more distinct values than this (ids, names, weights)
+#: is not, or the table would hold every cell of the file until its end.
+_SHARED_VALUES_MAX: Final = 512
 _METADATA_PREFIX: Final = "metadata."
 _NOT_WRITABLE: Final = {
     "managedfulfillment": "is never set: it would hand the pair to Digital River "
@@ -186,7 +189,14 @@ def _error_field(record: _Record, loc: tuple[int | str, ...]) -> str:
     return record.written.get(canonical, canonical)
 
 
-def _validate(file: str, record: _Record) -> Iterator[DesiredPair | Problem]:
+#: Metadata objects already seen in a file, by content (types included: ``1`` is not ``True``):
+#: most rows repeat a few combinations.
+_SharedMetadata = dict[tuple[tuple[str, type, JSON], ...], JSON]
+
+
+def _validate(
+    file: str, record: _Record, metadata: _SharedMetadata
+) -> Iterator[DesiredPair | Problem]:
     sku_id = _record_id(record)
     problems = [
         Problem(file, record.line, name, message, Severity.ERROR, sku_id)
@@ -224,10 +234,34 @@ def _validate(file: str, record: _Record) -> Iterator[DesiredPair | Problem]:
             row.id,
         )
     fields: dict[str, JSON] = row.model_dump(by_alias=True, exclude_none=True)
+    value = fields.get(_METADATA)
+    if isinstance(value, dict):
+        fields[_METADATA] = metadata.setdefault(
+            tuple((k, type(v), v) for k, v in value.items()), value
+        )
     yield desired_pair(row.id, fields, SourceRef(file, record.line))
 
 
 # ---------------------------------------------------------------------------- readers
+
+
+class _SharedCells:
+    """One copy of each short value per CSV column, for as long as the column keeps repeating."""
+
+    def __init__(self, columns: int) -> None:
+        self._columns: list[dict[str, str] | None] = [{} for _ in range(columns)]
+
+    def cells(self, row: list[str]) -> list[str]:
+        return [self._share(column, cell) for column, cell in enumerate(row)]
+
+    def _share(self, column: int, cell: str) -> str:
+        values = self._columns[column] if column < len(self._columns) else None
+        if values is None or len(cell) > _SHARED_CELL_MAX:
+            return cell
+        shared = values.setdefault(cell, cell)
+        if len(values) > _SHARED_VALUES_MAX:
+            self._columns[column] = None
+        return shared
 
 
 def _csv_records(file: str, source: Source, cursor: Cursor) -> Iterator[_Record | Problem]:
@@ -244,9 +278,9 @@ def _csv_records(file: str, source: Source, cursor: Cursor) -> Iterator[_Record 
     last = reader.line_num
     # Most columns repeat a few values (tax codes, countries, units): keep one copy of each, so
     # memory grows with the number of pairs, not with the number of cells.
-    shared: dict[str, str] = {}
+    shared = _SharedCells(len(header))
     for row_cells in reader:
-        cells = [shared.setdefault(c, c) if len(c) <= _SHARED_CELL_MAX else c for c in row_cells]
+        cells = shared.cells(row_cells)
         record = _Record(last + 1)
         last = reader.line_num
         if not any(cell.strip() for cell in cells):
@@ -313,12 +347,13 @@ def parse_records(name: str, source: Source) -> Iterator[DesiredPair | Problem]:
         yield _fatal(name, 1, f"not a catalog file: use {', '.join(CATALOG_SUFFIXES)}")
         return
     cursor = Cursor()
+    metadata: _SharedMetadata = {}
     try:
         for item in _records(name, fmt, source, cursor):
             if isinstance(item, Problem):
                 yield item
             else:
-                yield from _validate(name, item)
+                yield from _validate(name, item, metadata)
     except UnparseableError as exc:
         yield _fatal(name, exc.line, exc.message)
     except UnicodeDecodeError as exc:

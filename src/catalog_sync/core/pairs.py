@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
@@ -77,26 +77,108 @@ class SourceRef:
         return f"{self.file}:{self.line}"
 
 
+class Schema:
+    """Which names a :class:`Fields` exposes and where each one sits in its value tuple.
+
+    Shared by every object of one kind, so the per-object cost is the value tuple alone.
+    """
+
+    __slots__ = ("index", "names")
+
+    def __init__(self, names: tuple[str, ...], positions: tuple[int, ...] | None = None) -> None:
+        self.names = names
+        self.index = dict(zip(names, positions or range(len(names)), strict=True))
+
+
+class Fields(Mapping[str, JSON]):
+    """A read-only mapping over a tuple of values in a fixed field order; ``None`` is "not set".
+
+    A catalog of 100,000 pairs and an audit's 200,000 remote objects held as dicts cost about
+    a kilobyte each; one value tuple behind a shared :class:`Schema` costs a fifth of that, and
+    its values can be the very objects another side holds.
+    """
+
+    __slots__ = ("_schema", "_values")
+
+    def __init__(self, schema: Schema, values: tuple[JSON, ...]) -> None:
+        self._schema = schema
+        self._values = values
+
+    def __getitem__(self, name: str) -> JSON:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def get(self, name: str, default: JSON = None) -> JSON:  # type: ignore[override]
+        """The value of ``name``, or ``default`` when it is not set (no KeyError round trip)."""
+        position = self._schema.index.get(name)
+        value = None if position is None else self._values[position]
+        return default if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        values, index = self._values, self._schema.index
+        return (name for name in self._schema.names if values[index[name]] is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Fields) and other._schema is self._schema:
+            return self._values == other._values
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Fields({dict(self)!r})"
+
+
+#: A desired pair's values, in this order: every catalog field but ``id``.
+PAIR_FIELDS: Final = CATALOG_FIELDS[1:]
+_PAIR_POSITION: Final = {name: position for position, name in enumerate(PAIR_FIELDS)}
+_DESIRED_SKU: Final = Schema(SKU_FIELDS, tuple(_PAIR_POSITION[n] for n in SKU_FIELDS))
+_DESIRED_ITEM: Final = Schema(ITEM_FIELDS, tuple(_PAIR_POSITION[n] for n in ITEM_FIELDS))
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredPair:
     """What the catalog says one pair must be, in API field names, only fields that are set.
 
-    ``sku`` is the full ``PUT /skus/{id}`` body (no ``id``); ``item`` holds the inventory item's
-    fields (shared attributes and ``allowOversell``, no ``id``). Treat both as read-only.
+    The values are kept once, in :data:`PAIR_FIELDS` order (a shared attribute is not stored
+    twice); ``sku`` (the full ``PUT /skus/{id}`` body, no ``id``) and ``item`` (shared
+    attributes and ``allowOversell``, no ``id``) are read-only views over them.
     """
 
     id: str
-    sku: Mapping[str, JSON]
-    item: Mapping[str, JSON]
-    source: SourceRef
+    values: tuple[JSON, ...]
+    file: str
+    line: int
+
+    @property
+    def sku(self) -> Fields:
+        """The SKU's fields."""
+        return Fields(_DESIRED_SKU, self.values)
+
+    @property
+    def item(self) -> Fields:
+        """The inventory item's fields."""
+        return Fields(_DESIRED_ITEM, self.values)
+
+    @property
+    def source(self) -> SourceRef:
+        """Where the pair is defined."""
+        return SourceRef(self.file, self.line)
 
     def content_hash(self) -> str:
         """Digest of what would be written, so the state can tell an unchanged pair cheaply.
 
         The source location is left out: moving a row between files or lines writes nothing.
+        Computed on demand from the values (the same text as when the sides were dicts, so
+        hashes recorded by earlier versions still match).
         """
         canonical = json.dumps(
-            {"id": self.id, "sku": self.sku, "item": self.item},
+            {"id": self.id, "sku": dict(self.sku), "item": dict(self.item)},
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -104,29 +186,35 @@ class DesiredPair:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _is_set(value: JSON) -> bool:
+    return value is not None and value != {}
+
+
 def _managed(api_object: Mapping[str, JSON], names: tuple[str, ...]) -> dict[str, JSON]:
     managed: dict[str, JSON] = {}
     for name in names:
         value = api_object.get(name)
-        if value is None or value == {}:
-            continue
-        managed[name] = value
+        if _is_set(value):
+            managed[name] = value
     return managed
 
 
 def desired_pair(pair_id: str, fields: Mapping[str, JSON], source: SourceRef) -> DesiredPair:
     """Split one catalog record's API fields onto the two sides of its pair."""
-    sku, item = _managed(fields, SKU_FIELDS), _managed(fields, ITEM_FIELDS)
-    item.setdefault("allowOversell", ALLOW_OVERSELL_DEFAULT)
-    return DesiredPair(id=pair_id, sku=sku, item=item, source=source)
+    values = [value if _is_set(value := fields.get(name)) else None for name in PAIR_FIELDS]
+    oversell = _PAIR_POSITION["allowOversell"]
+    if values[oversell] is None:
+        values[oversell] = ALLOW_OVERSELL_DEFAULT
+    return DesiredPair(pair_id, tuple(values), source.file, source.line)
 
 
 @dataclass(frozen=True, slots=True)
 class ActualPair:
     """Both sides of a pair as read from the API; either may be missing.
 
-    The objects are kept as the API returned them (read-only and unknown fields included);
-    compare them through :func:`sku_fields` and :func:`item_fields`.
+    The sides may be the API's objects as returned, or their projections
+    (:func:`remote_sku`, :func:`remote_item`); compare them through :func:`sku_fields` and
+    :func:`item_fields`.
     """
 
     id: str
@@ -154,6 +242,53 @@ def sku_fields(api_sku: Mapping[str, JSON]) -> dict[str, JSON]:
 def item_fields(api_item: Mapping[str, JSON]) -> dict[str, JSON]:
     """The fields catalog-sync manages on an inventory item; ``null`` means "not set"."""
     return _managed(api_item, ITEM_FIELDS)
+
+
+#: A remote SKU as kept for planning: the managed fields and the API's ``physical``.
+_REMOTE_SKU: Final = Schema((*SKU_FIELDS, "physical"))
+_REMOTE_ITEM: Final = Schema(ITEM_FIELDS)
+#: Remote strings up to this length are kept once however many objects hold them.
+_SHARED_TEXT_MAX: Final = 64
+
+
+def _project(
+    api_object: Mapping[str, JSON],
+    schema: Schema,
+    like: Mapping[str, JSON] | None,
+    shared: dict[str, str],
+) -> Fields:
+    values: list[JSON] = []
+    for name in schema.names:
+        value = api_object.get(name)
+        if not _is_set(value):
+            values.append(None)
+            continue
+        wanted = None if like is None else like.get(name)
+        if wanted == value and type(wanted) is type(value):
+            value = wanted
+        elif isinstance(value, str) and len(value) <= _SHARED_TEXT_MAX:
+            value = shared.setdefault(value, value)
+        values.append(value)
+    return Fields(schema, tuple(values))
+
+
+def remote_sku(
+    api_sku: Mapping[str, JSON], like: Mapping[str, JSON] | None, shared: dict[str, str]
+) -> Fields:
+    """What planning needs of a SKU read from the API: its managed fields and ``physical``.
+
+    An audit holds every remote SKU at once, so nothing else is kept (timestamps, ``liveMode``,
+    unknown fields), a value equal to the catalog's (``like``) is the catalog's own object, and
+    short strings are kept once in ``shared``.
+    """
+    return _project(api_sku, _REMOTE_SKU, like, shared)
+
+
+def remote_item(
+    api_item: Mapping[str, JSON], like: Mapping[str, JSON] | None, shared: dict[str, str]
+) -> Fields:
+    """What planning needs of an inventory item read from the API; see :func:`remote_sku`."""
+    return _project(api_item, _REMOTE_ITEM, like, shared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from catalog_sync.core.pairs import (
     SourceRef,
     desired_pair,
     item_fields,
+    remote_item,
+    remote_sku,
     side_mismatches,
     sku_fields,
 )
@@ -84,3 +86,31 @@ def test_side_mismatches_lists_disagreeing_shared_attributes() -> None:
     """Sides that disagree on a shared attribute are found, field by field."""
     pair = ActualPair("A", sku={"hsCode": "1", "eccn": "EAR99"}, item={"eccn": "EAR99"})
     assert side_mismatches(pair) == (SideMismatch("hsCode", "1", None),)
+
+
+def test_desired_sides_read_as_plain_mappings() -> None:
+    """The compact sides compare, iterate and look up like the dicts they replace."""
+    pair = desired_pair("A", FIELDS, SOURCE)
+    assert dict(pair.sku) == pair.sku
+    assert "allowOversell" not in pair.sku
+    assert pair.sku.get("url") is None
+    assert len(pair.item) == 3
+
+
+def test_remote_sku_keeps_only_managed_fields_and_physical() -> None:
+    """An audit keeps what planning compares; timestamps and unknown fields are dropped."""
+    api: dict[str, JSON] = {
+        "id": "A",
+        "name": "Tent",
+        "physical": True,
+        "createdTime": "2024-01-01T00:00:00Z",
+        "surprise": 1,
+    }
+    assert remote_sku(api, None, {}) == {"name": "Tent", "physical": True}
+
+
+def test_remote_values_equal_to_the_catalog_are_the_catalog_objects() -> None:
+    """A remote value that matches the catalog's is not held twice."""
+    pair = desired_pair("A", FIELDS, SOURCE)
+    api: dict[str, JSON] = {"id": "A", "hsCode": b"6306.22".decode(), "allowOversell": True}
+    assert remote_item(api, pair.item, {}).get("hsCode") is pair.item.get("hsCode")
