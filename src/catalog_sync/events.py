@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError, Event
+from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
+from catalog_sync.dr.ratelimit import Priority
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier
@@ -57,7 +60,13 @@ EVENT_TYPES: Final = (
 #: How long the API keeps events (reference §14.1).
 RETENTION: Final = timedelta(days=30)
 PAGE: Final = 100
+#: Reading new events is on every capture's critical path: at the rate budget it must not
+#: queue behind the captures of the events read before (nor, a fortiori, catalog writes).
+FORWARD_PRIORITY: Final = Priority.MONEY
+#: How often ``run`` measures the lag: it counts the whole inbox, too costly for every poll.
+LAG_CHECK_EVERY: Final = timedelta(seconds=30)
 Clock = Callable[[], datetime]
+RawEvent = dict[str, Any]
 
 _log = get_logger("events")
 
@@ -131,40 +140,67 @@ class EventPoller:
         return self._status
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop``; API errors are logged and the next poll tries again."""
+        """Poll until ``stop``; API errors are logged and the next poll tries again.
+
+        Reading forward and the overlap sweep run as two loops: a sweep lists every event of
+        twice the overlap window (dozens of pages at a high rate), and new events must not
+        wait behind it.
+        """
         await self.check_outage()
+        await asyncio.gather(self._forward_loop(stop), self._sweep_loop(stop))
+
+    async def _forward_loop(self, stop: asyncio.Event) -> None:
+        checked: datetime | None = None
         while not stop.is_set():
-            try:
-                await self.poll_once()
-            except DRError as exc:
-                self._status = f"poll failed: {exc}"
-                _log.warning("events.poll_failed", error=str(exc))
-            await self.check_lag()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._settings.poll_interval)
+            await self._guarded(self._read_new())
+            now = self._clock()
+            if checked is None or now - checked >= LAG_CHECK_EVERY:
+                checked = now
+                await self.check_lag()
+            await _wait(stop, self._settings.poll_interval)
+
+    async def _sweep_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            cursor = self._store.event_cursor()
+            if cursor.last_id is not None and cursor.walk_top_id is None:
+                await self._guarded(self._sweep(self._clock()))
+            await _wait(stop, self._sweep_every())
+
+    async def _guarded(self, work: Awaitable[PollResult]) -> None:
+        try:
+            result = await work
+        except DRError as exc:
+            self._status = f"poll failed: {exc}"
+            _log.warning("events.poll_failed", error=str(exc))
+            return
+        self._status = f"caught up, {result.new} new" if result.new else "caught up"
 
     async def poll_once(self) -> PollResult:
         """One pass: finish a backfill, read forward until caught up, then sweep the overlap."""
-        cursor = self._store.event_cursor()
-        started = self._clock()
-        result = PollResult(0, 0)
-        if cursor.last_id is None or cursor.walk_top_id is not None:
-            result = await self._backfill(cursor, started)
-        else:
-            result = await self._forward(cursor, started)
-            result = _add(result, await self._sweep(started))
-        if result.new and self._on_new is not None:
-            self._on_new()
+        result = await self._read_new()
+        if self._store.event_cursor().walk_top_id is None:
+            result = _add(result, await self._sweep(self._clock()))
         self._status = f"caught up, {result.new} new" if result.new else "caught up"
         return result
+
+    async def _read_new(self) -> PollResult:
+        """Finish (or start) a backfill, else read forward until caught up."""
+        cursor = self._store.event_cursor()
+        started = self._clock()
+        if cursor.last_id is None or cursor.walk_top_id is not None:
+            return await self._backfill(cursor, started)
+        return await self._forward(cursor, started)
 
     # -- reading ---------------------------------------------------------------------------
     async def _forward(self, cursor: EventCursor, started: datetime) -> PollResult:
         new = pages = 0
         while True:
             try:
-                page = await self._client.list_events(
-                    types=EVENT_TYPES, ending_before=cursor.last_id, limit=PAGE
+                page, has_more = await self._client.list_events_raw(
+                    types=EVENT_TYPES,
+                    ending_before=cursor.last_id,
+                    limit=PAGE,
+                    priority=FORWARD_PRIORITY,
                 )
             except BadRequest as exc:
                 if exc.parameter != "endingBefore":
@@ -172,110 +208,146 @@ class EventPoller:
                 _log.error("events.cursor_lost", last_id=cursor.last_id, error=str(exc))
                 return _add(PollResult(new, pages), await self._sweep(started, reset=True))
             pages += 1
-            oldest_first = list(reversed(page.data))
-            if oldest_first:
-                newest = oldest_first[-1]
-                cursor = replace(
-                    cursor,
-                    last_id=newest.id,
-                    newest_time=_max_time(cursor.newest_time, page.data),
-                    last_poll_at=stamp(started),
-                )
-            else:
-                cursor = replace(cursor, last_id=cursor.last_id, last_poll_at=stamp(started))
+            oldest_first = list(reversed(page))
+            newest_id = _last_id(oldest_first)
+            stored = self._store.event_cursor()  # the sweep loop may have moved it meanwhile
+            cursor = replace(
+                stored,
+                last_id=newest_id or cursor.last_id,
+                newest_time=_max_time(stored.newest_time, page),
+                last_poll_at=stamp(started),
+            )
             new += await self._store_page(oldest_first, cursor)
-            if not page.has_more:
+            if not has_more:
                 return PollResult(new, pages)
+            if newest_id is None:
+                _log.error("events.page_without_ids", last_id=cursor.last_id)
+                return PollResult(new, pages)
+
+    def _sweep_due(self, started: datetime) -> bool:
+        """Whether the overlap window should be listed again now.
+
+        Each sweep lists everything created after the previous sweep's start minus the
+        overlap, so sweeping every ``max(poll interval, overlap)`` still catches any event
+        that becomes visible at most ``overlap`` late, and reads each event about twice
+        instead of ``overlap / interval`` times (a full re-read per poll was quadratic).
+        """
+        last = self._store.event_cursor().last_sweep_at
+        return last is None or (started - parse_stamp(last)).total_seconds() >= self._sweep_every()
+
+    def _sweep_every(self) -> float:
+        return max(self._settings.poll_interval, self._overlap.total_seconds())
 
     async def _sweep(self, started: datetime, *, reset: bool = False) -> PollResult:
         """List again the events of the overlap window; returns what was new among them."""
         cursor = self._store.event_cursor()
         if cursor.newest_time is None and not reset:
             return PollResult(0, 0)
+        if not reset and not self._sweep_due(started):
+            return PollResult(0, 0)
         anchors = [t for t in (cursor.last_sweep_at, cursor.newest_time) if t is not None]
+        if not anchors:
+            anchors = [stamp(started - RETENTION)]
         bound = min(parse_stamp(t) for t in anchors) if reset else parse_stamp(anchors[0])
         bound -= self._overlap
         new = pages = 0
         after: str | None = None
-        top: Event | None = None
+        top: str | None = None
         while True:
-            page = await self._client.list_events(
+            page, has_more = await self._client.list_events_raw(
                 types=EVENT_TYPES, created_gt=bound, starting_after=after, limit=PAGE
             )
             pages += 1
-            top = top or (page.data[0] if page.data else None)
-            done = not page.has_more or not page.data
+            top = top or _last_id(reversed(page))
+            last = _last_id(page)
+            done = not has_more or last is None
             if done:
                 cursor = replace(self._store.event_cursor(), last_sweep_at=stamp(started))
                 if reset and top is not None:
-                    cursor = replace(cursor, last_id=top.id)
-            new += await self._store_page(list(reversed(page.data)), cursor if done else None)
+                    cursor = replace(cursor, last_id=top)
+            new += await self._store_page(list(reversed(page)), cursor if done else None)
             if done:
                 return PollResult(new, pages)
-            after = page.data[-1].id
+            after = last
 
     async def _backfill(self, cursor: EventCursor, started: datetime) -> PollResult:
         """Walk every event the API keeps, newest first; resumable from ``walk_after``."""
         new = pages = 0
         while True:
-            page = await self._client.list_events(
+            page, has_more = await self._client.list_events_raw(
                 types=EVENT_TYPES, starting_after=cursor.walk_after, limit=PAGE
             )
             pages += 1
-            if page.data and cursor.walk_top_id is None:
-                first = page.data[0]
-                cursor = replace(
-                    cursor, walk_top_id=first.id, walk_top_time=_time_of(first, started)
-                )
-            if page.data:
-                cursor = replace(cursor, walk_after=page.data[-1].id)
-            if not page.has_more or not page.data:
+            first, last = _last_id(reversed(page)), _last_id(page)
+            if first is not None and cursor.walk_top_id is None:
+                top_time = _max_time(None, page) or stamp(started)
+                cursor = replace(cursor, walk_top_id=first, walk_top_time=top_time)
+            if last is not None:
+                cursor = replace(cursor, walk_after=last)
+            if not has_more or last is None:
                 cursor = EventCursor(
                     last_id=cursor.walk_top_id,
                     newest_time=cursor.walk_top_time,
                     last_sweep_at=stamp(started),
                     last_poll_at=stamp(started),
                 )
-                new += await self._store_page(list(reversed(page.data)), cursor)
+                new += await self._store_page(list(reversed(page)), cursor)
                 return PollResult(new, pages)
-            new += await self._store_page(list(reversed(page.data)), cursor)
+            new += await self._store_page(list(reversed(page)), cursor)
 
-    async def _store_page(self, events: Sequence[Event], cursor: EventCursor | None) -> int:
-        """Insert a page (dedupe by id) and move the cursor in one transaction."""
+    async def _store_page(self, events: Sequence[RawEvent], cursor: EventCursor | None) -> int:
+        """Insert a page (dedupe by id) and move the cursor in one transaction.
+
+        Ids already in the inbox are skipped before anything is serialised: the overlap
+        sweep re-reads events, and that must cost a set lookup, not a row.
+        """
         now = self._clock()
-        rows = [self._inbox_row(event, now) for event in events]
+        rows = [inbox_row(event, now, live=self._live) for event in events]
+        known = self._store.known_event_ids([r.id for r in rows])
+        fresh = list({r.id: r for r in rows if r.id not in known}.values())
         with self._store.transaction():
-            new = self._store.put_events(rows, stamp(now))
+            new = self._store.put_events(fresh, stamp(now))
             if cursor is not None:
                 self._store.set_event_cursor(cursor)
-        refused = [r for r in rows if r.status == "dead"]
-        for row in refused:
-            await self._refuse(row)
+        if new and self._on_new is not None:
+            self._on_new()
+        for row in fresh:
+            if row.status == "dead":
+                await self._refuse(row)
         return new
-
-    def _inbox_row(self, event: Event, now: datetime) -> InboxEvent:
-        payload: dict[str, Any] = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-        created = _time_of(event, now)
-        if event.live_mode is not None and event.live_mode != self._live:
-            mode = "live" if event.live_mode else "test"
-            key = "live" if self._live else "test"
-            error = f"refused: a {mode}-mode event while the configured key is {key} mode"
-            return InboxEvent(event.id, event.type, created, payload, "dead", last_error=error)
-        return InboxEvent(event.id, event.type, created, payload)
 
     async def _refuse(self, row: InboxEvent) -> None:
         """Loudly: an error log line, a notification, and a dead letter (already stored)."""
-        _log.error("events.mode_mismatch", event_id=row.id, type=row.type, error=row.last_error)
+        mismatch = (row.last_error or "").startswith(_REFUSED)
+        kind = "mode_mismatch" if mismatch else "dead_letter"
+        _log.error(f"events.{kind}", event_id=row.id, type=row.type, error=row.last_error)
         await record_and_notify(
             self._store,
             self._notifier,
             NotificationRecord(
                 stamp(self._clock()),
-                "mode_mismatch",
-                f"event {row.id} ({row.type}) {row.last_error}",
+                kind,
+                f"event {row.id} ({row.type}) is a dead letter: {row.last_error}",
                 event_id=row.id,
             ),
         )
+
+    async def read_since(self, moment: datetime) -> list[InboxEvent]:
+        """Every event the API lists created after ``moment``, oldest first, as inbox rows.
+
+        For ``events replay``; unreadable or other-mode events come back as dead letters.
+        """
+        rows: list[InboxEvent] = []
+        after: str | None = None
+        now = self._clock()
+        while True:
+            page, has_more = await self._client.list_events_raw(
+                types=EVENT_TYPES, created_gt=moment, starting_after=after, limit=PAGE
+            )
+            rows.extend(inbox_row(event, now, live=self._live) for event in page)
+            after = _last_id(page)
+            if not has_more or after is None:
+                return rows[::-1]
 
     # -- retention -------------------------------------------------------------------------
     async def check_outage(self) -> None:
@@ -364,15 +436,81 @@ def status_info(
     }
 
 
-def _time_of(event: Event, fallback: datetime) -> str:
-    return stamp(event.created_time or fallback)
+_REFUSED: Final = "refused:"
 
 
-def _max_time(current: str | None, events: Sequence[Event]) -> str | None:
-    times = [stamp(e.created_time) for e in events if e.created_time is not None]
+def inbox_row(event: Mapping[str, Any], now: datetime, *, live: bool) -> InboxEvent:
+    """The inbox row of one event as listed; unreadable or other-mode events are dead letters.
+
+    Validation happens here, per event, so one bad event never blocks its page. An event
+    without a usable id gets ``unreadable:<hash of its JSON>``: stable, so the overlap sweep
+    still deduplicates it.
+    """
+    payload = dict(event)
+    problems: list[str] = []
+    event_id = payload.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        problems.append("id is missing or not a string")
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+        event_id = f"unreadable:{digest.hexdigest()[:32]}"
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        problems.append("type is missing or not a string")
+        kind = "unknown"
+    created = _created(payload)
+    if created is None:
+        problems.append("createdTime is missing or not an ISO-8601 time")
+    data = payload.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        problems.append("data.object is missing or not an object")
+    mode = payload.get("liveMode")
+    if mode is not None and not isinstance(mode, bool):
+        problems.append("liveMode is not a boolean")
+    when = stamp(created or now)
+    if problems:
+        error = "unparseable event: " + "; ".join(problems)
+        return InboxEvent(event_id, kind, when, payload, "dead", last_error=error)
+    if mode is not None and mode != live:
+        error = (
+            f"{_REFUSED} a {'live' if mode else 'test'}-mode event while the configured key"
+            f" is {'live' if live else 'test'} mode"
+        )
+        return InboxEvent(event_id, kind, when, payload, "dead", last_error=error)
+    return InboxEvent(event_id, kind, when, payload)
+
+
+def _created(event: Mapping[str, Any]) -> datetime | None:
+    text = event.get("createdTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _last_id(events: Iterable[RawEvent]) -> str | None:
+    """The id of the last event that has a usable one: a cursor the API will accept."""
+    found: str | None = None
+    for event in events:
+        event_id = event.get("id")
+        if isinstance(event_id, str) and event_id:
+            found = event_id
+    return found
+
+
+def _max_time(current: str | None, events: Iterable[RawEvent]) -> str | None:
+    times = [stamp(t) for t in map(_created, events) if t is not None]
     if current is not None:
         times.append(current)
     return max(times, default=None)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _add(a: PollResult, b: PollResult) -> PollResult:

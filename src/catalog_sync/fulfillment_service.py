@@ -58,13 +58,24 @@ from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import InboxEvent, LedgerEntry, NotificationRecord
+from catalog_sync.state.fulfillment import (
+    EventOutcome,
+    InboxEvent,
+    LedgerEntry,
+    NotificationRecord,
+)
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
 _FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
 #: Longest wait between two attempts of an event or a write.
 MAX_BACKOFF: Final = 300.0
+#: Orders per batched fulfillment-order read-back; one page (100) holds them even with a
+#: duplicate fulfillment order or two.
+READ_BACK_CHUNK: Final = 50
+Obj = dict[str, Any]
 Sleep = Callable[[float], Any]
+#: Seconds the daemon's loop lets writes finish together before committing them.
+WRITE_GATHER: Final = 0.02
 
 _log = get_logger("fulfillment")
 
@@ -77,7 +88,7 @@ class _Writes:
     new_intents: list[Intent] = field(default_factory=list)
     updated_intents: dict[str, Intent] = field(default_factory=dict)
     history: list[tuple[str, str | None, str]] = field(default_factory=list)
-    events: list[tuple[str, str, str | None, str | None, str | None]] = field(default_factory=list)
+    events: list[EventOutcome] = field(default_factory=list)
     notices: list[NotificationRecord] = field(default_factory=list)
     newest_handled: str | None = None
 
@@ -133,6 +144,8 @@ class FulfillmentHandler:
             retry_base if retry_base is not None else min(settings.poll_interval, 1.0)
         )
         self._physical: dict[str, bool] = {}
+        #: Orders with a write in flight: never two writes of one order at once.
+        self._busy: set[str] = set()
         self.wake = asyncio.Event()
         self.handled = 0
         self.writes = 0
@@ -143,31 +156,104 @@ class FulfillmentHandler:
         return self._status
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Handle whatever is due; sleep until woken by the poller or the next retry is due."""
-        while not stop.is_set():
-            try:
-                progressed = await self.tick()
-            except DRError as exc:
-                _log.warning("fulfillment.tick_failed", error=str(exc))
-                progressed = 0
-            if progressed:
-                continue
-            self.wake.clear()
-            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())}
-            _done, pending = await asyncio.wait(
-                waiters,
-                timeout=min(1.0, self._settings.poll_interval),
-                return_when="FIRST_COMPLETED",
+        """Decide and write until ``stop``, writes pipelined (the daemon's loop).
+
+        Unlike :meth:`tick`, a write is not awaited with its batch: each runs as its own
+        task and its outcome is committed (with the others finished by then) on the next
+        turn, so one slow answer never holds back the next events' captures. One write per
+        order is in flight at a time, as in :meth:`execute_intents`. On ``stop`` the
+        writes in flight are finished and recorded.
+        """
+        writes: dict[asyncio.Future[_Outcome], LedgerEntry] = {}
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.handle_events()
+                    await self._record_finished(writes)
+                    self._launch(writes)
+                except DRError as exc:
+                    _log.warning("fulfillment.tick_failed", error=str(exc))
+                    handled = 0
+                self._update_status()
+                if handled:
+                    continue  # more events may be due at once
+                await self._idle(stop, writes)
+        finally:
+            if writes:
+                await asyncio.wait(list(writes))
+                await self._record_finished(writes)
+
+    async def _idle(
+        self, stop: asyncio.Event, writes: dict[asyncio.Future[_Outcome], LedgerEntry]
+    ) -> None:
+        """Until woken, stopped, a write finishes or the next retry may be due.
+
+        After a write finishes, wait :data:`WRITE_GATHER` more so that the writes finishing
+        together share one commit (and one scan for the next due writes).
+        """
+        self.wake.clear()
+        signals: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self.wake.wait()),
+        ]
+        done, _ = await asyncio.wait(
+            [*signals, *writes.keys()],
+            timeout=min(1.0, self._settings.poll_interval),
+            return_when="FIRST_COMPLETED",
+        )
+        for signal in signals:
+            signal.cancel()
+        if done and not stop.is_set() and not self.wake.is_set():
+            await asyncio.sleep(WRITE_GATHER)
+
+    def _launch(self, writes: dict[asyncio.Future[_Outcome], LedgerEntry]) -> int:
+        """Start each due write of an order with none in flight; returns how many started."""
+        now = self._clock()
+        due = self._due_writes(now)
+        if not due:
+            return 0
+        with self._store.transaction():
+            self._store.mark_intents_sent(
+                [e.intent.key for e in due if e.sent_at is None], stamp(now)
             )
-            for task in pending:
-                task.cancel()
+        fo_ids = [e.intent.order_id for e in due if e.intent.kind == "create_fulfillment_order"]
+        known = asyncio.ensure_future(self._fulfillment_orders_of(fo_ids)) if fo_ids else None
+        for entry in due:
+            self._busy.add(entry.intent.order_id)
+            needs = known if entry.intent.kind == "create_fulfillment_order" else None
+            writes[asyncio.ensure_future(self._execute_after(entry, needs))] = entry
+        return len(due)
+
+    def _due_writes(self, now: datetime) -> list[LedgerEntry]:
+        """Due writes of orders with none in flight (those still head their order's list)."""
+        due = self._store.due_intents(stamp(now), self._batch + len(self._busy))
+        return [e for e in due if e.intent.order_id not in self._busy][: self._batch]
+
+    async def _execute_after(
+        self, entry: LedgerEntry, known: asyncio.Future[dict[str, list[Obj]]] | None
+    ) -> _Outcome:
+        """Execute once the batched read-back it shares (if any) has answered."""
+        found = None if known is None else (await known).get(entry.intent.order_id)
+        return await self._execute(entry, found)
+
+    async def _record_finished(self, writes: dict[asyncio.Future[_Outcome], LedgerEntry]) -> int:
+        """Commit the outcomes of the writes that have finished; returns how many."""
+        finished = [task for task in writes if task.done()]
+        if not finished:
+            return 0
+        pairs = [(writes.pop(task), _outcome_of(task)) for task in finished]
+        await self._record_outcomes(pairs)
+        return len(pairs)
+
+    def _update_status(self) -> None:
+        pending = self._store.count_pending_intents()
+        self._status = f"{self.handled} events handled, {pending} writes pending"
 
     async def tick(self) -> int:
         """Decide due events, then run due writes; returns how much work was done."""
         handled = await self.handle_events()
         executed = await self.execute_intents()
-        pending = self._store.count_pending_intents()
-        self._status = f"{self.handled} events handled, {pending} writes pending"
+        self._update_status()
         return handled + executed
 
     async def drain(self, *, deadline: float | None = None) -> None:
@@ -281,7 +367,7 @@ class FulfillmentHandler:
             intents = list(by_key.values())
         if order is not None:
             writes.history.append((order.order_id, row.id, decision.summary))
-        writes.events.append((row.id, decision.status, None, None, stamp(now)))
+        writes.events.append(EventOutcome(row.id, decision.status, handled_at=stamp(now)))
         writes.newest_handled = max(writes.newest_handled or "", row.created_time)
         writes.notices.extend(
             NotificationRecord(stamp(now), n.kind, n.message, n.order_id, row.id)
@@ -297,10 +383,10 @@ class FulfillmentHandler:
             return
         status = "deferred" if "not recorded yet" in error else "error"
         retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
-        writes.events.append((row.id, status, error, retry_at, None))
+        writes.events.append(EventOutcome(row.id, status, error, retry_at))
 
     def _dead(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
-        writes.events.append((row.id, "dead", error, None, None))
+        writes.events.append(EventOutcome(row.id, "dead", error))
         writes.notices.append(
             NotificationRecord(
                 stamp(now),
@@ -367,21 +453,11 @@ class FulfillmentHandler:
     def _commit(self, writes: _Writes, now: datetime) -> None:
         at = stamp(now)
         with self._store.transaction():
-            for order in writes.orders.values():
-                self._store.save_order(order, at)
+            self._store.save_orders(writes.orders.values(), at)
             self._store.add_intents(writes.new_intents, at)
             self._store.save_intents(writes.updated_intents.values(), at)
-            for order_id, event_id, summary in writes.history:
-                self._store.add_history(order_id, event_id, summary, at)
-            for event_id, status, error, retry_at, handled_at in writes.events:
-                self._store.set_event_status(
-                    event_id,
-                    status,
-                    error=error,
-                    next_attempt_at=retry_at,
-                    attempted=True,
-                    handled_at=handled_at,
-                )
+            self._store.add_histories(writes.history, at)
+            self._store.set_event_statuses(writes.events, attempted=True)
             for notice in writes.notices:
                 self._store.add_notification(notice)
 
@@ -393,35 +469,82 @@ class FulfillmentHandler:
     async def execute_intents(self) -> int:
         """Send each order's oldest due write; commit the outcomes in one transaction."""
         now = self._clock()
-        due = self._store.due_intents(stamp(now), self._batch)
+        due = self._due_writes(now)
         if not due:
             return 0
         with self._store.transaction():
             self._store.mark_intents_sent(
                 [e.intent.key for e in due if e.sent_at is None], stamp(now)
             )
-        outcomes = await asyncio.gather(*(self._execute(entry) for entry in due))
+        ids = {e.intent.order_id for e in due}
+        self._busy.update(ids)
+        try:
+            known = await self._fulfillment_orders_of(
+                [e.intent.order_id for e in due if e.intent.kind == "create_fulfillment_order"]
+            )
+            outcomes = await asyncio.gather(
+                *(self._execute(entry, known.get(entry.intent.order_id)) for entry in due),
+                return_exceptions=True,
+            )
+        except BaseException:
+            self._busy.difference_update(ids)
+            raise
+        await self._record_outcomes(
+            [(entry, _as_outcome(result)) for entry, result in zip(due, outcomes, strict=True)]
+        )
+        return len(due)
+
+    async def _record_outcomes(self, pairs: Sequence[tuple[LedgerEntry, _Outcome]]) -> None:
+        """Commit write outcomes in one transaction, free their orders, send the notices."""
         done_at = self._clock()
-        order_ids = [e.intent.order_id for e in due]
+        order_ids = [e.intent.order_id for e, _ in pairs]
         orders = self._store.orders_by_id(order_ids)
         ledgers = self._store.ledgers(order_ids)
         notices: list[NotificationRecord] = []
-        with self._store.transaction():
-            for entry, outcome in zip(due, outcomes, strict=True):
-                notices.extend(
-                    self._record_outcome(
-                        entry, outcome, orders, ledgers.get(entry.intent.order_id, []), done_at
+        try:
+            with self._store.transaction():
+                for entry, outcome in pairs:
+                    notices.extend(
+                        self._record_outcome(
+                            entry, outcome, orders, ledgers.get(entry.intent.order_id, []), done_at
+                        )
                     )
-                )
+        finally:
+            self._busy.difference_update(order_ids)
         await self._send_notices(notices)
-        return len(due)
 
-    async def _execute(self, entry: LedgerEntry) -> _Outcome:
+    async def _fulfillment_orders_of(self, order_ids: Sequence[str]) -> dict[str, list[Obj]]:
+        """Read back the fulfillment orders of many orders at once (``upstreamIds``).
+
+        Every fulfillment order intent is read back before it is sent, so this is one list
+        call per :data:`READ_BACK_CHUNK` orders instead of one per order. An order missing
+        from the answer is read back again on its own if this call fails.
+        """
+        found: dict[str, list[Obj]] = {}
+        for start in range(0, len(order_ids), READ_BACK_CHUNK):
+            chunk = list(order_ids[start : start + READ_BACK_CHUNK])
+            try:
+                listed = [
+                    fo.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    async for fo in self._client.iter_fulfillment_orders(upstream_ids=chunk)
+                ]
+            except DRError as exc:
+                _log.info("fulfillment.read_back_batch_failed", error=str(exc))
+                continue
+            for order_id in chunk:
+                found[order_id] = []
+            for fo in listed:
+                found.setdefault(str(fo.get("upstreamId")), []).append(fo)
+        return found
+
+    async def _execute(self, entry: LedgerEntry, known: list[Obj] | None = None) -> _Outcome:
+        """Send one intent; ``known`` is its read-back when fetched in a batch already."""
         intent = entry.intent
         try:
             body: dict[str, Any] = intent.body
             if entry.sent_at is not None or intent.kind == "create_fulfillment_order":
-                verdict = reconcile_intent(intent, await self._read_back(intent))
+                found = known if known is not None else await self._read_back(intent)
+                verdict = reconcile_intent(intent, found)
                 if isinstance(verdict, Landed):
                     return _Settled(verdict.reference)
                 body = verdict.resend
@@ -514,6 +637,20 @@ class FulfillmentHandler:
         )
         store.add_notification(record)
         return [record]
+
+
+def _outcome_of(task: asyncio.Future[_Outcome]) -> _Outcome:
+    if task.cancelled():
+        return _Retry("cancelled")
+    return _as_outcome(task.exception() or task.result())
+
+
+def _as_outcome(result: _Outcome | BaseException) -> _Outcome:
+    """An unexpected error of one write is retried like a lost answer (it is read back)."""
+    if isinstance(result, BaseException):
+        _log.error("fulfillment.write_crashed", error=repr(result))
+        return _Retry(f"unexpected error: {result!r}")
+    return result
 
 
 def _describe(intent: Intent) -> str:

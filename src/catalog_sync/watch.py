@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,26 +23,13 @@ from watchfiles import awatch
 from catalog_sync.catalog_files import catalog_paths, is_catalog_file, load_catalog_files
 from catalog_sync.core.catalog import Catalog, merge_catalogs
 from catalog_sync.logs import get_logger
+from catalog_sync.settle import SettleTracker, Signature, signature
 
 log = get_logger("watch")
 
-#: (size, mtime_ns): a file whose signature is unchanged is not re-read.
-Signature = tuple[int, int]
 #: watchfiles yields a batch at the latest this long after its first event, even if events keep
 #: coming (a slow copy); the settle check still holds such a file back until it is complete.
 _MAX_BATCH_MS: Final = 1000
-_NS_PER_MS: Final = 1_000_000
-
-
-def signature(path: Path) -> Signature | None:
-    """The file's (size, mtime_ns), or ``None`` when it is gone or not a regular file."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    if not path.is_file():
-        return None
-    return (stat.st_size, stat.st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +125,8 @@ class CatalogWatcher:
         self._apply = apply
         self._startup = startup
         self.debounce_ms = debounce_ms
-        self.settle_ms = settle_ms
+        self._settle = SettleTracker(settle_ms)
         self._pending: set[Path] = set()
-        #: The signature each pending file had when first seen, and when (monotonic ns).
-        self._seen: dict[Path, tuple[Signature, int]] = {}
         self._wake = asyncio.Event()
         self._restart = asyncio.Event()
 
@@ -150,7 +134,7 @@ class CatalogWatcher:
         """Apply new timings live: the watch restarts with them and the folder is rescanned."""
         if (debounce_ms, settle_ms) == (self.debounce_ms, self.settle_ms):
             return
-        self.debounce_ms, self.settle_ms = debounce_ms, settle_ms
+        self.debounce_ms, self._settle.settle_ms = debounce_ms, settle_ms
         self._restart.set()
         self._wake.set()
 
@@ -211,36 +195,16 @@ class CatalogWatcher:
             async with asyncio.timeout(None if wait is None else wait / 1000):
                 await wait_any(stop, self._wake)
 
-    def _settled(self) -> tuple[frozenset[Path], float | None]:
-        """Split pending files into settled ones and the milliseconds until the next settles.
+    @property
+    def settle_ms(self) -> int:
+        """How long a file must stay quiet before it is read."""
+        return self._settle.settle_ms
 
-        A file has settled when it has been quiet for ``settle_ms``: by its mtime (so a file
-        renamed into place after it was written waits only what remains of that time), or by
-        its signature staying the same since first seen (so an mtime in the future, from a
-        skewed clock or an unpacked archive, does not hold it back forever). A file that is
-        gone has settled: its removal is the change.
-        """
-        now, now_mono = time.time_ns(), time.monotonic_ns()
-        settled: set[Path] = set()
-        wait: float | None = None
-        for path in self._pending:
-            sig = signature(path)
-            if sig is None:
-                settled.add(path)
-                continue
-            seen = self._seen.get(path)
-            if seen is None or seen[0] != sig:
-                seen = self._seen[path] = (sig, now_mono)
-            quiet_ms = max(now - sig[1], now_mono - seen[1]) / _NS_PER_MS
-            remaining = self.settle_ms - quiet_ms
-            if remaining <= 0:
-                settled.add(path)
-            else:
-                wait = remaining if wait is None else min(wait, remaining)
+    def _settled(self) -> tuple[frozenset[Path], float | None]:
+        """Split pending files into settled ones and the milliseconds until the next settles."""
+        settled, wait = self._settle.split(self._pending)
         self._pending -= settled
-        for path in settled:
-            self._seen.pop(path, None)
-        return frozenset(settled), wait
+        return settled, wait
 
 
 async def wait_any(*events: asyncio.Event, then: Callable[[], object] | None = None) -> None:

@@ -14,6 +14,8 @@ from catalog_sync.daemon import DaemonContext, ServiceFactory
 from catalog_sync.events import EventPoller, status_info
 from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
 from catalog_sync.notify import Notifier
+from catalog_sync.request_log import requests_status
+from catalog_sync.request_service import RequestTransmitter
 from catalog_sync.service import Service
 from catalog_sync.state import StateStore
 from catalog_sync.status import SectionProvider
@@ -54,7 +56,7 @@ class _EventParts:
         return self._built[key]
 
     def factories(self) -> list[ServiceFactory]:
-        """One factory per service; the three share one notifier and one wake-up event."""
+        """One factory per service; they share one notifier, one handler, one wake-up event."""
 
         def poller(ctx: DaemonContext) -> Service:
             return self._get(ctx)[0]
@@ -65,11 +67,17 @@ class _EventParts:
         def closer(ctx: DaemonContext) -> Service:
             return _NotifierCloser(self._get(ctx)[2])
 
-        return [poller, handler, closer]
+        def transmitter(ctx: DaemonContext) -> Service:
+            return RequestTransmitter(
+                ctx.settings, ctx.store, self._get(ctx)[1], metrics=ctx.metrics
+            )
+
+        return [poller, handler, transmitter, closer]
 
 
 def daemon_services() -> Sequence[ServiceFactory]:
-    """Every service ``catalog-sync run`` adds to the catalog watcher and the audit."""
+    """Every service ``catalog-sync run`` adds to the catalog watcher and the audit: the event
+    poller, the fulfillment handler, the merchant-request transmitter."""
     return _EventParts().factories()
 
 
@@ -84,6 +92,6 @@ def _dead_letters_section(store: StateStore) -> Mapping[str, Any]:
 
 STATUS_SECTIONS: Final[Mapping[str, SectionProvider | None]] = {
     "events": _events_section,
-    "fulfillment_requests": None,
+    "fulfillment_requests": requests_status,
     "dead_letters": _dead_letters_section,
 }

@@ -24,7 +24,7 @@ from catalog_sync.cli.common import (
     setup_logging,
 )
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.events import EVENT_TYPES, EventPoller, stamp, utc_clock
+from catalog_sync.events import EventPoller, stamp, utc_clock
 from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
@@ -114,17 +114,11 @@ def replay(since: datetime, config_file: Path | None) -> None:
 
     async def body() -> int:
         async with wired(settings) as w:
-            rows = [
-                InboxEvent(
-                    e.id,
-                    e.type,
-                    stamp(e.created_time or moment),
-                    e.model_dump(mode="json", by_alias=True, exclude_none=True),
-                )
-                async for e in w.poller.client.iter_events(types=EVENT_TYPES, created_gt=moment)
-            ]
+            rows = await w.poller.read_since(moment)
+            now = stamp(utc_clock())
             with w.store.transaction():
-                count = w.store.replay_events(rows, stamp(utc_clock()))
+                count = w.store.replay_events([r for r in rows if r.status != "dead"], now)
+                w.store.put_events([r for r in rows if r.status == "dead"], now)
             await w.handler.drain()
             return count
 

@@ -1,4 +1,8 @@
-"""``orders list | show``: each order's lines, writes and history as our ledger knows them."""
+"""``orders list | show | report`` and merchant requests: ``fulfill | cancel | retry | transmit``.
+
+Each order's lines, writes and history as our ledger knows them, and the merchant's own fulfil
+/ cancel requests (issue 7): recorded at once, sent by the daemon (or ``orders transmit``).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,30 @@ from typing import Any
 import click
 
 from catalog_sync.cli import main
-from catalog_sync.cli.common import EXIT_FAILED, config_option, fail, handle_errors, settings_from
+from catalog_sync.cli.common import (
+    EXIT_FAILED,
+    config_option,
+    fail,
+    handle_errors,
+    run_async,
+    settings_from,
+    setup_logging,
+)
+from catalog_sync.cli.events import wired
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
+from catalog_sync.events import stamp, utc_clock
+from catalog_sync.orders_report import write_orders_report
+from catalog_sync.request_log import (
+    Source,
+    new_request_id,
+    order_requests,
+    render_requests,
+    retry_order,
+    submit_request,
+)
+from catalog_sync.request_service import PassResult, RequestTransmitter
+from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 
 
@@ -45,15 +71,18 @@ def list_orders(state: str | None, limit: int, config_file: Path | None) -> None
 @config_option
 @handle_errors
 def show(order_id: str, as_json: bool, config_file: Path | None) -> None:
-    """One order: lines, fulfillment order, shipments, captures and cancels, history."""
+    """One order: lines, fulfillment order, shipments, captures and cancels, history, requests."""
     with StateStore(settings_from(config_file).state) as store:
         detail = order_detail(store, order_id)
+        if detail is not None:
+            detail |= request_section(store, order_id)
     if detail is None:
         fail(f"order {order_id} is not known here (no event about it was handled)", EXIT_FAILED)
     if as_json:
         click.echo(json.dumps(detail, indent=2, sort_keys=True))
         return
     click.echo(render(detail))
+    click.echo("\n".join(render_requests(detail)))
 
 
 def order_detail(store: StateStore, order_id: str) -> dict[str, Any] | None:
@@ -155,5 +184,163 @@ def render(detail: dict[str, Any]) -> str:
     if detail["capture_failures"]:
         out.append(f"capture failures: {', '.join(detail['capture_failures'])}")
     out.append("history:")
-    out.extend(f"  {h['time']}  {h['summary']}" for h in detail["history"])
+    out.extend(
+        f"  {h['time']}  {h['summary']}" + (f"  (event {h['event_id']})" if h["event_id"] else "")
+        for h in detail["history"]
+    )
     return "\n".join(out)
+
+
+# -- merchant requests (issue 7) ------------------------------------------------------------
+def request_section(store: StateStore, order_id: str) -> dict[str, Any]:
+    """Return the request status and request log ``orders show`` adds to an order."""
+    order = store.order(order_id)
+    return {} if order is None else order_requests(store, order)
+
+
+def _request_options(func: Any) -> Any:
+    """The options ``fulfill`` and ``cancel`` share."""
+    for option in reversed(
+        (
+            click.argument("order_id"),
+            click.option("--item", "line_id", default=None, help="Order line id (default: all)."),
+            click.option(
+                "--quantity",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Units of the line (default: all still open). Needs --item.",
+            ),
+            click.option("--reason", default=None, help="Why (kept in the request log)."),
+            click.option(
+                "--transmit",
+                is_flag=True,
+                help="Send it now (one transmit pass) instead of leaving it to the daemon.",
+            ),
+            config_option,
+        )
+    ):
+        func = option(func)
+    return func
+
+
+@orders.command("fulfill")
+@_request_options
+@click.option("--tracking-number", default=None, help="Sent with a digital fulfilment.")
+@click.option("--tracking-company", default=None)
+@click.option("--tracking-url", default=None)
+@handle_errors
+def fulfill(
+    *,
+    order_id: str,
+    line_id: str | None,
+    quantity: int | None,
+    reason: str | None,
+    transmit: bool,
+    config_file: Path | None,
+    tracking_number: str | None,
+    tracking_company: str | None,
+    tracking_url: str | None,
+) -> None:
+    """Fulfil an order's digital lines (or one line, in part); physical lines ship via DR."""
+    request = MerchantRequest(
+        new_request_id(),
+        order_id,
+        "fulfill",
+        line_id,
+        quantity,
+        reason,
+        tracking_number,
+        tracking_company,
+        tracking_url,
+    )
+    _submit(settings_from(config_file), request, transmit=transmit)
+
+
+@orders.command("cancel")
+@_request_options
+@handle_errors
+def cancel(
+    *,
+    order_id: str,
+    line_id: str | None,
+    quantity: int | None,
+    reason: str | None,
+    transmit: bool,
+    config_file: Path | None,
+) -> None:
+    """Cancel an order's open units (or one line's, in part): via the fulfiller when it has them."""
+    request = MerchantRequest(new_request_id(), order_id, "cancel", line_id, quantity, reason)
+    _submit(settings_from(config_file), request, transmit=transmit)
+
+
+def _submit(settings: Settings, request: MerchantRequest, *, transmit: bool) -> None:
+    """Record a request (exit 1 and nothing recorded when refused), then maybe send it."""
+    action: Action = request.action
+    with StateStore(settings.state) as store:
+        try:
+            recorded = submit_request(store, request, Source(), stamp(utc_clock()))
+        except RequestRefusedError as exc:
+            fail(f"{action} refused: {exc}", EXIT_FAILED)
+    for line in recorded.lines:
+        click.echo(
+            f"recorded {request.request_id}: {action} {line.quantity} of line {line.line_id}"
+            f" ({line.route})"
+        )
+    if transmit:
+        _echo_pass(run_async(_transmit(settings)))
+    else:
+        click.echo("the daemon sends it within seconds (or run `catalog-sync orders transmit`)")
+
+
+@orders.command("retry")
+@click.argument("order_id")
+@click.option("--transmit", is_flag=True, help="Send the retried requests now.")
+@config_option
+@handle_errors
+def retry(order_id: str, transmit: bool, config_file: Path | None) -> None:
+    """Move the order's Failed requests back to Reprocess (their units are claimed again)."""
+    settings = settings_from(config_file)
+    with StateStore(settings.state) as store:
+        try:
+            retried = retry_order(store, order_id, stamp(utc_clock()))
+        except RequestRefusedError as exc:
+            fail(f"retry refused: {exc}", EXIT_FAILED)
+    for what in retried:
+        click.echo(f"reprocess {what}")
+    if transmit:
+        _echo_pass(run_async(_transmit(settings)))
+
+
+@orders.command("transmit")
+@config_option
+@handle_errors
+def transmit_requests(config_file: Path | None) -> None:
+    """One pass: take in settled request files, send every due request (and event) write."""
+    setup_logging()
+    _echo_pass(run_async(_transmit(settings_from(config_file))))
+
+
+async def _transmit(settings: Settings) -> PassResult:
+    async with wired(settings) as w:
+        return await RequestTransmitter(settings, w.store, w.handler).transmit_once()
+
+
+def _echo_pass(result: PassResult) -> None:
+    for f in result.files:
+        errors = f"; errors in {f.errors_file}" if f.errors_file else ""
+        click.echo(f"file {f.name}: {f.outcome}, {f.accepted} request(s) recorded{errors}")
+        for problem in f.problems:
+            click.echo(f"  {problem}")
+    click.echo(f"{result.writes} write(s) sent; {result.open_requests} request(s) not completed")
+
+
+@orders.command("report")
+@click.option("--limit", type=int, default=500, show_default=True, help="Orders shown.")
+@config_option
+@handle_errors
+def report(limit: int, config_file: Path | None) -> None:
+    """Write the orders HTML page (reports/orders-<time>.html and orders-latest.html)."""
+    settings = settings_from(config_file)
+    with StateStore(settings.state) as store:
+        path = write_orders_report(store, settings.reports, utc_clock(), limit=limit)
+    click.echo(str(path))

@@ -17,12 +17,13 @@ the request was not applied (429, connect failures); otherwise they raise
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -94,6 +95,9 @@ _PRIORITY_BY_KIND: Mapping[str, Priority] = {
 }
 
 _log = get_logger("dr")
+#: Connections kept from catalog (bulk) calls for money and event calls.
+_RESERVED_SLOTS: Final = 4
+_NO_GATE: Final = contextlib.nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,10 @@ class DigitalRiverClient:
         self.on_response: list[Observer] = []
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
+        # Catalog calls never hold every slot (nor queue for them with a token in hand):
+        # the rest stay free for captures and event reads, whose priority at the rate
+        # budget would otherwise be lost waiting for a slot behind catalog writes.
+        self._bulk_slots = asyncio.Semaphore(max(1, max_concurrency - _RESERVED_SLOTS))
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers={
@@ -409,6 +417,38 @@ class DigitalRiverClient:
         query["limit"] = _page_size(limit)
         return await self._page("/events", Event, query)
 
+    async def list_events_raw(
+        self,
+        *,
+        types: Sequence[str] | None = None,
+        created_gt: datetime | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        priority: Priority | None = None,
+        **filters: QueryValue,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of ``GET /events`` as the API's JSON objects, and ``hasMore``.
+
+        Unlike :meth:`list_events` one malformed event cannot fail the page: the poller
+        validates each event itself and keeps the ones it cannot read as dead letters.
+        Entries that are not JSON objects are wrapped as ``{"value": entry}``, never dropped.
+        ``priority`` overrides the rate-budget priority of event reads (a poller whose reads
+        are on the captures' critical path must not queue behind those captures).
+        """
+        query = _event_filters(types, created_gt, filters)
+        if starting_after is not None:
+            query["startingAfter"] = starting_after
+        if ending_before is not None:
+            query["endingBefore"] = ending_before
+        query["limit"] = _page_size(limit)
+        response = await self._call("GET", "/events", params=query, priority=priority)
+        raw = _json(response)
+        data = raw.get("data")
+        entries: list[Any] = data if isinstance(data, list) else []
+        events = [entry if isinstance(entry, dict) else {"value": entry} for entry in entries]
+        return events, bool(raw.get("hasMore", False))
+
     def iter_events(
         self,
         *,
@@ -484,24 +524,27 @@ class DigitalRiverClient:
         body: Request | None = None,
         idempotent: bool = True,
         earlier: list[DRError] | None = None,
+        priority: Priority | None = None,
     ) -> httpx.Response:
         path = template if object_id is None else template.format(id=quote(object_id, safe=""))
         kind = template.split("/")[1]
-        priority = _PRIORITY_BY_KIND.get(kind, Priority.EVENTS)
+        if priority is None:
+            priority = _PRIORITY_BY_KIND.get(kind, Priority.EVENTS)
         json_body = body.to_body() if body is not None else None
         query = _query(params) if params is not None else None
 
         async def attempt() -> httpx.Response:
-            await self.budget.acquire(priority)
-            async with self._slots:
-                return await self._send(
-                    method=method,
-                    path=path,
-                    template=template,
-                    kind=kind,
-                    query=query,
-                    body=json_body,
-                )
+            async with self._bulk_slots if priority is Priority.CATALOG else _NO_GATE:
+                await self.budget.acquire(priority)
+                async with self._slots:
+                    return await self._send(
+                        method=method,
+                        path=path,
+                        template=template,
+                        kind=kind,
+                        query=query,
+                        body=json_body,
+                    )
 
         def may_resend(error: DRError) -> bool:
             return error.retryable and (idempotent or proves_not_applied(error))

@@ -6,6 +6,7 @@ Errors still use the API's body shape so one client-side parser reads both.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from catalog_sync.sandbox import catalog, fulfiller, orders
 from catalog_sync.sandbox.api import json_body
 from catalog_sync.sandbox.cancellations import POLICIES
+from catalog_sync.sandbox.clock import stamp_micro
 from catalog_sync.sandbox.dataset import DataSet
 from catalog_sync.sandbox.errors import invalid_parameter, not_found
 from catalog_sync.sandbox.faults import parse_spec
@@ -50,6 +52,7 @@ class Admin:
                 self._move(fulfiller.fulfiller_cancel, 200),
                 methods=["POST"],
             ),
+            Route("/_sandbox/events", self.append_event, methods=["POST"]),
             Route("/_sandbox/fulfiller", self.get_fulfiller, methods=["GET"]),
             Route("/_sandbox/fulfiller", self.set_fulfiller, methods=["POST"]),
             Route("/_sandbox/skus/{id}/drift", self.drift_sku, methods=["POST"]),
@@ -75,6 +78,23 @@ class Admin:
         order = orders.create_order(self.sandbox.data(mode == "live"), body)
         self._changed()
         return JSONResponse(order, status_code=201)
+
+    async def append_event(self, request: Request) -> Response:
+        """Append a raw event, as is, to ``GET /events`` (``?mode=live`` for the live set) -> 201.
+
+        For testing a consumer against events the API should never send (malformed, another
+        mode): only ``id`` and ``createdTime`` are filled in when absent, because listing
+        needs them; everything else, even a wrong type, is kept.
+        """
+        event = await json_body(request)
+        data = self._mode(request)
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            event_id = str(uuid.uuid4())
+        stored = {"createdTime": stamp_micro(data.clock.now()), **event, "id": event_id}
+        data.events.put(event_id, stored)
+        self._changed()
+        return JSONResponse(stored, status_code=201)
 
     def _move(self, move: FulfillerMove, status: int) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:

@@ -30,6 +30,12 @@ OPEN_STATUSES: Final = ("received", "deferred", "error")
 INBOX_STATUSES: Final = ("received", "handled", "ignored", "deferred", "error", "dead")
 #: Rows per ``IN (...)`` query: far below SQLite's variable limit.
 _CHUNK: Final = 500
+#: Payloads of open events kept decoded in memory (see ``FulfillmentTables.due_events``).
+_PAYLOAD_CACHE: Final = 50_000
+_DONE_STATUSES: Final = frozenset({"handled", "ignored", "dead"})
+_INBOX_COLUMNS: Final = (
+    "id, type, created_time, status, attempts, last_error, next_attempt_at, handled_at"
+)
 
 
 class NotInTransactionError(RuntimeError):
@@ -47,6 +53,17 @@ class InboxEvent:
     status: str = "received"
     attempts: int = 0
     last_error: str | None = None
+    next_attempt_at: str | None = None
+    handled_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """How one handling attempt of an event ended."""
+
+    event_id: str
+    status: str
+    error: str | None = None
     next_attempt_at: str | None = None
     handled_at: str | None = None
 
@@ -128,6 +145,19 @@ class FulfillmentTables:
             """Provided by ``StateStore``."""
             ...
 
+    def _payloads(self) -> dict[str, dict[str, Any]]:
+        """Payloads this process inserted and has not handled yet, already decoded.
+
+        The poller hands each event to the handler through the inbox; decoding its JSON
+        again was the handler's largest cost. A payload is never mutated once stored, and
+        the cache only saves work: a row the cache misses is read from the table.
+        """
+        cache: dict[str, dict[str, Any]] | None = self.__dict__.get("_payload_cache")
+        if cache is None:
+            cache = {}
+            self.__dict__["_payload_cache"] = cache
+        return cache
+
     def _writing(self) -> sqlite3.Connection:
         if not self._db.in_transaction:
             raise NotInTransactionError("fulfillment writes must run inside store.transaction()")
@@ -137,6 +167,11 @@ class FulfillmentTables:
     def put_events(self, events: Iterable[InboxEvent], now: str) -> int:
         """Insert events not seen before (dedupe by id); returns how many were new."""
         db = self._writing()
+        events = list(events)
+        cache = self._payloads()
+        if len(cache) + len(events) > _PAYLOAD_CACHE:
+            cache.clear()
+        cache.update((e.id, e.payload) for e in events if e.status not in _DONE_STATUSES)
         before = db.total_changes
         db.executemany(
             "INSERT OR IGNORE INTO inbox (id, type, created_time, payload, status, attempts,"
@@ -172,6 +207,18 @@ class FulfillmentTables:
             )
         return count
 
+    def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Return which of these ids the inbox already holds."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(event_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id FROM inbox WHERE id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update(row[0] for row in rows)
+        return found
+
     def inbox_event(self, event_id: str) -> InboxEvent | None:
         """Return one inbox row."""
         row = self._db.execute("SELECT * FROM inbox WHERE id = ?", (event_id,)).fetchone()
@@ -189,14 +236,31 @@ class FulfillmentTables:
         return [_inbox(row) for row in rows]
 
     def due_events(self, now: str, limit: int) -> list[InboxEvent]:
-        """Return events to handle now, oldest first."""
+        """Return events to handle now, oldest first (payloads from the cache when there).
+
+        The partial index ``inbox_open`` holds only open events in handling order, so a
+        tick reads ``limit`` rows instead of sorting every open event of a backlog.
+        """
         rows = self._db.execute(
-            "SELECT * FROM inbox WHERE status IN ('received', 'deferred', 'error')"
+            f"SELECT {_INBOX_COLUMNS} FROM inbox INDEXED BY inbox_open"  # noqa: S608
+            " WHERE status IN ('received', 'deferred', 'error')"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " ORDER BY created_time, id LIMIT ?",
             (now, limit),
-        )
-        return [_inbox(row) for row in rows]
+        ).fetchall()
+        cache = self._payloads()
+        missing = [row["id"] for row in rows if row["id"] not in cache]
+        payloads = {
+            event_id: cache[event_id] for event_id in cache.keys() & {r["id"] for r in rows}
+        }
+        for chunk in _chunks(missing):
+            marks = ",".join("?" * len(chunk))
+            found = self._db.execute(
+                f"SELECT id, payload FROM inbox WHERE id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            payloads.update((row[0], json.loads(row[1])) for row in found)
+        return [_inbox(row, payloads[row["id"]]) for row in rows]
 
     def set_event_status(
         self,
@@ -209,11 +273,26 @@ class FulfillmentTables:
         handled_at: str | None = None,
     ) -> None:
         """Record how handling an event went."""
-        self._writing().execute(
+        self.set_event_statuses(
+            [EventOutcome(event_id, status, error, next_attempt_at, handled_at)],
+            attempted=attempted,
+        )
+
+    def set_event_statuses(self, outcomes: Iterable[EventOutcome], *, attempted: bool) -> None:
+        """Record how handling several events went, in one statement."""
+        outcomes = list(outcomes)
+        self._writing().executemany(
             "UPDATE inbox SET status=?, last_error=?, next_attempt_at=?, handled_at=?,"
             " attempts = attempts + ? WHERE id=?",
-            (status, error, next_attempt_at, handled_at, int(attempted), event_id),
+            (
+                (o.status, o.error, o.next_attempt_at, o.handled_at, int(attempted), o.event_id)
+                for o in outcomes
+            ),
         )
+        cache = self._payloads()
+        for outcome in outcomes:
+            if outcome.status in _DONE_STATUSES:
+                cache.pop(outcome.event_id, None)
 
     def requeue_events(self, event_ids: Sequence[str] | None) -> list[str]:
         """Send dead (or erroring) events back to ``received`` and unpark their intents.
@@ -289,11 +368,15 @@ class FulfillmentTables:
     # -- orders ----------------------------------------------------------------------------
     def save_order(self, order: Order, now: str) -> None:
         """Insert or replace our record of an order."""
-        self._writing().execute(
+        self.save_orders([order], now)
+
+    def save_orders(self, orders: Iterable[Order], now: str) -> None:
+        """Insert or replace our records of several orders, in one statement."""
+        self._writing().executemany(
             "INSERT INTO orders (order_id, state, snapshot, updated) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (order_id) DO UPDATE SET state=excluded.state,"
             " snapshot=excluded.snapshot, updated=excluded.updated",
-            (order.order_id, order.state, json.dumps(to_json(order)), now),
+            ((o.order_id, o.state, json.dumps(to_json(o)), now) for o in orders),
         )
 
     def order(self, order_id: str) -> Order | None:
@@ -366,12 +449,15 @@ class FulfillmentTables:
         return found
 
     def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
-        """Return each order's oldest pending intent, if due: one write per order in flight."""
+        """Return each order's oldest pending intent, if due: one write per order in flight.
+
+        One grouped scan of the pending intents (index ``intents_pending_order``) instead
+        of a subquery per row.
+        """
         rows = self._db.execute(
-            "SELECT i.* FROM intents i WHERE i.status = 'pending'"
-            " AND i.seq = (SELECT min(j.seq) FROM intents j"
-            "              WHERE j.order_id = i.order_id AND j.status = 'pending')"
-            " AND i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?"
+            "SELECT i.* FROM intents i JOIN (SELECT min(seq) AS seq FROM intents"
+            " WHERE status = 'pending' GROUP BY order_id) first ON i.seq = first.seq"
+            " WHERE i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?"
             " ORDER BY i.seq LIMIT ?",
             (now, limit),
         )
@@ -381,6 +467,14 @@ class FulfillmentTables:
         """Return how many intents are not yet settled or failed."""
         return int(
             self._db.execute("SELECT count(*) FROM intents WHERE status='pending'").fetchone()[0]
+        )
+
+    def captures_done(self) -> int:
+        """Return how many captures landed (one per shipment): progress for benchmarks, soak."""
+        return int(
+            self._db.execute(
+                "SELECT count(*) FROM intents WHERE kind='capture' AND status='done'"
+            ).fetchone()[0]
         )
 
     def mark_intents_sent(self, keys: Iterable[str], now: str) -> None:
@@ -418,9 +512,13 @@ class FulfillmentTables:
     # -- history and notifications -----------------------------------------------------------
     def add_history(self, order_id: str, event_id: str | None, summary: str, now: str) -> None:
         """Append a line to an order's history."""
-        self._writing().execute(
+        self.add_histories([(order_id, event_id, summary)], now)
+
+    def add_histories(self, lines: Iterable[tuple[str, str | None, str]], now: str) -> None:
+        """Append ``(order_id, event_id, summary)`` lines to order histories."""
+        self._writing().executemany(
             "INSERT INTO order_history (order_id, time, event_id, summary) VALUES (?, ?, ?, ?)",
-            (order_id, now, event_id, summary),
+            ((order_id, now, event_id, summary) for order_id, event_id, summary in lines),
         )
 
     def history(self, order_id: str) -> list[HistoryEntry]:
@@ -467,12 +565,12 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _inbox(row: sqlite3.Row) -> InboxEvent:
+def _inbox(row: sqlite3.Row, payload: dict[str, Any] | None = None) -> InboxEvent:
     return InboxEvent(
         id=row["id"],
         type=row["type"],
         created_time=row["created_time"],
-        payload=json.loads(row["payload"]),
+        payload=json.loads(row["payload"]) if payload is None else payload,
         status=row["status"],
         attempts=row["attempts"],
         last_error=row["last_error"],

@@ -47,6 +47,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         handled_at       TEXT
     );
     CREATE INDEX inbox_due ON inbox (status, created_time);
+    CREATE INDEX inbox_open ON inbox (created_time, id)
+        WHERE status IN ('received', 'deferred', 'error');
     CREATE TABLE event_cursor (
         id               INTEGER PRIMARY KEY CHECK (id = 1),
         last_id          TEXT,
@@ -80,6 +82,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX intents_by_order ON intents (order_id, seq);
     CREATE INDEX intents_pending ON intents (status, next_attempt_at);
+    CREATE INDEX intents_pending_order ON intents (status, order_id, seq);
     CREATE TABLE order_history (
         seq              INTEGER PRIMARY KEY AUTOINCREMENT,
         order_id         TEXT NOT NULL,
@@ -95,6 +98,45 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         order_id         TEXT,
         event_id         TEXT,
         message          TEXT NOT NULL
+    );
+    """,
+    # 3: merchant requests (issue 7): the request log, the lines each request claimed (with
+    # the intent carrying them and the merchant's retries), and request files processed.
+    """
+    CREATE TABLE merchant_requests (
+        request_id       TEXT PRIMARY KEY,
+        order_id         TEXT NOT NULL,
+        action           TEXT NOT NULL,
+        line_id          TEXT,
+        quantity         INTEGER,
+        source           TEXT NOT NULL,
+        source_line      INTEGER,
+        tracking_number  TEXT,
+        tracking_company TEXT,
+        tracking_url     TEXT,
+        reason           TEXT,
+        created_at       TEXT NOT NULL
+    );
+    CREATE INDEX merchant_requests_by_order ON merchant_requests (order_id, created_at);
+    CREATE TABLE merchant_request_lines (
+        request_id       TEXT NOT NULL REFERENCES merchant_requests (request_id),
+        line_id          TEXT NOT NULL,
+        quantity         INTEGER NOT NULL,
+        route            TEXT NOT NULL,
+        intent_key       TEXT NOT NULL,
+        retries          INTEGER NOT NULL DEFAULT 0,
+        retried_message  TEXT,
+        PRIMARY KEY (request_id, line_id)
+    );
+    CREATE INDEX merchant_request_lines_by_intent ON merchant_request_lines (intent_key);
+    CREATE TABLE request_files (
+        name             TEXT NOT NULL,
+        sha256           TEXT NOT NULL,
+        processed_at     TEXT NOT NULL,
+        outcome          TEXT NOT NULL,
+        accepted         INTEGER NOT NULL,
+        refused          INTEGER NOT NULL,
+        PRIMARY KEY (name, sha256)
     );
     """,
 )

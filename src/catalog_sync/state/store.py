@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from catalog_sync.state.fulfillment import FulfillmentTables
+from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.schema import MIGRATIONS
 
 #: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
@@ -52,7 +53,7 @@ class RunRecord:
     report_path: str | None
 
 
-class StateStore(FulfillmentTables):
+class StateStore(RequestTables, FulfillmentTables):
     """The state database. One instance per process; not shared across threads."""
 
     def __init__(self, path: Path) -> None:

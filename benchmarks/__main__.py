@@ -1,0 +1,67 @@
+"""``python -m benchmarks [NAME] [OPTIONS]``: list the benchmarks, or run one (or all).
+
+A benchmark is any public module of this package with a ``main()``; ``NAME`` is its module
+name or an unambiguous prefix of it (``catalog`` runs ``catalog_reconcile``). Options after
+the name go to that benchmark, which reads them from ``sys.argv`` like any script. The soak
+(``fulfillment_soak``, minutes of SIGKILLs) is left out of "all" and runs only when named:
+``python -m benchmarks soak``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+_PACKAGE = "benchmarks"
+#: Benchmarks that only run when named (by alias or module name): too long for ``make bench``.
+ON_REQUEST = {"soak": "fulfillment_soak"}
+
+
+def available() -> list[str]:
+    """Names of the benchmark modules, sorted; helpers start with an underscore."""
+    here = [str(Path(__file__).parent)]
+    return sorted(m.name for m in pkgutil.iter_modules(here) if not m.name.startswith("_"))
+
+
+def resolve(name: str, names: Sequence[str]) -> str | None:
+    """The benchmark ``name`` means: an exact module name, else the one it prefixes."""
+    if name in names:
+        return name
+    if name in ON_REQUEST:
+        return ON_REQUEST[name]
+    matches = [n for n in names if n.startswith(name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def run(name: str, options: Sequence[str]) -> int:
+    """Run one benchmark's ``main()`` with ``options`` as its command line."""
+    module = importlib.import_module(f"{_PACKAGE}.{name}")
+    sys.argv = [f"python -m {_PACKAGE} {name}", *options]
+    status = module.main()
+    return status if isinstance(status, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """List (``--list``, or an unknown name), run one benchmark, or run all of them."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    names = available()
+    if args and args[0] in {"--list", "-l", "--help", "-h"}:
+        print("benchmarks: " + ", ".join(names))
+        print("usage: python -m benchmarks [NAME [OPTIONS]]  (NAME --help for its options)")
+        print("run only when named: " + ", ".join(f"{k} ({v})" for k, v in ON_REQUEST.items()))
+        return 0
+    if not args:
+        default = [n for n in names if n not in ON_REQUEST.values()]
+        return max((run(name, []) for name in default), default=0)
+    name = resolve(args[0], names)
+    if name is None:
+        print(f"unknown benchmark {args[0]!r}; available: {', '.join(names)}", file=sys.stderr)
+        return 2
+    return run(name, args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""What every benchmark shares: timing, peak RSS, a sandbox in its own process, figure lines.
+
+The sandbox runs as a separate process (``catalog-sync sandbox``) so that its CPU time and
+memory are never counted as the measured process's: on a 2-core machine a sandbox in a thread
+would steal the interpreter lock from the code under test and inflate its peak RSS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+#: How long a sandbox may take to print its address before the benchmark gives up.
+SANDBOX_START_TIMEOUT: Final = 30.0
+_LISTENING: Final = "sandbox listening on "
+_POLL: Final = 0.02
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark could not run (sandbox did not start, a worker failed)."""
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """Measure a block's wall time: the yielded list holds the seconds once the block ends."""
+    elapsed: list[float] = []
+    started = time.perf_counter()
+    try:
+        yield elapsed
+    finally:
+        elapsed.append(time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class SandboxProcess:
+    """A ``catalog-sync sandbox`` running in a child process, with its admin API at hand."""
+
+    base_url: str
+    admin: httpx.Client
+
+    def clear_requests(self) -> None:
+        """Forget the request log, so a long benchmark does not grow the sandbox's memory."""
+        self.admin.delete("/_sandbox/requests").raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The API requests received since the log was last cleared, oldest first."""
+        response = self.admin.get("/_sandbox/requests")
+        response.raise_for_status()
+        data: list[dict[str, Any]] = response.json()["data"]
+        return data
+
+    def reset(self) -> None:
+        """Empty the sandbox: data, request log and faults."""
+        self.admin.post("/_sandbox/reset").raise_for_status()
+
+
+@contextlib.contextmanager
+def sandbox_process(*, rate_limit: float) -> Iterator[SandboxProcess]:
+    """Start ``catalog-sync sandbox --port 0`` and stop it on exit.
+
+    The port is read from the line the sandbox prints once it accepts connections; its stdout
+    goes to a file, not a pipe, so a chatty sandbox can never block on a full pipe.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "catalog_sync",
+        "sandbox",
+        "--port",
+        "0",
+        "--rate-limit",
+        f"{rate_limit:g}",
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
+        out_path = Path(tmp) / "stdout"
+        with out_path.open("w") as out:
+            process = subprocess.Popen(command, stdout=out, stdin=subprocess.DEVNULL)
+        try:
+            base_url = _wait_listening(process, out_path)
+            with httpx.Client(base_url=base_url, timeout=120.0) as admin:
+                yield SandboxProcess(base_url, admin)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_listening(process: subprocess.Popen[bytes], out_path: Path) -> str:
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT
+    while time.monotonic() < deadline:
+        for line in out_path.read_text().splitlines():
+            if line.startswith(_LISTENING):
+                return line.removeprefix(_LISTENING).strip()
+        if process.poll() is not None:
+            raise BenchmarkError(f"the sandbox exited with status {process.returncode}")
+        time.sleep(_POLL)
+    raise BenchmarkError("the sandbox did not start in time")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A measured figure against its target."""
+
+    label: str
+    value: str
+    target: str
+    passed: bool
+
+    def line(self) -> str:
+        """``label: value (target ...) PASS``, the form every benchmark prints."""
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"{self.label}: {self.value} (target {self.target}) {verdict}"
+
+
+def ratio(ours: float, baseline: float) -> str:
+    """``baseline / ours`` as ``12.3x``: how many times less (time, writes) we spend."""
+    if ours == 0:
+        return "inf" if baseline > 0 else "1.0x"
+    return f"{baseline / ours:.1f}x"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table, so printed results paste straight into the docs."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

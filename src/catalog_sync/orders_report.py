@@ -1,0 +1,74 @@
+"""``orders report``: one self-contained HTML page of orders, their lines and request logs.
+
+The page is for people (an operator following merchant requests); scripts use ``orders show
+--json``. Both read the request log through ``request_log.order_requests``, so they agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+
+from catalog_sync.core.orders import line_quantities
+from catalog_sync.request_log import STATUSES, order_requests
+from catalog_sync.state import StateStore
+
+LATEST: Final = "orders-latest.html"
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("catalog_sync", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def orders_view(store: StateStore, *, limit: int) -> list[dict[str, Any]]:
+    """Return the orders the page shows (most recently changed first), as plain data."""
+    found = store.list_orders(limit=limit)
+    ledgers = store.ledgers(o.order_id for o in found)
+    view = []
+    for order in found:
+        intents = [e.intent for e in ledgers.get(order.order_id, [])]
+        lines = [
+            {
+                "line_id": line.line_id,
+                "sku_id": line.sku_id,
+                "kind": "physical" if line.physical else "digital",
+                **asdict(line_quantities(line, intents)),
+            }
+            for line in order.lines
+        ]
+        view.append(
+            {"order_id": order.order_id, "state": order.state, "lines": lines}
+            | order_requests(store, order)
+        )
+    return view
+
+
+def render_orders(orders: list[dict[str, Any]], generated: datetime) -> str:
+    """Return the page's HTML."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for order in orders:
+        for request in order["requests"]:
+            counts[request["status"]] += 1
+    return _env.get_template("orders.html.j2").render(
+        orders=orders, counts=counts, generated=generated.strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+
+
+def write_orders_report(
+    store: StateStore, directory: Path, generated: datetime, *, limit: int = 500
+) -> Path:
+    """Write ``orders-<time>.html`` and ``orders-latest.html`` (each written then renamed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    html = render_orders(orders_view(store, limit=limit), generated)
+    path = directory / f"orders-{generated.strftime('%Y%m%dT%H%M%S')}.html"
+    for target in (path, directory / LATEST):
+        partial = target.with_name(f".{target.name}.part")
+        partial.write_text(html, encoding="utf-8")
+        partial.replace(target)
+    return path

@@ -1,0 +1,326 @@
+"""The merchant request log (issue 7): recording requests, retrying them, and their statuses.
+
+Recording a request and claiming its units are one transaction: the request row, its lines and
+the intents ``core.merchant_requests.accept_request`` returns commit together, so the line's
+open quantity drops the moment the request exists and a refused request leaves no trace. The
+intents are then sent by the fulfillment handler like any other (``sent_at`` before sending,
+read-back on an unknown outcome), so a request is never applied twice in effect.
+
+Statuses are never stored: :func:`line_state` derives each line's from the intent it points
+to by replaying the ledger's facts through ``request_state_after``, so the log cannot disagree
+with what was actually sent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from catalog_sync.core.merchant_requests import (
+    MerchantRequest,
+    RequestRefusedError,
+    RequestState,
+    RequestStatus,
+    Route,
+    accept_request,
+    order_request_status,
+    request_state_after,
+)
+from catalog_sync.core.orders import Intent, IntentKind, Order
+from catalog_sync.state import StateStore
+from catalog_sync.state.fulfillment import LedgerEntry
+from catalog_sync.state.requests import RequestLineRecord, RequestRecord
+
+#: The route each kind of request intent was sent by (the inverse of accept_request's choice).
+ROUTE_OF_KIND: Final[Mapping[IntentKind, Route]] = {
+    "capture": "digital_fulfill",
+    "cancel_charge": "charge_cancel",
+    "fulfiller_cancel": "fulfiller_cancel",
+}
+#: A request's status is its least advanced line's, in this order.
+_SEVERITY: Final[tuple[RequestStatus, ...]] = ("Failed", "Reprocess", "Open", "Completed")
+STATUSES: Final[tuple[RequestStatus, ...]] = ("Open", "Reprocess", "Completed", "Failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a request came from: ``cli``, or a request file's name and line."""
+
+    name: str = "cli"
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.line is None else f"{self.name}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A request as recorded, with the lines it claimed and the intents carrying them."""
+
+    request: RequestRecord
+    lines: tuple[RequestLineRecord, ...]
+    intents: tuple[Intent, ...]
+
+
+def new_request_id() -> str:
+    """Return a fresh request id (DR's id charset; it ends up in cancellation upstream ids)."""
+    return f"req-{secrets.token_hex(8)}"
+
+
+def submit_request(
+    store: StateStore, request: MerchantRequest, source: Source, now: str
+) -> Recorded:
+    """Record ``request`` and claim its units in one transaction, or raise and record nothing."""
+    with store.transaction():
+        return record_request(store, request, source, now)
+
+
+def record_request(
+    store: StateStore, request: MerchantRequest, source: Source, now: str
+) -> Recorded:
+    """Record ``request`` inside the caller's transaction (raises :class:`RequestRefusedError`).
+
+    The order and its ledger are read inside the transaction, so the open quantity checked is
+    the one the claim is written against.
+    """
+    order = _known_order(store, request.order_id)
+    intents = accept_request(order, [e.intent for e in store.ledger(order.order_id)], request)
+    record = RequestRecord(
+        request_id=request.request_id,
+        order_id=request.order_id,
+        action=request.action,
+        line_id=request.line_id,
+        quantity=request.quantity,
+        source=source.name,
+        source_line=source.line,
+        created_at=now,
+        tracking_number=request.tracking_number,
+        tracking_company=request.tracking_company,
+        tracking_url=request.tracking_url,
+        reason=request.reason,
+    )
+    lines = tuple(
+        RequestLineRecord(
+            request.request_id, claim.line_id, claim.quantity, ROUTE_OF_KIND[i.kind], i.key
+        )
+        for i in intents
+        for claim in i.lines
+    )
+    store.add_intents(intents, now)
+    store.add_request(record, lines)
+    asked = ", ".join(f"{x.quantity} of line {x.line_id} ({x.route})" for x in lines)
+    summary = f"merchant request {request.request_id} from {source}: {request.action} {asked}"
+    store.add_history(order.order_id, None, summary, now)
+    return Recorded(record, lines, intents)
+
+
+def retry_order(store: StateStore, order_id: str, now: str) -> list[str]:
+    """Move the order's Failed request lines back to Reprocess; returns what was retried.
+
+    A line whose retries ran out is simply made due again. A line DR refused released its
+    units, so they are claimed again through ``accept_request`` (the open quantity is checked
+    anew) under a new intent recorded after every pending one, which keeps read-back's
+    cumulative targets exact. Refused (nothing recorded) when nothing is Failed or the units
+    were taken meanwhile.
+    """
+    with store.transaction():
+        order = _known_order(store, order_id)
+        ledger = {e.intent.key: e for e in store.ledger(order_id)}
+        intents = [e.intent for e in ledger.values()]
+        requests = {r.request_id: r for r in store.requests_of(order_id)}
+        retried: list[str] = []
+        for line in store.request_lines_of(order_id):
+            entry = ledger.get(line.intent_key)
+            state = line_state(line, entry)
+            if state.status != "Failed" or entry is None:
+                continue
+            key = entry.intent.key
+            if entry.intent.status == "pending":
+                store.unpark_intents([entry.intent.origin], now)
+            else:
+                again = _reclaim(order, intents, requests[line.request_id], line)
+                store.add_intents(again, now)
+                intents.extend(again)
+                key = again[0].key
+            store.retry_request_line(line.request_id, line.line_id, key, state.message)
+            retried.append(f"request {line.request_id} line {line.line_id}")
+        if not retried:
+            raise RequestRefusedError(f"order {order_id} has no Failed request to retry")
+        store.add_history(order_id, None, f"merchant retry of {', '.join(retried)}", now)
+    return retried
+
+
+def _reclaim(
+    order: Order, intents: Sequence[Intent], request: RequestRecord, line: RequestLineRecord
+) -> tuple[Intent, ...]:
+    again = MerchantRequest(
+        request_id=f"{request.request_id}.{line.line_id}.r{line.retries + 1}",
+        order_id=request.order_id,
+        action=request.action,
+        line_id=line.line_id,
+        quantity=line.quantity,
+        reason=request.reason,
+        tracking_number=request.tracking_number,
+        tracking_company=request.tracking_company,
+        tracking_url=request.tracking_url,
+    )
+    return accept_request(order, intents, again)
+
+
+def _known_order(store: StateStore, order_id: str) -> Order:
+    order = store.order(order_id)
+    if order is None:
+        raise RequestRefusedError(
+            f"order {order_id} is not known here (its order.accepted event was not handled yet)"
+        )
+    return order
+
+
+# -- statuses -------------------------------------------------------------------------------
+def line_state(line: RequestLineRecord, entry: LedgerEntry | None) -> RequestState:
+    """Return a request line's status: THE one place it is computed.
+
+    Replays what the ledger knows through the transition table: the merchant's retries (each
+    one a Failed → Reprocess), the counted retryable failures of the current intent (the last
+    one "exhausts" the retries exactly when the handler parked the intent), then its end.
+    """
+    state = RequestState()
+    if line.retries:
+        failed = RequestState("Failed", 0, line.retried_message)
+        state = request_state_after(failed, "retry_requested", limit=1)
+    if entry is None:
+        return state
+    limit = entry.attempts if entry.parked else entry.attempts + 1
+    for _ in range(entry.attempts):
+        state = request_state_after(
+            state, "retryable_failure", limit=limit, message=entry.last_error
+        )
+    if entry.intent.status == "done":
+        landed = f"landed as {entry.reference}" if entry.reference else "landed"
+        return request_state_after(state, "succeeded", limit=limit, message=landed)
+    if entry.intent.status == "failed":
+        return request_state_after(
+            state, "permanent_failure", limit=limit, message=entry.last_error
+        )
+    return state
+
+
+def request_status(states: Iterable[RequestState]) -> RequestStatus:
+    """Return a request's status: that of its least advanced line."""
+    found = {s.status for s in states}
+    return next((s for s in _SEVERITY if s in found), "Completed")
+
+
+def fulfiller_answer(store: StateStore, intent: Intent, line_id: str, asked: int) -> str | None:
+    """Return what the fulfiller answered to a cancellation line, from its inbox event."""
+    if intent.kind != "fulfiller_cancel" or intent.status != "done":
+        return None
+    answer = store.cancellation_answer(str(intent.body.get("upstreamId")))
+    if answer is None:
+        return "awaiting the fulfiller"
+    items = answer.get("items")
+    accepted = sum(
+        int(item.get("quantityAccepted") or 0)
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict) and str(item.get("fulfillmentOrderItemUpstreamId")) == line_id
+    )
+    if answer.get("state") == "rejected" or accepted == 0:
+        return f"rejected by the fulfiller: {asked} unit(s) open again"
+    if accepted < asked:
+        return f"partly accepted: {accepted} of {asked}; {asked - accepted} unit(s) open again"
+    return "accepted by the fulfiller"
+
+
+def order_requests(store: StateStore, order: Order) -> dict[str, Any]:
+    """Return an order's request status and request log as JSON-ready data.
+
+    ``orders show`` and the HTML report both print this, so they always agree.
+    """
+    ledger = store.ledger(order.order_id)
+    by_key = {e.intent.key: e for e in ledger}
+    lines_of: dict[str, list[RequestLineRecord]] = {}
+    for line in store.request_lines_of(order.order_id):
+        lines_of.setdefault(line.request_id, []).append(line)
+    log = []
+    for request in store.requests_of(order.order_id):
+        shown = []
+        states = []
+        for line in lines_of.get(request.request_id, []):
+            entry = by_key.get(line.intent_key)
+            state = line_state(line, entry)
+            states.append(state)
+            shown.append(
+                {
+                    "line_id": line.line_id,
+                    "quantity": line.quantity,
+                    "route": line.route,
+                    "status": state.status,
+                    "attempts": state.attempts,
+                    "retries": line.retries,
+                    "message": state.message,
+                    "fulfiller": None
+                    if entry is None
+                    else fulfiller_answer(store, entry.intent, line.line_id, line.quantity),
+                    "intent": line.intent_key,
+                }
+            )
+        log.append(
+            {
+                "request_id": request.request_id,
+                "time": request.created_at,
+                "source": str(Source(request.source, request.source_line)),
+                "action": request.action,
+                "line_id": request.line_id,
+                "quantity": request.quantity,
+                "reason": request.reason,
+                "tracking_number": request.tracking_number,
+                "tracking_company": request.tracking_company,
+                "tracking_url": request.tracking_url,
+                "status": request_status(states),
+                "lines": shown,
+            }
+        )
+    return {"request_status": order_request_status(order), "requests": log}
+
+
+def render_requests(section: Mapping[str, Any]) -> list[str]:
+    """Return the human lines of :func:`order_requests` for ``orders show``."""
+    out = [f"requests: order status {section['request_status']}"]
+    for r in section["requests"]:
+        what = f"line {r['line_id']}" if r["line_id"] else "whole order"
+        qty = "all open" if r["quantity"] is None else str(r["quantity"])
+        out.append(
+            f"  {r['time']}  {r['request_id']}  {r['action']} {what} ({qty})"
+            f"  from {r['source']}  {r['status']}"
+        )
+        for x in r["lines"]:
+            note = "; ".join(n for n in (x["message"], x["fulfiller"]) if n)
+            out.append(
+                f"    line {x['line_id']} x{x['quantity']} {x['route']:<16} {x['status']:<9}"
+                f" attempts={x['attempts']}" + (f"  {note}" if note else "")
+            )
+    return out
+
+
+def requests_status(store: StateStore) -> dict[str, Any]:
+    """Return the ``fulfillment_requests`` section of ``catalog-sync status``.
+
+    ``open`` counts requests not Completed; ``by_status`` counts requests per status.
+    """
+    counts = dict.fromkeys(STATUSES, 0)
+    lines_by_order: dict[str, list[RequestLineRecord]] = {}
+    for line, order_id in store.all_request_lines():
+        lines_by_order.setdefault(order_id, []).append(line)
+    ledgers = store.ledgers(lines_by_order)
+    for order_id, lines in lines_by_order.items():
+        by_key = {e.intent.key: e for e in ledgers.get(order_id, [])}
+        per_request: dict[str, list[RequestState]] = {}
+        for line in lines:
+            per_request.setdefault(line.request_id, []).append(
+                line_state(line, by_key.get(line.intent_key))
+            )
+        for states in per_request.values():
+            counts[request_status(states)] += 1
+    return {"open": sum(n for s, n in counts.items() if s != "Completed"), "by_status": counts}

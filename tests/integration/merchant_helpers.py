@@ -1,0 +1,70 @@
+"""Shared wiring of the merchant request tests: recorded orders, requests, transmit passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.fulfillment_helpers import Edge
+
+from catalog_sync.core.merchant_requests import Action, MerchantRequest
+from catalog_sync.events import stamp, utc_clock
+from catalog_sync.request_log import Recorded, Source, order_requests, submit_request
+from catalog_sync.request_service import PassResult, RequestTransmitter
+from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.settings import Settings
+
+
+async def recorded_order(e: Edge, sandbox: RunningSandbox, items: list[dict[str, Any]]) -> str:
+    """Create an accepted order; wait until recorded and any physical line is at the fulfiller."""
+    order_id = str(sandbox.create_order(items=items)["id"])
+
+    def ready() -> bool:
+        order = e.store.order(order_id)
+        return order is not None and all(
+            line.fo_item_id is not None for line in order.lines if line.physical
+        )
+
+    await e.settle(ready)
+    return order_id
+
+
+def line_ids(e: Edge, order_id: str) -> list[str]:
+    """The order's line ids, in order."""
+    order = e.store.order(order_id)
+    assert order is not None
+    return [line.line_id for line in order.lines]
+
+
+def ask(
+    e: Edge,
+    order_id: str,
+    action: Action,
+    *,
+    line_id: str | None = None,
+    quantity: int | None = None,
+    rid: str = "r1",
+) -> Recorded:
+    """Record a CLI-style request now."""
+    request = MerchantRequest(rid, order_id, action, line_id, quantity)
+    return submit_request(e.store, request, Source(), stamp(utc_clock()))
+
+
+async def transmit(e: Edge, settings: Settings) -> PassResult:
+    """One ``orders transmit`` pass over the edge's store and handler."""
+    return await RequestTransmitter(settings, e.store, e.handler).transmit_once()
+
+
+def log(e: Edge, order_id: str) -> dict[str, Any]:
+    """The order's request section as ``orders show --json`` prints it."""
+    order = e.store.order(order_id)
+    assert order is not None
+    return order_requests(e.store, order)
+
+
+def line_statuses(e: Edge, order_id: str) -> list[tuple[str, str, str]]:
+    """(request id, line id, status) of every request line of the order."""
+    return [
+        (r["request_id"], x["line_id"], x["status"])
+        for r in log(e, order_id)["requests"]
+        for x in r["lines"]
+    ]

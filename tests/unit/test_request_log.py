@@ -1,0 +1,117 @@
+"""Request statuses derived from the ledger, and the request tables of the state store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
+from catalog_sync.core.orders import Intent, Order, OrderLine
+from catalog_sync.request_log import (
+    Source,
+    line_state,
+    request_status,
+    requests_status,
+    submit_request,
+)
+from catalog_sync.state import StateStore
+from catalog_sync.state.fulfillment import LedgerEntry
+from catalog_sync.state.requests import RequestLineRecord
+
+NOW = "2026-01-01T00:00:00.000000Z"
+LINE = RequestLineRecord("r1", "L1", 2, "digital_fulfill", "request:r1:capture")
+INTENT = Intent("request:r1:capture", "capture", "100", {}, (), "request:r1")
+ORDER = Order("100", "accepted", "USD", (OrderLine("L1", "d-1", 2, physical=False),))
+
+
+def entry(
+    *,
+    status: str = "pending",
+    attempts: int = 0,
+    parked: bool = False,
+    error: str | None = None,
+    reference: str | None = None,
+) -> LedgerEntry:
+    """A ledger row of the test intent."""
+    intent = Intent(INTENT.key, INTENT.kind, "100", {}, (), INTENT.origin, status=status)  # type: ignore[arg-type]
+    due = None if parked else NOW
+    return LedgerEntry(intent, 1, attempts, None, due, error, reference)
+
+
+@pytest.mark.parametrize(
+    ("ledger", "expected"),
+    [
+        (entry(), ("Open", 0, None)),
+        (entry(attempts=2, error="503"), ("Reprocess", 2, "503")),
+        (entry(attempts=3, parked=True, error="503"), ("Failed", 3, "503")),
+        (entry(status="failed", error="400 bad"), ("Failed", 1, "400 bad")),
+        (entry(status="done", attempts=1, reference="ful_1"), ("Completed", 1, "landed as ful_1")),
+    ],
+)
+def test_line_state_follows_the_ledger(
+    ledger: LedgerEntry, expected: tuple[str, int, str | None]
+) -> None:
+    """Open, Reprocess with attempts, Failed (exhausted or refused), Completed."""
+    state = line_state(LINE, ledger)
+    assert (state.status, state.attempts, state.message) == expected
+
+
+def test_a_merchant_retry_shows_reprocess_with_the_cleared_message() -> None:
+    """After ``orders retry`` the fresh intent's line is Reprocess, keeping the old message."""
+    retried = RequestLineRecord(
+        "r1", "L1", 2, "digital_fulfill", "k2", retries=1, retried_message="400 bad"
+    )
+    state = line_state(retried, entry())
+    assert (state.status, state.message) == ("Reprocess", "400 bad")
+
+
+def test_a_request_is_as_far_as_its_least_advanced_line() -> None:
+    """One Failed line makes the request Failed; all Completed makes it Completed."""
+    done, failed = line_state(LINE, entry(status="done")), line_state(LINE, entry(status="failed"))
+    assert (request_status([done, failed]), request_status([done, done])) == (
+        "Failed",
+        "Completed",
+    )
+
+
+def test_submitted_request_is_logged_with_its_claim_and_counted(tmp_path: Path) -> None:
+    """The request row, its line and its intent commit together; status counts see it."""
+    with StateStore(tmp_path / "s.db") as store:
+        with store.transaction():
+            store.save_order(ORDER, NOW)
+        recorded = submit_request(
+            store, MerchantRequest("r1", "100", "fulfill", "L1", 1), Source("a.csv", 4), NOW
+        )
+        assert [(r.source, r.source_line) for r in store.requests_of("100")] == [("a.csv", 4)]
+        assert [e.intent.key for e in store.ledger("100")] == [recorded.intents[0].key]
+        assert requests_status(store) == {
+            "open": 1,
+            "by_status": {"Open": 1, "Reprocess": 0, "Completed": 0, "Failed": 0},
+        }
+
+
+def test_refused_request_leaves_no_trace(tmp_path: Path) -> None:
+    """Over-quantity rolls back: no request row, no intent."""
+    with StateStore(tmp_path / "s.db") as store:
+        with store.transaction():
+            store.save_order(ORDER, NOW)
+        with pytest.raises(RequestRefusedError):
+            submit_request(store, MerchantRequest("r1", "100", "cancel", "L1", 3), Source(), NOW)
+        assert (store.requests_of("100"), store.ledger("100")) == ([], [])
+
+
+def test_request_files_are_remembered_by_name_and_content(tmp_path: Path) -> None:
+    """The same name with other content is a new file; the same content is known."""
+    with StateStore(tmp_path / "s.db") as store:
+        with store.transaction():
+            store.record_request_file(
+                "a.csv", "h1", outcome="processed", accepted=1, refused=0, now=NOW
+            )
+        assert (
+            store.request_file_outcome("a.csv", "h1"),
+            store.request_file_outcome("a.csv", "h2"),
+        ) == (
+            "processed",
+            None,
+        )
