@@ -31,6 +31,7 @@ from typing import IO, Final, Self, TypeVar
 
 import httpx
 
+from catalog_sync.demo_orders import run_order_demo, subprocess_cli
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import RunRecord, StateStore
 
@@ -195,7 +196,12 @@ def step_start_daemon(demo: Demo) -> None:
     say(f"2. Copied the example catalogs to {catalogs} (the repository's files stay untouched)")
     say("   and started `catalog-sync run` on them: it watches that folder, reconciles at start")
     say("   and on every change, and audits everything periodically.")
-    env = daemon_env(base_url=demo.base_url, api_key=demo.api_key, workdir=demo.workdir)
+    env = daemon_env(
+        base_url=demo.base_url,
+        api_key=demo.api_key,
+        workdir=demo.workdir,
+        extra={"CATALOG_SYNC_POLL_INTERVAL": "0.5"},
+    )
     demo.daemon = DaemonProcess(env, demo.workdir / "daemon.log").start()
     say(f"   The daemon's JSON logs go to {demo.daemon.log}.")
 
@@ -237,9 +243,34 @@ def step_change_row(demo: Demo) -> None:
     say("   only the changed pair was planned and written, not the whole catalog.")
 
 
+def step_orders(demo: Demo) -> None:
+    """Orders: the distributed-model handlers, then a merchant-initiated fulfilment."""
+    assert demo.daemon is not None
+    say("5. Orders. The sandbox plays the storefront, the fulfiller and the payment side.")
+    run_cli = subprocess_cli(demo.daemon.env)
+    orders = run_order_demo(
+        demo.base_url, demo.api_key, run_cli, lambda text: say(f"   {text}".rstrip())
+    )
+    digital = orders.digital_only
+    say("   Digital goods are delivered by the merchant, who tells catalog-sync to fulfil:")
+    say(f"   $ catalog-sync orders fulfill {digital}")
+    for line in (run_cli(["orders", "fulfill", digital]) or "").splitlines():
+        say(f"   | {line}")
+
+    def completed() -> bool:
+        shown = run_cli(["orders", "show", digital])
+        return shown is not None and "Completed" in shown
+
+    wait_until(completed, timeout=30, interval=0.3, what="the merchant fulfilment")
+    say("   The daemon's request transmitter captured it within seconds:")
+    say(f"   $ catalog-sync orders show {digital}")
+    for line in (run_cli(["orders", "show", digital]) or "").splitlines():
+        say(f"   | {line}")
+
+
 def step_status(demo: Demo) -> None:
     """Show ``catalog-sync status`` and where the HTML report is."""
-    say("5. `catalog-sync status` reads the state database (it works while the daemon runs):")
+    say("6. `catalog-sync status` reads the state database (it works while the daemon runs):")
     assert demo.daemon is not None
     result = subprocess.run(
         [sys.executable, "-m", "catalog_sync", "status"],
@@ -256,9 +287,9 @@ def step_status(demo: Demo) -> None:
 def step_wait(demo: Demo) -> None:
     """Keep running until Ctrl-C (skipped with ``--once``)."""
     if demo.once:
-        say("6. --once: stopping now.")
+        say("7. --once: stopping now.")
         return
-    say("6. Everything keeps running: edit a file in the catalogs folder above and watch the")
+    say("7. Everything keeps running: edit a file in the catalogs folder above and watch the")
     say("   daemon's log. Press Ctrl-C to stop the daemon and the sandbox.")
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
@@ -269,6 +300,7 @@ STEPS: Final = (
     step_start_daemon,
     step_pairs_arrive,
     step_change_row,
+    step_orders,
     step_status,
     step_wait,
 )
