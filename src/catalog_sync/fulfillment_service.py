@@ -282,6 +282,7 @@ class FulfillmentHandler:
         order_ids = [oid for oid in groups if oid is not None]
         orders = self._store.orders_by_id(order_ids)
         ledgers = self._store.ledgers(order_ids)
+        marks = self._store.ledger_marks(order_ids)
         await self._learn_physical([r for rows_ in groups.values() for r in rows_], orders)
         await asyncio.gather(
             *(
@@ -296,7 +297,8 @@ class FulfillmentHandler:
                 for oid, group in groups.items()
             )
         )
-        self._commit(writes, now)
+        event_orders = {row.id: oid for oid, group in groups.items() for row in group}
+        self._commit(writes, now, marks=marks, event_orders=event_orders)
         await self._send_notices(writes.notices)
         if self._metrics is not None and writes.newest_handled is not None:
             lag = (now - parse_stamp(writes.newest_handled)).total_seconds()
@@ -450,9 +452,34 @@ class FulfillmentHandler:
 
         await asyncio.gather(*(one(s) for s in sorted(missing)))
 
-    def _commit(self, writes: _Writes, now: datetime) -> None:
+    def _commit(
+        self,
+        writes: _Writes,
+        now: datetime,
+        *,
+        marks: Mapping[str, tuple[int, int]] | None = None,
+        event_orders: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Commit a tick's decisions; with ``marks``, drop those of orders whose ledger moved.
+
+        Deciding awaits the network, so it cannot hold the write lock: a merchant request (CLI,
+        other process) or a settled write (this loop) may change an order's ledger meanwhile.
+        Such an order's decisions were taken on an old read; its events stay due and are
+        decided again on the next tick, so no unit is claimed twice and no counter goes back.
+        """
         at = stamp(now)
         with self._store.transaction():
+            if marks is not None:
+                touched = {
+                    *writes.orders,
+                    *(i.order_id for i in writes.new_intents),
+                    *(i.order_id for i in writes.updated_intents.values()),
+                }
+                current = self._store.ledger_marks(touched)
+                stale = {o for o in touched if current.get(o) != marks.get(o)}
+                if stale:
+                    _drop_orders(writes, stale, event_orders or {})
+                    _log.info("ledger moved while deciding; deciding again", orders=len(stale))
             self._store.save_orders(writes.orders.values(), at)
             self._store.add_intents(writes.new_intents, at)
             self._store.save_intents(writes.updated_intents.values(), at)
@@ -651,6 +678,19 @@ def _as_outcome(result: _Outcome | BaseException) -> _Outcome:
         _log.error("fulfillment.write_crashed", error=repr(result))
         return _Retry(f"unexpected error: {result!r}")
     return result
+
+
+def _drop_orders(writes: _Writes, stale: set[str], event_orders: Mapping[str, str | None]) -> None:
+    """Remove every write of ``stale`` orders from ``writes`` (their events stay due)."""
+    for order_id in stale:
+        writes.orders.pop(order_id, None)
+    writes.new_intents = [i for i in writes.new_intents if i.order_id not in stale]
+    writes.updated_intents = {
+        k: i for k, i in writes.updated_intents.items() if i.order_id not in stale
+    }
+    writes.history = [h for h in writes.history if h[0] not in stale]
+    writes.events = [e for e in writes.events if event_orders.get(e.event_id) not in stale]
+    writes.notices = [n for n in writes.notices if n.order_id not in stale]
 
 
 def _describe(intent: Intent) -> str:

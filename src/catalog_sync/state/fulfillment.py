@@ -448,6 +448,21 @@ class FulfillmentTables:
                 found.setdefault(row["order_id"], []).append(_ledger(row))
         return found
 
+    def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Each order's (newest intent seq, intents no longer pending): changes whenever a
+        request records an intent or a write settles, so a decision taken on an older read of
+        the ledger can be recognised at commit time."""
+        marks: dict[str, tuple[int, int]] = {}
+        for chunk in _chunks(sorted(set(order_ids))):
+            holders = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT order_id, max(seq) AS top, sum(status <> 'pending') AS moved"  # noqa: S608
+                f" FROM intents WHERE order_id IN ({holders}) GROUP BY order_id",
+                chunk,
+            )
+            marks.update({row["order_id"]: (row["top"], row["moved"]) for row in rows})
+        return marks
+
     def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
         """Return each order's oldest pending intent, if due: one write per order in flight.
 
