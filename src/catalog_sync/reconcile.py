@@ -159,14 +159,18 @@ class Reconciler:
         calls_before = self._calls()
         run_id = self._store.start_run(options.kind, dry_run=options.dry_run)
         if catalog is None:
-            catalog = self.load_catalog()
+            # Parsing, hashing and planning are CPU work on plain data: they run in a worker
+            # thread so the event loop they share with the event handler keeps answering (a
+            # capture never waits for a 100,000-row catalog to be parsed).
+            catalog = await asyncio.to_thread(self.load_catalog)
         planned = await self._plan(catalog, options)
         the_plan = planned.plan
         outcome = _Outcome()
         if not options.dry_run:
             outcome = await self._apply(planned, catalog, progress)
         calls, writes = self._calls_since(calls_before)
-        report = _build_report(
+        report = await asyncio.to_thread(
+            _build_report,
             run_id=run_id,
             options=options,
             catalog=catalog,
@@ -180,7 +184,9 @@ class Reconciler:
         )
         path = None
         if self._reports is not None:
-            path = write_report(report, self._reports, keep=self._reports_keep)
+            path = await asyncio.to_thread(
+                write_report, report, self._reports, keep=self._reports_keep
+            )
         self._store.finish_run(
             run_id,
             counts=report.summary.model_dump(exclude={"duration_seconds"}),
@@ -220,7 +226,9 @@ class Reconciler:
             actual = await self._read_all_remote(catalog.pairs)
             scope = options.scope
         else:
-            scope = _changed_ids(catalog.pairs, applied, protected, options.scope)
+            scope = await asyncio.to_thread(
+                _changed_ids, catalog.pairs, applied, protected, options.scope
+            )
             if _listing_is_cheaper(len(scope), len(tracked)):
                 actual = await self._read_all_remote(catalog.pairs)
             else:
@@ -238,13 +246,8 @@ class Reconciler:
             scope=scope,
         )
         hashes = {pair_id: a.content_hash for pair_id, a in applied.items()}
-        the_plan = plan(catalog.pairs, actual, policy, hashes)
-        in_scope = catalog.pairs.keys() if scope is None else scope & catalog.pairs.keys()
-        stale = frozenset(
-            pair_id
-            for pair_id in in_scope
-            if hashes.get(pair_id) != catalog.pairs[pair_id].content_hash()
-        )
+        the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, hashes)
+        stale = await asyncio.to_thread(_stale_ids, catalog.pairs, hashes, scope)
         outside = 0 if scope is None else len((catalog.pairs.keys() & tracked) - scope)
         physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
         return _Planned(the_plan, outside, stale, physical)
@@ -413,6 +416,14 @@ def _listing_is_cheaper(changed: int, tracked: int) -> bool:
     where asking for 100,000 ids one chunk at a time would take thousands of calls.
     """
     return changed / _IDS_PER_CALL > tracked / _PAGE + 1
+
+
+def _stale_ids(
+    desired: Mapping[str, DesiredPair], hashes: Mapping[str, str], scope: frozenset[str] | None
+) -> frozenset[str]:
+    """Catalog ids (within ``scope``) whose recorded hash is missing or old."""
+    in_scope = desired.keys() if scope is None else scope & desired.keys()
+    return frozenset(i for i in in_scope if hashes.get(i) != desired[i].content_hash())
 
 
 def _changed_ids(
