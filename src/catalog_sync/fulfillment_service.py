@@ -208,14 +208,9 @@ class FulfillmentHandler:
 
     def _launch(self, writes: dict[asyncio.Future[_Outcome], LedgerEntry]) -> int:
         """Start each due write of an order with none in flight; returns how many started."""
-        now = self._clock()
-        due = self._due_writes(now)
+        due = self._claim_due_writes()
         if not due:
             return 0
-        with self._store.transaction():
-            self._store.mark_intents_sent(
-                [e.intent.key for e in due if e.sent_at is None], stamp(now)
-            )
         fo_ids = [e.intent.order_id for e in due if e.intent.kind == "create_fulfillment_order"]
         known = asyncio.ensure_future(self._fulfillment_orders_of(fo_ids)) if fo_ids else None
         for entry in due:
@@ -492,17 +487,27 @@ class FulfillmentHandler:
         for notice in notices:
             await self._notifier.notify(notice)
 
+    def _claim_due_writes(self) -> list[LedgerEntry]:
+        """The writes due now, marked sent (committed) before any is sent.
+
+        ``sent_at`` committed first is what makes a crash between send and commit safe: on
+        restart such a write is read back, never resent blind.
+        """
+        now = self._clock()
+        due = self._due_writes(now)
+        if due:
+            with self._store.transaction():
+                self._store.mark_intents_sent(
+                    [e.intent.key for e in due if e.sent_at is None], stamp(now)
+                )
+        return due
+
     # -- step 2: execute -----------------------------------------------------------------------
     async def execute_intents(self) -> int:
         """Send each order's oldest due write; commit the outcomes in one transaction."""
-        now = self._clock()
-        due = self._due_writes(now)
+        due = self._claim_due_writes()
         if not due:
             return 0
-        with self._store.transaction():
-            self._store.mark_intents_sent(
-                [e.intent.key for e in due if e.sent_at is None], stamp(now)
-            )
         ids = {e.intent.order_id for e in due}
         self._busy.update(ids)
         try:
