@@ -107,3 +107,8 @@ def admin_post(sandbox: RunningSandbox, path: str, body: dict[str, Any]) -> dict
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def posts(sandbox: RunningSandbox, path: str) -> list[dict[str, object]]:
+    """The POST requests the sandbox received on ``path``, oldest first."""
+    return [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == path]

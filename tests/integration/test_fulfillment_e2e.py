@@ -14,13 +14,10 @@ from tests.integration.fulfillment_helpers import (
     edge_settings,
     line_totals,
     make_catalog,
+    posts,
 )
 
 from catalog_sync.sandbox.testing import RunningSandbox
-
-
-def _posts(sandbox: RunningSandbox, path: str) -> list[dict[str, object]]:
-    return [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == path]
 
 
 async def test_fulfillment_order_carries_only_physical_lines(
@@ -35,9 +32,9 @@ async def test_fulfillment_order_carries_only_physical_lines(
     async with edge(edge_settings(sandbox, tmp_path)) as e:
         await e.settle(lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id))
         await e.settle(lambda: e.store.inbox_counts()["received"] == 0)
-    posts = _posts(sandbox, "/fulfillment-orders")
-    assert len(posts) == 1
-    body = posts[0]["body"]
+    created = posts(sandbox, "/fulfillment-orders")
+    assert len(created) == 1
+    body = created[0]["body"]
     assert isinstance(body, dict)
     assert body["upstreamId"] == order["id"]
     assert [(i["upstreamId"], i["inventoryItemId"], i["quantity"]) for i in body["items"]] == [
@@ -89,7 +86,7 @@ async def test_fulfiller_cancel_cancels_exactly_its_quantity(
         admin_post(sandbox, f"/_sandbox/fulfillment-orders/{fo_id}/ship", {})
         await e.settle(lambda: e.store.order(order["id"]).state == "complete")  # type: ignore[union-attr]
     cancels = [
-        r for r in _posts(sandbox, "/fulfillments") if "cancelQuantity" in json.dumps(r["body"])
+        r for r in posts(sandbox, "/fulfillments") if "cancelQuantity" in json.dumps(r["body"])
     ]
     assert len(cancels) == 1
     assert line_totals(dr_fulfillments(sandbox, order["id"])) == {line: (3, 1)}

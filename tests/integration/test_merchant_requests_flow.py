@@ -14,6 +14,7 @@ from tests.integration.fulfillment_helpers import (
     edge_settings,
     line_totals,
     make_catalog,
+    posts,
 )
 from tests.integration.merchant_helpers import (
     ask,
@@ -27,10 +28,6 @@ from tests.integration.merchant_helpers import (
 from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import open_quantity
 from catalog_sync.sandbox.testing import RunningSandbox
-
-
-def _posts(sandbox: RunningSandbox, path: str) -> list[dict[str, object]]:
-    return [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == path]
 
 
 async def test_order_level_fulfil_of_a_digital_order(
@@ -62,7 +59,7 @@ async def test_order_level_cancel_of_a_mixed_order(sandbox: RunningSandbox, tmp_
         await transmit(e, settings)
         await e.settle(lambda: e.store.order(order_id).lines[0].cancelled == 2)  # type: ignore[union-attr]
         assert log(e, order_id)["request_status"] == "Completed"
-    cancellations = _posts(sandbox, "/fulfillment-cancellations")
+    cancellations = posts(sandbox, "/fulfillment-cancellations")
     assert [c["body"]["items"][0]["quantity"] for c in cancellations] == [2]  # type: ignore[index]
     assert line_totals(dr_fulfillments(sandbox, order_id)) == {physical: (0, 2), digital: (0, 1)}
 
