@@ -20,7 +20,8 @@ running daemon meeting a burst, not a first start walking 30 days of history.
    and handler run; then again while a catalog reconcile of ``--pairs`` pairs runs on the
    SAME client (one rate budget). The capture lag p99 with the reconcile must stay within
    2x of the run without, with zero 429s. The reconcile's API calls during the run are
-   printed, to show it really competed.
+   printed, to show it really competed. ``--busy-cores N`` keeps N other processes spinning
+   during both live runs: a loaded machine, where a slowed sandbox queues whatever we send.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import sqlite3
 import statistics
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,7 +317,29 @@ def _p99(values: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-async def measure(orders: int, live_orders: int, pairs: int, flow: float) -> list[Run]:
+def _spin() -> None:
+    """Entry point of a busy-core process: burn CPU until terminated."""
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy_cores(count: int) -> Iterator[None]:
+    """Keep ``count`` processes spinning for the block (other load on the machine)."""
+    spinners = [multiprocessing.get_context("spawn").Process(target=_spin) for _ in range(count)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.terminate()
+            spinner.join()
+
+
+async def measure(
+    orders: int, live_orders: int, pairs: int, flow: float, busy: int = 0
+) -> list[Run]:
     """Every run of the benchmark, in order."""
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
@@ -333,7 +356,7 @@ async def measure(orders: int, live_orders: int, pairs: int, flow: float) -> lis
                         sb, key, folder, label=label, orders=size, rate=None, batch=batch
                     )
                 )
-        with sandbox_process(rate_limit=LIVE_RATE) as sb:
+        with sandbox_process(rate_limit=LIVE_RATE) as sb, busy_cores(busy):
             for label, catalog in (("live", 0), ("live+reconcile", pairs)):
                 sb.reset()
                 runs.append(
@@ -405,12 +428,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--flow", type=float, default=50.0, help="orders per second placed in the live runs"
     )
+    parser.add_argument(
+        "--busy-cores", type=int, default=0, help="processes spinning during the live runs"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
     args = parser.parse_args(argv)
     logs.configure(level=logging.ERROR)
     if args.quick:
         args.orders, args.live_orders, args.pairs = 200, 50, 100
-    checks = report(asyncio.run(measure(args.orders, args.live_orders, args.pairs, args.flow)))
+    runs = asyncio.run(
+        measure(args.orders, args.live_orders, args.pairs, args.flow, args.busy_cores)
+    )
+    checks = report(runs)
     for check in checks:
         print(check.line())
     return 0 if all(c.passed for c in checks) else 1

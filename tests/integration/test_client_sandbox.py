@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -306,6 +307,50 @@ async def test_burst_of_500_calls_meets_no_429(sandbox_factory: SandboxFactory) 
     assert paced.stats.rate_limited == 0
     assert len(statuses) == 501
     assert elapsed >= 1.5
+
+
+class InFlight(httpx.AsyncBaseTransport):
+    """The real HTTP transport, counting how many SKU calls are in flight at once."""
+
+    def __init__(self) -> None:
+        self._http = httpx.AsyncHTTPTransport()
+        self.now = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.startswith("/skus"):
+            return await self._http.handle_async_request(request)
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            response = await self._http.handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.now -= 1
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def test_catalog_calls_in_flight_follow_rate_times_latency(sandbox: RunningSandbox) -> None:
+    """At 100/s and 20 ms answers, about 2 x 100 x 0.02 + 1 = 5 catalog calls are in flight,
+    not the 12 connections bulk work may hold: the rest queue here, where captures go first."""
+    counting = InFlight()
+    sandbox.set_faults(latency_ms=[20, 20])
+    try:
+        async with DigitalRiverClient(
+            base_url=sandbox.base_url,
+            api_key=SecretStr(sandbox.api_key),
+            rate_limit=100,
+            max_concurrency=16,
+            transport=counting,
+        ) as client:
+            body = SkuUpsert.model_validate(sku_body())
+            await asyncio.gather(*(client.upsert_sku(f"w-{n}", body) for n in range(60)))
+    finally:
+        sandbox.clear_faults()
+    assert 3 <= counting.peak <= 8
 
 
 # -- secrets ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from catalog_sync import __version__
+from catalog_sync.dr.bulk_window import BulkWindow
 from catalog_sync.dr.errors import (
     APIError,
     DRError,
@@ -158,10 +159,10 @@ class DigitalRiverClient:
         self.on_response: list[Observer] = []
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
-        # Catalog calls never hold every slot (nor queue for them with a token in hand):
-        # the rest stay free for captures and event reads, whose priority at the rate
-        # budget would otherwise be lost waiting for a slot behind catalog writes.
-        self._bulk_slots = asyncio.Semaphore(max(1, max_concurrency - _RESERVED_SLOTS))
+        # Catalog calls never hold every slot (nor queue for them with a token in hand),
+        # and keep no more in flight than the rate needs: captures and event reads keep
+        # their priority instead of queueing behind catalog writes, here or at the server.
+        self._bulk = BulkWindow(self.budget.rate, max(1, max_concurrency - _RESERVED_SLOTS))
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers={
@@ -527,14 +528,14 @@ class DigitalRiverClient:
         priority: Priority | None = None,
     ) -> httpx.Response:
         path = template if object_id is None else template.format(id=quote(object_id, safe=""))
-        kind = template.split("/")[1]
+        kind = _kind_of(template)
         if priority is None:
-            priority = _PRIORITY_BY_KIND.get(kind, Priority.EVENTS)
+            priority = _priority_of(template)
         json_body = body.to_body() if body is not None else None
         query = _query(params) if params is not None else None
 
         async def attempt() -> httpx.Response:
-            async with self._bulk_slots if priority is Priority.CATALOG else _NO_GATE:
+            async with self._bulk if priority is Priority.CATALOG else _NO_GATE:
                 await self.budget.acquire(priority)
                 async with self._slots:
                     return await self._send(
@@ -607,8 +608,19 @@ class DigitalRiverClient:
     def _observe(self, method: str, path: str, template: str, status: int, started: float) -> None:
         seconds = time.perf_counter() - started
         _log.debug("dr.call", method=method, path=path, status=status, seconds=round(seconds, 4))
+        if status and _priority_of(template) is Priority.CATALOG:
+            self._bulk.observe(seconds)
         for observer in self.on_response:
             observer(method, template, status, seconds)
+
+
+def _kind_of(template: str) -> str:
+    """``/skus/{id}`` -> ``skus``: the resource a path template touches."""
+    return template.split("/")[1]
+
+
+def _priority_of(template: str) -> Priority:
+    return _PRIORITY_BY_KIND.get(_kind_of(template), Priority.EVENTS)
 
 
 def id_chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
