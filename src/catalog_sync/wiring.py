@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from catalog_sync.daemon import DaemonContext, ServiceFactory
 from catalog_sync.events import EventPoller, status_info
@@ -17,6 +17,7 @@ from catalog_sync.notify import Notifier
 from catalog_sync.request_log import requests_status
 from catalog_sync.request_service import RequestTransmitter
 from catalog_sync.service import Service
+from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 from catalog_sync.status import SectionProvider
 
@@ -81,17 +82,13 @@ def daemon_services() -> Sequence[ServiceFactory]:
     return _EventParts().factories()
 
 
-def _events_section(store: StateStore) -> Mapping[str, Any]:
-    return status_info(store)
+def status_sections(settings: Settings) -> Mapping[str, SectionProvider | None]:
+    """What ``status`` shows beyond the catalog, judged by ``settings`` (the lag warning)."""
 
+    def events(store: StateStore) -> Mapping[str, Any]:
+        return status_info(store, warn_days=settings.event_retention_warn_days)
 
-def _dead_letters_section(store: StateStore) -> Mapping[str, Any]:
-    info = status_info(store)
-    return {"count": info["dead_letters"]}
+    def dead_letters(store: StateStore) -> Mapping[str, Any]:
+        return {"count": store.inbox_counts()["dead"]}
 
-
-STATUS_SECTIONS: Final[Mapping[str, SectionProvider | None]] = {
-    "events": _events_section,
-    "fulfillment_requests": requests_status,
-    "dead_letters": _dead_letters_section,
-}
+    return {"events": events, "fulfillment_requests": requests_status, "dead_letters": dead_letters}

@@ -21,7 +21,7 @@ from tests.integration.fulfillment_helpers import (
 from catalog_sync.cli import main
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import EventOutcome
+from catalog_sync.state.fulfillment import EventOutcome, InboxEvent
 
 DEADLINE = 30.0
 
@@ -225,3 +225,23 @@ def test_events_replay_rehandles_without_a_second_write(
     writes = [r for r in sandbox.requests() if r["method"] == "POST"]
     assert writes == []
     assert dr_fulfillments(sandbox, flow.order_id) == before
+
+
+def _event_waiting_since(env: dict[str, str], days: float) -> None:
+    """An event received but still unhandled, created ``days`` ago."""
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))
+    event = InboxEvent("evt-old", "order.complete", created, {"id": "evt-old"})
+    with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store, store.transaction():
+        store.put_events([event], created)
+
+
+@pytest.mark.parametrize(("warn_days", "warned"), [("1", True), ("7", False)])
+def test_status_warns_of_lag_at_the_configured_threshold(
+    env: dict[str, str], warn_days: str, warned: bool
+) -> None:
+    """An event two days unhandled is a warning at ``event_retention_warn_days=1``, not at 7."""
+    _event_waiting_since(env, days=2)
+    result = invoke(env | {"CATALOG_SYNC_EVENT_RETENTION_WARN_DAYS": warn_days}, "status", "--json")
+    events = json.loads(result.output)["events"]
+    assert events["lag_seconds"] > 86400
+    assert (events["retention_warning"] is not None) is warned

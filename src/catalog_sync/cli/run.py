@@ -23,7 +23,7 @@ from catalog_sync.daemon import Daemon, validate
 from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 from catalog_sync.status import gather_status, render_status
-from catalog_sync.wiring import STATUS_SECTIONS, daemon_services
+from catalog_sync.wiring import daemon_services, status_sections
 
 metrics_port_option = click.option(
     "--metrics-port",
@@ -59,7 +59,7 @@ def status(as_json: bool, config_file: Path | None) -> None:
     if not settings.state.exists():
         fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
     with StateStore(settings.state) as store:
-        document = gather_status(store, sections=STATUS_SECTIONS)
+        document = gather_status(store, sections=status_sections(settings))
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:
