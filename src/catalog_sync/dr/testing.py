@@ -77,6 +77,15 @@ class FakeSleep:
         self.waits.append(seconds)
 
 
+async def settle(condition: Callable[[], bool], rounds: int = 1000) -> None:
+    """Let other tasks run until ``condition`` holds (no wall time involved)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
 class FakeClock:
     """A monotonic clock that moves only when told; ``sleep`` waits for :meth:`advance`.
 

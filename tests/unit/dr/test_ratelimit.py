@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
 from catalog_sync.dr import Priority, RateBudget
-from catalog_sync.dr.testing import FakeClock
-
-
-async def settle(condition: Callable[[], bool], rounds: int = 1000) -> None:
-    """Let other tasks run until ``condition`` holds (no wall time involved)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
+from catalog_sync.dr.testing import FakeClock, settle
 
 
 async def grant_order(
