@@ -82,7 +82,7 @@ def daemon_services() -> Sequence[ServiceFactory]:
     return _EventParts().factories()
 
 
-def status_sections(settings: Settings) -> Mapping[str, SectionProvider | None]:
+def status_sections(settings: Settings) -> Mapping[str, SectionProvider]:
     """What ``status`` shows beyond the catalog, judged by ``settings`` (the lag warning)."""
 
     def events(store: StateStore) -> Mapping[str, Any]:

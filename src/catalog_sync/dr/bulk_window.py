@@ -83,7 +83,11 @@ class BulkWindow:
 
     async def __aenter__(self) -> None:
         async with self._opened:
-            await self._opened.wait_for(lambda: self._in_flight < self.limit)
+            try:
+                await self._opened.wait_for(lambda: self._in_flight < self.limit)
+            except asyncio.CancelledError:
+                self._opened.notify()  # pass on a wake-up that may have been meant for us
+                raise
             self._in_flight += 1
             if self._in_flight < self.limit:
                 self._opened.notify()  # the window widened: let the next one in too

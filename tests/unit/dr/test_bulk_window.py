@@ -133,3 +133,30 @@ async def test_a_wider_window_lets_every_waiting_call_in() -> None:
 def test_ceiling_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="ceiling"):
         BulkWindow(250, 0)
+
+
+async def test_a_cancelled_waiter_does_not_strand_the_next() -> None:
+    """Waiters woken by the last answers but cancelled pass the turn on: none waits forever."""
+    bulk, _ = window()
+    answer = [asyncio.Event() for _ in range(2)]
+    entered: list[int] = []
+
+    async def call(n: int) -> None:
+        async with bulk:
+            entered.append(n)
+            if n < len(answer):
+                await answer[n].wait()
+
+    in_flight = [asyncio.create_task(call(n)) for n in range(2)]
+    await settle(lambda: bulk.in_flight == FLOOR)
+    waiting = [asyncio.create_task(call(n)) for n in range(2, 5)]
+    await settle(lambda: all(not t.done() for t in waiting))
+    for event in answer:
+        event.set()
+    await asyncio.sleep(0)  # both calls answer and leave, each waking one waiter ...
+    assert all(t.done() for t in in_flight)
+    for task in waiting[:2]:
+        task.cancel()  # ... and both woken waiters are cancelled before they run
+    await settle(lambda: 4 in entered)
+    await waiting[2]
+    assert sorted(entered) == [0, 1, 4]
