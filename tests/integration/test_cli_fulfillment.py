@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.integration.fulfillment_helpers import (
 )
 
 from catalog_sync.cli import main
+from catalog_sync.events import stamp, utc_clock
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import StateStore
 from catalog_sync.state.fulfillment import EventOutcome, InboxEvent
@@ -229,7 +231,7 @@ def test_events_replay_rehandles_without_a_second_write(
 
 def _event_waiting_since(env: dict[str, str], days: float) -> None:
     """An event received but still unhandled, created ``days`` ago."""
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))
+    created = stamp(utc_clock() - timedelta(days=days))
     event = InboxEvent("evt-old", "order.complete", created, {"id": "evt-old"})
     with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store, store.transaction():
         store.put_events([event], created)
