@@ -83,8 +83,16 @@ def record_request(
     """Record ``request`` inside the caller's transaction (raises :class:`RequestRefusedError`).
 
     The order and its ledger are read inside the transaction, so the open quantity checked is
-    the one the claim is written against.
+    the one the claim is written against. A request id is recorded once, whatever its order:
+    a merchant's ``requestId`` sent again is the same request, refused as a duplicate.
     """
+    earlier = store.request(request.request_id)
+    if earlier is not None:
+        where = Source(earlier.source, earlier.source_line)
+        raise RequestRefusedError(
+            f"request {request.request_id} was already accepted"
+            f" (from {where} at {earlier.created_at})"
+        )
     order = _known_order(store, request.order_id)
     intents = accept_request(order, [e.intent for e in store.ledger(order.order_id)], request)
     record = RequestRecord(

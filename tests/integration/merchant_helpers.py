@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.integration.fulfillment_helpers import Edge
@@ -12,6 +13,14 @@ from catalog_sync.request_log import Recorded, Source, order_requests, submit_re
 from catalog_sync.request_service import PassResult, RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.settings import Settings
+
+
+def drop(folder: Path, name: str, text: str) -> Path:
+    """Write then rename a request file into place, as the documented drop does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{name}.part"
+    partial.write_text(text, encoding="utf-8")
+    return partial.replace(folder / name)
 
 
 async def recorded_order(e: Edge, sandbox: RunningSandbox, items: list[dict[str, Any]]) -> str:

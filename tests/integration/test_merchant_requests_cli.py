@@ -148,3 +148,26 @@ def test_report_writes_the_html_page(env: dict[str, str], order: tuple[str, str,
         True,
         True,
     )
+
+
+@pytest.mark.parametrize("word", ["all", "ALL"])
+def test_quantity_all_takes_every_open_unit(
+    env: dict[str, str], order: tuple[str, str, str], sandbox: RunningSandbox, word: str
+) -> None:
+    """``--quantity all`` (any case) says "every open unit" as a request file does."""
+    order_id, _physical, digital = order
+    result = invoke(
+        env, "orders", "cancel", order_id, "--item", digital, "--quantity", word, "--transmit"
+    )
+    assert (result.exit_code, f"cancel 3 of line {digital}" in result.output) == (0, True)
+    assert line_totals(dr_fulfillments(sandbox, order_id)) == {digital: (0, 3)}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "", "1" * 10, "٣"])
+def test_a_quantity_that_is_neither_a_number_nor_all_is_a_usage_error(
+    env: dict[str, str], order: tuple[str, str, str], value: str
+) -> None:
+    """Exit 2 with the accepted forms named; nothing is recorded."""
+    order_id, _physical, digital = order
+    result = invoke(env, "orders", "cancel", order_id, "--item", digital, "--quantity", value)
+    assert (result.exit_code, "neither a whole number from 1 to" in result.output) == (2, True)

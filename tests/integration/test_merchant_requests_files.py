@@ -14,19 +14,17 @@ from tests.integration.fulfillment_helpers import (
     line_totals,
     make_catalog,
 )
-from tests.integration.merchant_helpers import line_ids, line_statuses, recorded_order, transmit
+from tests.integration.merchant_helpers import (
+    drop,
+    line_ids,
+    line_statuses,
+    recorded_order,
+    transmit,
+)
 
 from catalog_sync.metrics import Metrics
 from catalog_sync.request_service import RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
-
-
-def _drop(folder: Path, name: str, text: str) -> Path:
-    """Write then rename into place, as the documented drop does."""
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{name}.part"
-    partial.write_text(text, encoding="utf-8")
-    return partial.replace(folder / name)
 
 
 async def test_file_with_one_bad_row(sandbox: RunningSandbox, tmp_path: Path) -> None:
@@ -37,7 +35,7 @@ async def test_file_with_one_bad_row(sandbox: RunningSandbox, tmp_path: Path) ->
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 5}])
         (line,) = line_ids(e, order_id)
-        _drop(
+        drop(
             requests,
             "batch.csv",
             "orderId,itemId,action,quantity,trackingNumber\n"
@@ -70,7 +68,7 @@ async def test_file_with_no_acceptable_row_is_rejected(
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 1}])
         (line,) = line_ids(e, order_id)
         rows = [{"orderId": order_id, "itemId": line, "action": "cancel", "quantity": 4}]
-        _drop(requests, "late.json", json.dumps(rows))
+        drop(requests, "late.json", json.dumps(rows))
         await transmit(e, settings)
         assert e.store.requests_of(order_id) == []
     (problem,) = json.loads((requests / "late.json.errors.json").read_text())["errors"]
@@ -90,9 +88,9 @@ async def test_same_file_dropped_again_is_not_applied_twice(
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 4}])
         (line,) = line_ids(e, order_id)
         text = f"orderId,itemId,action,quantity\n{order_id},{line},fulfill,1\n"
-        _drop(requests, "once.csv", text)
+        drop(requests, "once.csv", text)
         await transmit(e, settings)
-        _drop(requests, "once.csv", text)
+        drop(requests, "once.csv", text)
         again = await transmit(e, settings)
         assert [(f.outcome, f.accepted) for f in again.files] == [("processed", 0)]
         assert len(e.store.requests_of(order_id)) == 1
@@ -112,7 +110,8 @@ async def test_service_sends_a_dropped_request_within_seconds(
         service = RequestTransmitter(settings, e.store, e.handler, metrics=metrics)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(stop)) for s in (service, e.handler)]
-        _drop(requests, "now.json", json.dumps([{"orderId": order_id, "action": "fulfill"}]))
+        row = {"orderId": order_id, "action": "fulfill", "quantity": "all"}
+        drop(requests, "now.json", json.dumps([row]))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5.0
         while service.status_line() != "0 requests open, 1 files processed":

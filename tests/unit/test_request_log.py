@@ -115,3 +115,17 @@ def test_request_files_are_remembered_by_name_and_content(tmp_path: Path) -> Non
             "processed",
             None,
         )
+
+
+def test_a_request_id_is_recorded_once_whatever_its_order(tmp_path: Path) -> None:
+    """A request id already in the log is refused as a duplicate, naming where it came from."""
+    other = Order("200", "accepted", "USD", (OrderLine("L1", "d-1", 2, physical=False),))
+    with StateStore(tmp_path / "s.db") as store:
+        with store.transaction():
+            store.save_orders([ORDER, other], NOW)
+        submit_request(
+            store, MerchantRequest("m-1", "100", "cancel", "L1", 1), Source("a.csv", 2), NOW
+        )
+        with pytest.raises(RequestRefusedError, match=r"already accepted \(from a.csv:2 at "):
+            submit_request(store, MerchantRequest("m-1", "200", "cancel", "L1", 1), Source(), NOW)
+        assert store.requests_of("200") == []

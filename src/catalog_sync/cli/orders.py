@@ -25,6 +25,7 @@ from catalog_sync.cli.common import (
 from catalog_sync.cli.events import wired
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
+from catalog_sync.core.request_files import ALL, MAX_QUANTITY
 from catalog_sync.events import stamp, utc_clock
 from catalog_sync.orders_report import write_orders_report
 from catalog_sync.request_log import (
@@ -198,6 +199,31 @@ def request_section(store: StateStore, order_id: str) -> dict[str, Any]:
     return {} if order is None else order_requests(store, order)
 
 
+class _Quantity(click.ParamType[int | None, object]):
+    """``--quantity``: a whole number of units, or ``all`` (any case) for every open unit.
+
+    The same words as a request file's ``quantity``, so a script can pass either through.
+    """
+
+    name = "N|all"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        """Return the units asked for, or None for ``all``."""
+        text = "" if value is None else str(value).strip()
+        if value is None or text.lower() == ALL:
+            return None
+        digits = text.lstrip("0")
+        if not (text.isascii() and text.isdigit() and 0 < len(digits) <= len(str(MAX_QUANTITY))):
+            self.fail(
+                f"{text[:40]!r} is neither a whole number from 1 to {MAX_QUANTITY} nor {ALL}",
+                param,
+                ctx,
+            )
+        return int(digits)
+
+
 def _request_options(func: Any) -> Any:
     """The options ``fulfill`` and ``cancel`` share."""
     for option in reversed(
@@ -206,9 +232,10 @@ def _request_options(func: Any) -> Any:
             click.option("--item", "line_id", default=None, help="Order line id (default: all)."),
             click.option(
                 "--quantity",
-                type=click.IntRange(min=1),
+                type=_Quantity(),
                 default=None,
-                help="Units of the line (default: all still open). Needs --item.",
+                help="Units of the line, or all (the default: every unit still open). "
+                "A number needs --item.",
             ),
             click.option("--reason", default=None, help="Why (kept in the request log)."),
             click.option(

@@ -90,6 +90,13 @@ class RequestTables(FulfillmentTables):
             ),
         )
 
+    def request(self, request_id: str) -> RequestRecord | None:
+        """Return the request recorded under ``request_id``, whatever its order (None: none)."""
+        row = self._db.execute(
+            "SELECT * FROM merchant_requests WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return None if row is None else _request(row)
+
     def requests_of(self, order_id: str) -> list[RequestRecord]:
         """Return an order's requests, oldest first."""
         rows = self._db.execute(
