@@ -13,14 +13,26 @@ Two duties in one daemon ``Service`` named ``requests``:
   ``orders transmit``, its ``execute_intents`` is run until nothing is due), so the writes go
   through the same ledger and read-back rule as the event handlers, grouped per order (the
   handler sends one write per order at a time).
+
+The folder is written by other systems, so every entry is hostile until read: only a regular
+file, never through a symbolic link and up to ``request_max_bytes``, is read at all (anything
+else is rejected by name, without being opened); nothing a file holds is echoed beyond a short
+redacted excerpt; and one file that fails in any way is rejected, or left for a later pass when
+the state database is the trouble, while the pass goes on with the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
+import os
+import secrets
+import sqlite3
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -32,12 +44,15 @@ from catalog_sync.core.request_files import (
     ParsedRequestFile,
     RequestRow,
     RowProblem,
+    excerpt,
     is_request_file_name,
     parse_request_file,
+    printable,
+    request_id_of,
 )
 from catalog_sync.events import Clock, stamp, utc_clock
 from catalog_sync.fulfillment_service import FulfillmentHandler
-from catalog_sync.logs import get_logger
+from catalog_sync.logs import get_logger, redact
 from catalog_sync.metrics import Metrics
 from catalog_sync.request_log import Source, record_request
 from catalog_sync.settings import Settings
@@ -48,8 +63,21 @@ PROCESSED: Final = "processed"
 REJECTED: Final = "rejected"
 #: How often the folder and the queue are looked at: "within seconds" with room to spare.
 DEFAULT_INTERVAL: Final = 0.25
+#: How long a file that could not be moved out of the folder is left alone before a retry.
+HOLD_SECONDS: Final = 30.0
+#: Longest file name when the file system cannot say (``NAME_MAX`` of Linux file systems).
+_NAME_MAX: Final = 255
+_READ_CHUNK: Final = 64 * 1024
+_SYMLINK: Final = (
+    "is a symbolic link: request files are read only as regular files in the folder, "
+    "never through a link (move or copy the file itself in)"
+)
 
 _log = get_logger("requests")
+
+
+class UnreadableRequestFileError(Exception):
+    """A request file that is not read at all; the message says why, without its content."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,50 +107,191 @@ def is_request_file(path: Path) -> bool:
 
 
 def request_paths(folder: Path) -> list[Path]:
-    """The request files directly in ``folder`` (sub-folders, e.g. ``processed/``, excluded)."""
-    if not folder.is_dir():
+    """Every entry directly in ``folder`` named like a request file, whatever its type.
+
+    A link, a FIFO or a directory named ``x.csv`` is listed too, so that it is rejected by
+    name instead of lying there unexplained; ``processed/`` and ``rejected/`` never match.
+    """
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_request_file(p))
+    return sorted(path for path in entries if is_request_file(path))
+
+
+def shown_name(name: str) -> str:
+    """A file name as problems, logs and the state database show it: redacted and printable."""
+    return printable(redact(name))
+
+
+def read_request_file(path: Path, max_bytes: int) -> bytes:
+    """Return the content of a regular file of at most ``max_bytes``, never following a link.
+
+    Raises :class:`UnreadableRequestFileError` for anything else (nothing but a regular file
+    is opened, so a FIFO cannot block and a device cannot be read without end), and
+    ``FileNotFoundError`` when the file is gone.
+    """
+    try:
+        _check_kind(path.lstat().st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableRequestFileError(_SYMLINK) from None
+        raise UnreadableRequestFileError(f"cannot be read: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        _check_kind(info.st_mode)
+        _check_size(info.st_size, max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(_READ_CHUNK, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        _check_size(size, max_bytes)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UnreadableRequestFileError(f"cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _check_kind(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        raise UnreadableRequestFileError(_SYMLINK)
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    kind = next((what for test, what in kinds if test(mode)), "not a file")
+    raise UnreadableRequestFileError(f"is {kind}: only regular files are read")
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise UnreadableRequestFileError(
+            f"is larger than the {max_bytes}-byte limit (setting request_max_bytes)"
+        )
 
 
 class RequestFolder:
     """Processes request files of one folder, each exactly once."""
 
-    def __init__(self, folder: Path, store: StateStore, *, clock: Clock = utc_clock) -> None:
+    def __init__(
+        self, folder: Path, store: StateStore, *, max_bytes: int, clock: Clock = utc_clock
+    ) -> None:
+        """``max_bytes``: the largest file read (``request_max_bytes``)."""
         self.folder = folder
+        self.max_bytes = max_bytes
         self._store = store
         self._clock = clock
+        #: The last trouble logged per file still lying in the folder, so that a file left
+        #: for a later pass is logged once per kind of trouble, not at every pass.
+        self._trouble: dict[Path, str] = {}
+        #: Files that could not be moved out of the folder, and when (monotonic) to try again:
+        #: a stuck file is not re-read and re-rejected four times a second.
+        self._held: dict[Path, float] = {}
 
     def process(self, path: Path) -> FileOutcome | None:
-        """Record the requests of one settled file, write its errors, move it; None if gone."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        """Take one settled file in; None when it is gone or left for a later pass.
+
+        Never raises for a file: a file that fails in a way nobody foresaw is rejected (its
+        transaction rolled back, so nothing of it was recorded) and logged by name; one the
+        state database cannot take now stays where it is and is tried again next pass.
+        """
+        if self._held.get(path, 0.0) > time.monotonic():
             return None
-        name = path.name
+        name = shown_name(path.name)
+        try:
+            found = self._process(path, name)
+        except sqlite3.OperationalError as exc:
+            self._once(path, "requests.file_deferred", name, f"state database: {exc}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - one file must never stop the intake
+            detail = f"{type(exc).__name__}: {excerpt(str(exc), redact)}"
+            _log.error("requests.file_failed", file=name, error=detail)
+            message = (
+                f"could not be processed ({type(exc).__name__}); nothing of it was recorded"
+                " (the daemon's log has the details)"
+            )
+            try:
+                found = self._reject(path, name, message)
+            except Exception as again:  # noqa: BLE001 - logged; tried again later
+                detail = f"{type(again).__name__}: {excerpt(str(again), redact)}"
+                self._stuck(path, "requests.file_not_rejected", name, detail)
+                return None
+        if found is not None and found.moved_to is not None:
+            self._trouble.pop(path, None)
+            self._held.pop(path, None)
+        return found
+
+    def _process(self, path: Path, name: str) -> FileOutcome | None:
+        try:
+            data = read_request_file(path, self.max_bytes)
+        except FileNotFoundError:
+            self._trouble.pop(path, None)
+            return None
+        except UnreadableRequestFileError as exc:
+            return self._reject(path, name, str(exc))
         digest = hashlib.sha256(data).hexdigest()
         done = self._store.request_file_outcome(name, digest)
         if done is not None:
             _log.info("requests.file_already_processed", file=name, outcome=done)
-            return FileOutcome(name, done, 0, (), self._move(path, done), None)
-        parsed = parse_request_file(name, data)
+            return FileOutcome(name, done, 0, (), self._move(path, name, done), None)
+        parsed = parse_request_file(name, data, redact=redact)
         now = stamp(self._clock())
         errors_file: Path | None = None
         with self._store.transaction():
-            accepted, problems = self._record_rows(parsed, digest, now)
+            accepted, found = self._record_rows(parsed, digest, now)
             outcome = PROCESSED if accepted else REJECTED
             if not parsed.rows and not parsed.problems:
-                problems.append(RowProblem(name, 1, None, "no request rows"))
+                found.append(RowProblem(name, 1, None, "no request rows"))
+            problems = _redacted(found)
             if problems:
-                errors_file = self._write_errors(name, problems)
+                errors_file = self._write_errors(path, name, problems)
             self._store.record_request_file(
                 name, digest, outcome=outcome, accepted=accepted, refused=len(problems), now=now
             )
-        moved = self._move(path, outcome)
+        moved = self._move(path, name, outcome)
         _log.info(
             "requests.file", file=name, outcome=outcome, accepted=accepted, errors=len(problems)
         )
-        return FileOutcome(name, outcome, accepted, tuple(problems), moved, errors_file)
+        return FileOutcome(name, outcome, accepted, problems, moved, errors_file)
+
+    def _reject(self, path: Path, name: str, message: str) -> FileOutcome:
+        """Reject a file without recording anything of it: errors file, then ``rejected/``.
+
+        An errors file that cannot be written is logged; the file is moved all the same.
+        """
+        problems = _redacted([RowProblem(name, 1, None, message)])
+        errors_file: Path | None = None
+        try:
+            errors_file = self._write_errors(path, name, problems)
+        except OSError as exc:
+            _log.error("requests.errors_not_written", file=name, error=exc.strerror)
+        moved = self._move(path, name, REJECTED)
+        _log.warning("requests.file", file=name, outcome=REJECTED, accepted=0, error=message)
+        return FileOutcome(name, REJECTED, 0, problems, moved, errors_file)
+
+    def _once(self, path: Path, event: str, name: str, detail: str) -> None:
+        """Log a file's trouble, unless this same trouble was already logged for it."""
+        if self._trouble.get(path) != detail:
+            self._trouble[path] = detail
+            _log.warning(event, file=name, error=detail)
+
+    def _stuck(self, path: Path, event: str, name: str, detail: str) -> None:
+        """A file that stays in the folder: log it once, leave it alone for a while."""
+        self._once(path, event, name, detail)
+        self._held[path] = time.monotonic() + HOLD_SECONDS
 
     def _record_rows(
         self, parsed: ParsedRequestFile, digest: str, now: str
@@ -131,7 +300,7 @@ class RequestFolder:
         problems = list(parsed.problems)
         accepted = 0
         for row in parsed.rows:
-            request = _request_of(row, f"f-{digest[:12]}-{row.line}")
+            request = _request_of(row, request_id_of(row, parsed.name, digest))
             try:
                 record_request(self._store, request, Source(parsed.name, row.line), now)
             except RequestRefusedError as exc:
@@ -141,9 +310,13 @@ class RequestFolder:
         problems.sort(key=lambda p: p.line)
         return accepted, problems
 
-    def _write_errors(self, name: str, problems: list[RowProblem]) -> Path:
-        """Write ``<file>.errors.json`` beside the file (write, then rename into place)."""
-        target = self.folder / f"{name}{ERRORS_SUFFIX}"
+    def _write_errors(self, path: Path, name: str, problems: tuple[RowProblem, ...]) -> Path:
+        """Write ``<file>.errors.json`` beside the file (write, then rename into place).
+
+        A name too long for the suffix is shortened and tagged with a hash of the full name,
+        which the document's ``file`` still gives in full.
+        """
+        target = _fitted(self.folder, path.name, ERRORS_SUFFIX)
         document = {
             "file": name,
             "errors": [
@@ -154,19 +327,53 @@ class RequestFolder:
         _write_atomically(target, json.dumps(document, indent=2) + "\n")
         return target
 
-    def _move(self, path: Path, outcome: str) -> Path | None:
-        """Move a processed file out of the way (a name already there gets a time suffix)."""
+    def _move(self, path: Path, name: str, outcome: str) -> Path | None:
+        """Move a processed file out of the way (a name already there gets a time suffix).
+
+        A file that cannot be moved stays (its requests, if any, are recorded, so a later
+        pass only moves it), is logged once and left alone for :data:`HOLD_SECONDS`.
+        """
         folder = self.folder / outcome
-        folder.mkdir(exist_ok=True)
         target = folder / path.name
-        if target.exists():
-            moment = self._clock().strftime("%Y%m%dT%H%M%S%f")
-            target = folder / f"{path.stem}.{moment}{path.suffix}"
         try:
+            folder.mkdir(exist_ok=True)
+            if os.path.lexists(target):
+                moment = self._clock().strftime("%Y%m%dT%H%M%S%f")
+                stem, dot, suffix = path.name.rpartition(".")
+                target = _fitted(folder, f"{stem}.{moment}", f"{dot}{suffix}")
             path.replace(target)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            self._stuck(path, "requests.file_not_moved", name, f"to {outcome}/: {exc.strerror}")
+            return None
         return target
+
+
+def _redacted(problems: list[RowProblem]) -> tuple[RowProblem, ...]:
+    """Problems as they may be shown: a refusal's message is redacted like any excerpt."""
+    return tuple(
+        RowProblem(
+            p.file,
+            p.line,
+            None if p.field is None else printable(redact(p.field)),
+            printable(redact(p.message)),
+        )
+        for p in problems
+    )
+
+
+def _fitted(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder / (stem + suffix)``, the stem cut and tagged when the name would be too long."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = _NAME_MAX
+    if len(os.fsencode(stem + suffix)) <= limit:
+        return folder / f"{stem}{suffix}"
+    tag = f"~{hashlib.sha256(os.fsencode(stem)).hexdigest()[:12]}"
+    room = limit - len(os.fsencode(tag + suffix))
+    return folder / f"{os.fsdecode(os.fsencode(stem)[:room])}{tag}{suffix}"
 
 
 def _request_of(row: RequestRow, request_id: str) -> MerchantRequest:
@@ -184,9 +391,20 @@ def _request_of(row: RequestRow, request_id: str) -> MerchantRequest:
 
 
 def _write_atomically(target: Path, text: str) -> None:
-    partial = target.with_name(f".{target.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    """Write under a short hidden temporary name (never read as a request), then rename.
+
+    Short, so that it fits whatever the target's length; created like any file (umask), as
+    the merchant's systems read errors files.
+    """
+    partial = target.with_name(f".errors-{secrets.token_hex(8)}.part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 class RequestTransmitter:
@@ -210,14 +428,17 @@ class RequestTransmitter:
         self._metrics = metrics
         self._clock = clock
         self._interval = interval
-        self.folder = RequestFolder(settings.requests, store, clock=clock)
+        self.folder = RequestFolder(
+            settings.requests, store, max_bytes=settings.request_max_bytes, clock=clock
+        )
         self._settle = SettleTracker(settings.settle_ms)
         self.files_processed = 0
         self._open = 0
 
     def apply_settings(self, settings: Settings) -> None:
-        """SIGHUP: take the new settle time."""
+        """SIGHUP: take the new settle time and file size limit."""
         self._settle.settle_ms = settings.settle_ms
+        self.folder.max_bytes = settings.request_max_bytes
 
     def status_line(self) -> str:
         """E.g. ``"3 requests open, 2 files processed"``."""
@@ -279,7 +500,8 @@ class RequestTransmitter:
 
 
 def _mtime(path: Path) -> float:
+    """The entry's own mtime (a link's, not its target's: a dangling link is rejected too)."""
     try:
-        return path.stat().st_mtime
+        return path.lstat().st_mtime
     except OSError:
         return float("inf")

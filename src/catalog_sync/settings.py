@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     )
     stop_timeout: Seconds = Field(default=20.0, description="Seconds to finish on SIGTERM.")
 
+    # -- merchant request files -------------------------------------------------------------
+    request_max_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        le=64 * 1_048_576,
+        description="Largest request file read, in bytes (1 MiB); a larger one is rejected.",
+    )
+
     @field_validator("api_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
