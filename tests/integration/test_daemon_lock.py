@@ -6,6 +6,7 @@ serves the whole module; each command runs as the operator would run it, as a pr
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import signal
@@ -89,6 +90,16 @@ def _fulfillment_orders(sandbox: RunningSandbox, order_id: str) -> list[dict[str
     return data
 
 
+def _some_fulfillment_orders(sandbox: RunningSandbox, order_id: str) -> list[dict[str, Any]] | None:
+    """The order's fulfillment orders, ``None`` while there is none (for :func:`wait_until`)."""
+    return _fulfillment_orders(sandbox, order_id) or None
+
+
+def _some_fulfillments(sandbox: RunningSandbox, order_id: str) -> list[dict[str, Any]] | None:
+    """The order's captures and cancels, ``None`` while there is none."""
+    return dr_fulfillments(sandbox, order_id) or None
+
+
 WRITERS = [
     ("events", "poll"),
     ("events", "poll", "--loop"),
@@ -154,7 +165,7 @@ def test_run_beside_events_poll_loop_ships_every_order_once(running: Running) ->
     assert running.names_the_daemon in err
     for order in orders:
         [fo] = wait_until(
-            lambda o=order: _fulfillment_orders(sandbox, o["id"]) or None,
+            functools.partial(_some_fulfillment_orders, sandbox, order["id"]),
             timeout=TIMEOUT,
             what="the fulfillment order",
         )
@@ -162,7 +173,7 @@ def test_run_beside_events_poll_loop_ships_every_order_once(running: Running) ->
     line_of = {order["id"]: order["items"][0]["id"] for order in orders}
     for order_id, line in line_of.items():
         wait_until(
-            lambda o=order_id: line_totals(dr_fulfillments(sandbox, o)) or None,
+            functools.partial(_some_fulfillments, sandbox, order_id),
             timeout=TIMEOUT,
             what="the capture",
         )
@@ -178,7 +189,7 @@ def test_a_cancel_with_transmit_beside_the_daemon_is_recorded_and_sent_by_it(
     order = sandbox.create_order([{"skuId": PHYSICAL_SKU, "quantity": 2}])
     line = order["items"][0]["id"]
     wait_until(
-        lambda: _fulfillment_orders(sandbox, order["id"]) or None,
+        functools.partial(_some_fulfillment_orders, sandbox, order["id"]),
         timeout=TIMEOUT,
         what="the fulfillment order",
     )
