@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from catalog_sync.audit import AuditService, CatalogRuns
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.instance_lock import InstanceLock
+from catalog_sync.instance_lock import DAEMON_COMMAND, InstanceLock
 from catalog_sync.logs import get_logger
-from catalog_sync.metrics import Metrics, metrics_app, metrics_server
+from catalog_sync.metrics import Metrics, MetricsServer, bind_metrics_socket, metrics_routes
 from catalog_sync.reconcile import Reconciler
 from catalog_sync.service import Service
 from catalog_sync.settings import Settings, SettingsError
@@ -95,11 +96,23 @@ class Daemon:
         self._services: list[Service] = []
         self._extras: list[Service] = []
         self._tasks: dict[asyncio.Task[None], Service] = {}
+        self._metrics_socket: socket.socket | None = None
 
     def run(self) -> int:
-        """Take the lock (or raise AlreadyRunningError), serve until stopped; the exit code."""
-        with InstanceLock(self._settings.state):
-            return asyncio.run(self._main())
+        """Take the lock (or raise AlreadyRunningError), serve until stopped; the exit code.
+
+        The metrics port is bound right after the lock, before anything starts: a busy port
+        raises :class:`~catalog_sync.metrics.MetricsPortError` (exit 2) before READY=1 and
+        before "daemon started".
+        """
+        with InstanceLock(self._settings.state, command=DAEMON_COMMAND):
+            port = self._settings.metrics_port
+            self._metrics_socket = None if port is None else bind_metrics_socket(port)
+            try:
+                return asyncio.run(self._main())
+            finally:
+                if self._metrics_socket is not None:
+                    self._metrics_socket.close()
 
     async def _main(self) -> int:
         settings = self._settings
@@ -140,9 +153,9 @@ class Daemon:
         }
         helpers = [asyncio.create_task(self._watchdog())]
         server = None
-        if settings.metrics_port is not None:
-            server = metrics_server(
-                metrics_app(context.metrics, self._health), settings.metrics_port
+        if self._metrics_socket is not None:
+            server = MetricsServer(
+                metrics_routes(context.metrics, self._health), self._metrics_socket
             )
             helpers.append(asyncio.create_task(server.serve()))
         self._notifier.ready(self._status_text())
@@ -150,12 +163,12 @@ class Daemon:
             "daemon started",
             services=[s.name for s in self._services],
             catalogs=str(settings.catalogs),
-            metrics_port=settings.metrics_port,
+            metrics_port=None if server is None else server.port,
         )
         failed = await self._until_stopped()
         await self._shutdown()
         if server is not None:
-            server.should_exit = True
+            server.close()
         for helper in helpers[1:]:
             await helper
         helpers[0].cancel()

@@ -6,6 +6,7 @@ Schema, so the documented interface and the written files cannot disagree.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -171,7 +172,9 @@ def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
 
 
 def _atomic_symlink(link: Path, target: str) -> None:
-    tmp = link.with_name(f".{link.name}.tmp")
+    # The temporary name is per process: a `reconcile --dry-run` may write its report while
+    # the daemon writes one, and a shared name would let one rename the other's link away.
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target)
     tmp.replace(link)

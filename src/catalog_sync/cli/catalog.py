@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -24,12 +25,19 @@ from catalog_sync.cli.common import (
 )
 from catalog_sync.core.plan import Orphan, Plan, Protected, Unchanged
 from catalog_sync.dr import DigitalRiverClient
+from catalog_sync.instance_lock import InstanceLock
 from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.report import report_json_schema
 from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 
 EXIT_CHANGES_PENDING = 2
+#: ``reconcile`` beside the daemon: two writers of one catalog would race on each pair's
+#: recorded hash, and the daemon applies every change itself.
+_RECONCILE_HINT = (
+    "it applies every catalog change and audits by itself; `plan` and `reconcile --dry-run` "
+    "work beside it, or stop it to reconcile by hand"
+)
 
 
 @asynccontextmanager
@@ -115,7 +123,18 @@ def reconcile(
             with progress_reporter() as progress:
                 return await rec.run(options, progress=progress)
 
-    result = run_async(body())
+    # A dry run writes nothing remotely and moves no ledger (it records its run and report
+    # like any run), so it may run beside the daemon; a real one holds the lock.
+    flags = [*(["--audit"] if audit else []), *(["--prune"] if prune else [])]
+    guard = (
+        contextlib.nullcontext()
+        if dry_run
+        else InstanceLock(
+            settings.state, command=" ".join(["reconcile", *flags]), beside_daemon=_RECONCILE_HINT
+        )
+    )
+    with guard:
+        result = run_async(body())
     click.echo(summary_line(result))
     sys.exit(EXIT_FAILED if result.failed else EXIT_OK)
 

@@ -17,7 +17,7 @@ import click
 
 from catalog_sync import logs
 from catalog_sync.dr import DRError
-from catalog_sync.instance_lock import AlreadyRunningError
+from catalog_sync.instance_lock import InstanceLockError
 from catalog_sync.settings import Settings, SettingsError, load_settings
 
 EXIT_OK: Final = 0
@@ -57,7 +57,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except SettingsError as exc:
             fail(f"configuration error: {exc}", EXIT_USAGE)
-        except AlreadyRunningError as exc:
+        except InstanceLockError as exc:
             fail(str(exc), EXIT_FAILED)
         except DRError as exc:
             fail(f"Digital River API error: {logs.redact(str(exc))}", EXIT_FAILED)

@@ -26,10 +26,18 @@ from catalog_sync.cli.common import (
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.events import EventPoller, stamp, utc_clock
 from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
+from catalog_sync.instance_lock import InstanceLock
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
 from catalog_sync.state import StateStore
 from catalog_sync.state.fulfillment import INBOX_STATUSES, InboxEvent
+
+#: What ``events poll`` and ``events replay`` say when the daemon holds the state database:
+#: two handlers on one ledger would send the same write twice.
+_POLL_HINT = "it polls and handles events itself; stop it to poll by hand"
+_REPLAY_HINT = (
+    "it handles events itself (`events retry` queues dead letters for it); stop it to replay"
+)
 
 
 @dataclass
@@ -122,7 +130,9 @@ def replay(since: datetime, config_file: Path | None) -> None:
             await w.handler.drain()
             return count
 
-    click.echo(f"{run_async(body())} event(s) replayed")
+    with InstanceLock(settings.state, command="events replay", beside_daemon=_REPLAY_HINT):
+        count = run_async(body())
+    click.echo(f"{count} event(s) replayed")
 
 
 @events.command("poll")
@@ -143,7 +153,9 @@ def poll(loop: bool, config_file: Path | None) -> None:
                 await w.handler.drain()
             return w.store.inbox_counts()
 
-    counts = run_async(body())
+    command = "events poll --loop" if loop else "events poll"
+    with InstanceLock(settings.state, command=command, beside_daemon=_POLL_HINT):
+        counts = run_async(body())
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 

@@ -27,6 +27,7 @@ from catalog_sync.core.merchant_requests import Action, MerchantRequest, Request
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY
 from catalog_sync.events import stamp, utc_clock
+from catalog_sync.instance_lock import AlreadyRunningError, InstanceLock
 from catalog_sync.orders_report import write_orders_report
 from catalog_sync.request_log import (
     Source,
@@ -314,7 +315,7 @@ def _submit(settings: Settings, request: MerchantRequest, *, transmit: bool) -> 
             f" ({line.route})"
         )
     if transmit:
-        _echo_pass(run_async(_transmit(settings)))
+        _transmit_if_free(settings, f"orders {action} --transmit")
     else:
         click.echo("the daemon sends it within seconds (or run `catalog-sync orders transmit`)")
 
@@ -335,7 +336,7 @@ def retry(order_id: str, transmit: bool, config_file: Path | None) -> None:
     for what in retried:
         click.echo(f"reprocess {what}")
     if transmit:
-        _echo_pass(run_async(_transmit(settings)))
+        _transmit_if_free(settings, "orders retry --transmit")
 
 
 @orders.command("transmit")
@@ -344,7 +345,37 @@ def retry(order_id: str, transmit: bool, config_file: Path | None) -> None:
 def transmit_requests(config_file: Path | None) -> None:
     """One pass: take in settled request files, send every due request (and event) write."""
     setup_logging()
-    _echo_pass(run_async(_transmit(settings_from(config_file))))
+    settings = settings_from(config_file)
+    with InstanceLock(settings.state, command="orders transmit", beside_daemon=_TRANSMIT_HINT):
+        result = run_async(_transmit(settings))
+    _echo_pass(result)
+
+
+#: ``orders transmit`` beside the daemon: two transmitters on one ledger could send one write
+#: twice, and the daemon sends every recorded request by itself.
+_TRANSMIT_HINT = "it sends every recorded request itself within seconds"
+
+
+def _transmit_if_free(settings: Settings, command: str) -> None:
+    """Send due writes now, under the lock; when another process holds it, leave them to it.
+
+    The request is already recorded (and its units claimed), so this never fails the
+    command: a retry of a command that exited 1 would record a second request.
+    """
+    try:
+        with InstanceLock(settings.state, command=command):
+            result = run_async(_transmit(settings))
+    except AlreadyRunningError as exc:
+        holder = exc.holder
+        if holder.is_daemon:
+            click.echo(f"not transmitted here: {holder.describe()} sends it within seconds")
+        else:
+            click.echo(
+                f"not transmitted here: {holder.describe()} holds the state database; "
+                "`catalog-sync orders transmit` (or the daemon) sends it once that has finished"
+            )
+        return
+    _echo_pass(result)
 
 
 async def _transmit(settings: Settings) -> PassResult:
