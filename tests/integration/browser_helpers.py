@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections import Counter
+from collections import defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
@@ -64,39 +64,52 @@ def dump_dom(binary: str, page: Path, profile: Path) -> str:
     return result.stdout
 
 
-class RowCounter(HTMLParser):
-    """Counts data rows (``<tr>`` holding a ``<td>``) by the ``data-table`` section they are in.
+class RowReader(HTMLParser):
+    """Reads data rows (``<tr>`` holding a ``<td>``) by the ``data-table`` section they are in.
 
-    Rows outside any such section are counted under ``""``.
+    Keeps the text of each row's first cell; rows outside any such section are under ``""``.
     """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.rows: Counter[str] = Counter()
+        self.first_cells: defaultdict[str, list[str]] = defaultdict(list)
         self._section = ""
         self._row_open = False
-        self._row_counted = False
+        self._in_first_cell = False
+        self._cell: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Note the section a tag opens, and the first cell of each row."""
+        """Note the section a tag opens, and where each row's first cell starts."""
         section = dict(attrs).get("data-table")
         if section is not None:
             self._section = section
         if tag == "tr":
-            self._row_open, self._row_counted = True, False
-        elif tag == "td" and self._row_open and not self._row_counted:
-            self.rows[self._section] += 1
-            self._row_counted = True
+            self._row_open = True
+        elif tag == "td" and self._row_open:
+            self._row_open, self._in_first_cell, self._cell = False, True, []
 
     def handle_endtag(self, tag: str) -> None:
-        """A row ends."""
-        if tag == "tr":
+        """A first cell ends: its row is counted with its text."""
+        if tag == "td" and self._in_first_cell:
+            self.first_cells[self._section].append("".join(self._cell))
+            self._in_first_cell = False
+        elif tag == "tr":
             self._row_open = False
 
+    def handle_data(self, data: str) -> None:
+        """Text inside a first cell."""
+        if self._in_first_cell:
+            self._cell.append(data)
 
-def count_rows(dom: str) -> Counter[str]:
+
+def first_cells(dom: str) -> dict[str, list[str]]:
+    """The first cell's text of every data row of the serialised DOM, by section."""
+    reader = RowReader()
+    reader.feed(dom)
+    reader.close()
+    return dict(reader.first_cells)
+
+
+def count_rows(dom: str) -> dict[str, int]:
     """Data rows of the serialised DOM, by section."""
-    counter = RowCounter()
-    counter.feed(dom)
-    counter.close()
-    return counter.rows
+    return {section: len(cells) for section, cells in first_cells(dom).items()}

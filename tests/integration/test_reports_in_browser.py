@@ -8,12 +8,13 @@ row, opened in a real browser, and its rendered rows counted against the data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.integration.browser_helpers import chromium, count_rows, dump_dom
+from tests.integration.browser_helpers import chromium, count_rows, dump_dom, first_cells
 
 from catalog_sync.core.merchant_requests import MerchantRequest
 from catalog_sync.core.orders import Order, OrderLine
@@ -116,6 +117,18 @@ def _reconcile_report(values: tuple[str, ...]) -> ReconcileReport:
     )
 
 
+def test_hostile_values_show_as_text(browser: str, tmp_path: Path) -> None:
+    """Each row shows its hostile value as plain text, as the report's JSON holds it."""
+    json_path = write_report(_reconcile_report(HOSTILE), tmp_path / "reports", keep=5)
+    written = json.loads(json_path.read_text(encoding="utf-8"))
+    dom = dump_dom(browser, json_path.with_suffix(".html"), tmp_path / "profile")
+    shown = first_cells(dom)
+    assert (shown["changes"], shown["orphans"]) == (
+        [c["id"] for c in written["changes"]],
+        [o["id"] for o in written["orphans"]],
+    )
+
+
 @pytest.fixture
 def orders_store(tmp_path: Path) -> Iterator[StateStore]:
     """A state database of orders whose SKUs, requests and sources hold hostile values."""
@@ -157,7 +170,7 @@ def test_reconcile_report_renders_every_row(
         "invalid_rows": len(report.invalid_rows),
         "orphans": len(report.orphans),
     }
-    assert dict(count_rows(dom)) == expected
+    assert count_rows(dom) == expected
 
 
 def test_orders_report_renders_every_row(
@@ -170,4 +183,4 @@ def test_orders_report_renders_every_row(
     expected = sum(
         len(order["lines"]) + sum(1 + len(r["lines"]) for r in order["requests"]) for order in view
     )
-    assert dict(count_rows(dom)) == {"": expected}
+    assert count_rows(dom) == {"": expected}
