@@ -20,7 +20,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# scripts/system-deps.sh installs what pytest needs outside Python (a headless Chromium for the
+# report browser tests) when it is missing and we are root, as on a fresh CI machine.
 test: lint
+	sh scripts/system-deps.sh
 	$(BIN)/pytest
 
 demo: $(STAMP)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from catalog_sync.core import json_values
 from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
 from catalog_sync.dr.ratelimit import Priority
 from catalog_sync.logs import get_logger
@@ -437,35 +438,45 @@ def status_info(
 
 
 _REFUSED: Final = "refused:"
+#: Longest event id or type used as such; real ones are UUIDs and short dotted names.
+_MAX_NAME: Final = 255
+#: Stored times are compared as text, so they need a four-digit year.
+_FIRST_YEAR: Final = 1000
 
 
 def inbox_row(event: Mapping[str, Any], now: datetime, *, live: bool) -> InboxEvent:
     """The inbox row of one event as listed; unreadable or other-mode events are dead letters.
 
-    Validation happens here, per event, so one bad event never blocks its page. An event
-    without a usable id gets ``unreadable:<hash of its JSON>``: stable, so the overlap sweep
-    still deduplicates it.
+    Validation happens here, per event, so one bad event never blocks its page. Pure, and it
+    never raises: whatever an event holds, it becomes a row the store can keep (a malformed
+    event is kept for ``events retry`` and inspection, never dropped). An event without a usable
+    id gets ``unreadable:<hash of its JSON>``: stable, so the overlap sweep still deduplicates
+    it. Values nothing downstream could store or send (text that is not Unicode, numbers beyond
+    64 bits or not finite, nesting deeper than ``json_values.MAX_DEPTH``) make the event a dead
+    letter too, and are kept in its payload as text.
     """
-    payload = dict(event)
+    value_problems = [str(p) for p in json_values.problems(event)]
+    payload: dict[str, Any] = json_values.storable(dict(event)) if value_problems else dict(event)
     problems: list[str] = []
-    event_id = payload.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        problems.append("id is missing or not a string")
+    event_id = _usable_name(event.get("id"))
+    if event_id is None:
+        problems.append(f"id is missing or not a string of printable text (at most {_MAX_NAME})")
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
         event_id = f"unreadable:{digest.hexdigest()[:32]}"
-    kind = payload.get("type")
-    if not isinstance(kind, str) or not kind:
-        problems.append("type is missing or not a string")
+    kind = _usable_name(event.get("type"))
+    if kind is None:
+        problems.append(f"type is missing or not a string of printable text (at most {_MAX_NAME})")
         kind = "unknown"
-    created = _created(payload)
+    created = _created(event)
     if created is None:
         problems.append("createdTime is missing or not an ISO-8601 time")
-    data = payload.get("data")
+    data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         problems.append("data.object is missing or not an object")
-    mode = payload.get("liveMode")
+    mode = event.get("liveMode")
     if mode is not None and not isinstance(mode, bool):
         problems.append("liveMode is not a boolean")
+    problems.extend(value_problems)
     when = stamp(created or now)
     if problems:
         error = "unparseable event: " + "; ".join(problems)
@@ -479,23 +490,39 @@ def inbox_row(event: Mapping[str, Any], now: datetime, *, live: bool) -> InboxEv
     return InboxEvent(event_id, kind, when, payload)
 
 
+def _usable_name(value: Any) -> str | None:
+    """``value`` if it can serve as an id or type, else ``None``.
+
+    It must be printable text (no control character, no lone surrogate) of a reasonable
+    length, as the API's ids and type names are: it becomes a cursor in a query string, a key
+    in the state database and a word in logs.
+    """
+    if isinstance(value, str) and 0 < len(value) <= _MAX_NAME and value.isprintable():
+        return value
+    return None
+
+
 def _created(event: Mapping[str, Any]) -> datetime | None:
+    """The event's ``createdTime`` in UTC, or ``None`` if it is not a time a row can store."""
     text = event.get("createdTime")
     if not isinstance(text, str):
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # overflow: a year-1 or year-9999 time with an offset
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment if moment.year >= _FIRST_YEAR else None
 
 
 def _last_id(events: Iterable[RawEvent]) -> str | None:
     """The id of the last event that has a usable one: a cursor the API will accept."""
     found: str | None = None
     for event in events:
-        event_id = event.get("id")
-        if isinstance(event_id, str) and event_id:
+        event_id = _usable_name(event.get("id"))
+        if event_id is not None:
             found = event_id
     return found
 

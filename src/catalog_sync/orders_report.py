@@ -11,19 +11,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import jinja2
-
 from catalog_sync.core.orders import line_quantities
 from catalog_sync.request_log import STATUSES, order_requests
 from catalog_sync.state import StateStore
+from catalog_sync.templating import environment
 
 LATEST: Final = "orders-latest.html"
-
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("catalog_sync", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-)
 
 
 def orders_view(store: StateStore, *, limit: int) -> list[dict[str, Any]]:
@@ -55,7 +48,7 @@ def render_orders(orders: list[dict[str, Any]], generated: datetime) -> str:
     for order in orders:
         for request in order["requests"]:
             counts[request["status"]] += 1
-    return _env.get_template("orders.html.j2").render(
+    return environment.get_template("orders.html.j2").render(
         orders=orders, counts=counts, generated=generated.strftime("%Y-%m-%d %H:%M:%S UTC")
     )
 

@@ -12,12 +12,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticSerializationError
+
+from catalog_sync.core import json_values
+from catalog_sync.templating import JsonText, environment
 
 REPORT_SCHEMA_VERSION: Final = 1
 LATEST_JSON: Final = "latest.json"
 LATEST_HTML: Final = "latest.html"
+#: Levels of a report above one catalog value (report, changes, change, fields, field).
+_REPORT_DEPTH: Final = json_values.MAX_DEPTH + 6
 
 
 ChangeAction = Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
@@ -122,26 +127,38 @@ def report_json_schema() -> dict[str, Any]:
     return ReconcileReport.model_json_schema()
 
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("catalog_sync", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-)
-
-
 def render_html(report: ReconcileReport, document: str | None = None) -> str:
     """Render the self-contained HTML page (no external assets) for ``report``.
 
     ``document`` is the report's JSON when the caller has it already: serialising a 100,000-row
     report once instead of twice saves ~100 MB at the peak of a large run.
     """
+    if document is None:
+        report, document = writable(report)
     return "".join(_html_chunks(report, document))
 
 
-def _html_chunks(report: ReconcileReport, document: str | None) -> Iterator[str]:
-    text = report.model_dump_json() if document is None else document
-    data = text.replace("</", "<\\/")  # the JSON sits in a <script>: never close it early
-    return _env.get_template("report.html.j2").generate(report=report, data=data)
+def writable(report: ReconcileReport) -> tuple[ReconcileReport, str]:
+    """Return ``report`` and its JSON, in a form every UTF-8 writer accepts.
+
+    A value UTF-8 cannot encode (a lone surrogate: a catalog file name that is not UTF-8, a
+    value quoted in a problem) would make both the JSON and the page fail to write, so one value
+    would hide the whole run. Such text is kept as its visible ``\\udXXX`` escape instead; the
+    copy is made only when it is needed.
+    """
+    try:
+        return report, report.model_dump_json()
+    except PydanticSerializationError:
+        plain = json_values.storable(report.model_dump(), max_depth=_REPORT_DEPTH)
+        clean = ReconcileReport.model_validate(plain)
+        return clean, clean.model_dump_json()
+
+
+def _html_chunks(report: ReconcileReport, document: str) -> Iterator[str]:
+    # The page's script reads the report from this JSON; script_json makes it inert there.
+    return environment.get_template("report.html.j2").generate(
+        report=report, data=JsonText(document)
+    )
 
 
 def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path:
@@ -153,7 +170,7 @@ def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"reconcile-{report.started_at:%Y%m%dT%H%M%S%fZ}-{report.run_id}"
     json_path = directory / f"{stem}.json"
-    document = report.model_dump_json()
+    report, document = writable(report)
     _atomic_write(json_path, [document])
     # Streamed to the file: a 100,000-row page is never held whole in memory.
     _atomic_write(directory / f"{stem}.html", _html_chunks(report, document))

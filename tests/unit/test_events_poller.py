@@ -178,6 +178,34 @@ async def test_an_unparseable_event_is_a_dead_letter_and_its_page_goes_on(rig: R
     assert [n.kind for n in rig.sink.sent] == ["dead_letter"]
 
 
+@dataclass
+class WireEvents(FakeEvents):
+    """:class:`FakeEvents` whose pages carry bytes no JSON encoder writes, put in by placeholder."""
+
+    wire: dict[str, bytes] = field(default_factory=dict)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        answer = super().__call__(request)
+        body = answer.content
+        for placeholder, raw in self.wire.items():
+            body = body.replace(json.dumps(placeholder).encode(), raw)
+        return httpx.Response(answer.status_code, content=body, headers=answer.headers)
+
+
+async def test_values_no_parser_accepts_fail_their_event_not_the_page(tmp_path: Path) -> None:
+    """A 5,000-digit integer or bytes that are not UTF-8 make a dead letter; the page goes on."""
+    api = WireEvents(wire={"@huge@": b"9" * 5000, "@bytes@": b'"caf\xe9 \xff"'})
+    api.add("e1", START)
+    api.add("huge", START, data={"object": {"quantity": "@huge@"}})
+    api.add("bytes", START, data={"object": {"name": "@bytes@"}})
+    api.add("e4", START + timedelta(seconds=1))
+    async for rig in _rig(api, tmp_path, Clock()):
+        await rig.poller.poll_once()
+        dead = {e.id: e.last_error or "" for e in rig.store.inbox_events("dead")}
+        assert _ids(rig.store, "received") == ["e1", "e4"]
+    assert ("out of range" in dead["huge"], "not valid Unicode" in dead["bytes"]) == (True, True)
+
+
 async def test_an_event_without_an_id_is_kept_once_under_a_stable_id(rig: Rig) -> None:
     """No id: a dead letter keyed by its content, so listing it again adds nothing."""
     rig.api.visible.append({"type": "order.complete", "createdTime": stamp(START)})

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog_sync.report import (
     ChangeEntry,
@@ -14,6 +18,14 @@ from catalog_sync.report import (
     Summary,
     render_html,
     write_report,
+)
+
+#: Text holding a lone surrogate among other characters (as a file name that is not UTF-8 does).
+TEXT_WITH_SURROGATES = st.builds(
+    lambda before, surrogate, after: before + surrogate + after,
+    st.text(max_size=4),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.text(max_size=4),
 )
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -74,3 +86,37 @@ def test_html_cannot_be_broken_by_catalog_text() -> None:
     data_end = html.index("</script>", data_start)
     embedded = html[data_start + len('id="report-data">') : data_end]
     assert json.loads(embedded)["changes"][0]["fields"][0]["new"] == "</script>"
+
+
+@given(TEXT_WITH_SURROGATES)
+def test_text_utf8_cannot_encode_never_stops_a_report(text: str) -> None:
+    """A lone surrogate in any value is written as its visible escape; the report still exists."""
+    report = ReconcileReport(
+        run_id=1,
+        kind="reconcile",
+        started_at=T0,
+        finished_at=T0,
+        prune_refused=text,
+        summary=Summary(invalid_rows=1),
+        changes=[
+            ChangeEntry(
+                id="P-1",
+                action="update_sku",
+                status="failed",
+                source=text,
+                fields=[FieldChangeEntry(side="sku", field="name", old={text: text}, new=text)],
+            )
+        ],
+        invalid_rows=[ProblemEntry(file=text, line=1, field=text, message=text)],
+        unparseable_files=[text],
+    )
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_report(report, Path(folder), keep=5)
+        written = json.loads(path.read_text(encoding="utf-8"))
+        page = path.with_suffix(".html").read_text(encoding="utf-8")
+    assert (written["invalid_rows"][0]["message"], written["changes"][0]["fields"][0]["old"]) == (
+        shown,
+        {shown: shown},
+    )
+    assert "Deletion refused" in page

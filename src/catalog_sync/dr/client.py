@@ -30,6 +30,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from catalog_sync import __version__
+from catalog_sync.core.event_pages import decode_page
 from catalog_sync.dr.bulk_window import BulkWindow
 from catalog_sync.dr.errors import (
     APIError,
@@ -431,7 +432,9 @@ class DigitalRiverClient:
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page of ``GET /events`` as the API's JSON objects, and ``hasMore``.
 
-        Unlike :meth:`list_events` one malformed event cannot fail the page: the poller
+        Unlike :meth:`list_events` one malformed event cannot fail the page: the body is read
+        by :func:`~catalog_sync.core.event_pages.decode_page`, which keeps values no parser
+        accepts (huge integers, bytes that are not UTF-8) inside their event, and the poller
         validates each event itself and keeps the ones it cannot read as dead letters.
         Entries that are not JSON objects are wrapped as ``{"value": entry}``, never dropped.
         ``priority`` overrides the rate-budget priority of event reads (a poller whose reads
@@ -444,11 +447,10 @@ class DigitalRiverClient:
             query["endingBefore"] = ending_before
         query["limit"] = _page_size(limit)
         response = await self._call("GET", "/events", params=query, priority=priority)
-        raw = _json(response)
-        data = raw.get("data")
-        entries: list[Any] = data if isinstance(data, list) else []
-        events = [entry if isinstance(entry, dict) else {"value": entry} for entry in entries]
-        return events, bool(raw.get("hasMore", False))
+        page = decode_page(response.content)
+        if page.problem is not None:
+            raise _invalid_response(response, ValueError(page.problem))
+        return list(page.events), page.has_more
 
     def iter_events(
         self,

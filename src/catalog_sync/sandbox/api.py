@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -13,7 +12,6 @@ from starlette.routing import Route
 from catalog_sync.sandbox import catalog, events
 from catalog_sync.sandbox.cancellations import create_cancellation
 from catalog_sync.sandbox.dataset import DataSet
-from catalog_sync.sandbox.errors import invalid_request
 from catalog_sync.sandbox.fulfiller import create_fulfillment_order
 from catalog_sync.sandbox.gateway import LIVE_KEY
 from catalog_sync.sandbox.orders import order_details
@@ -21,7 +19,7 @@ from catalog_sync.sandbox.payments import create_fulfillment
 from catalog_sync.sandbox.query import FieldFilter, build_window, multi
 from catalog_sync.sandbox.state import Sandbox
 from catalog_sync.sandbox.store import Collection, Obj, Predicate
-from catalog_sync.sandbox.validation import as_object
+from catalog_sync.sandbox.validation import as_object, parse_body
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -31,11 +29,7 @@ async def json_body(request: Request) -> Obj:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise invalid_request("The request body is not valid JSON.") from None
-    return as_object(value)
+    return as_object(parse_body(raw))
 
 
 def _filters(*pairs: tuple[str, str]) -> tuple[FieldFilter, ...]:

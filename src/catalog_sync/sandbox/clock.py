@@ -44,7 +44,10 @@ def parse_time(text: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first representable time
+        return None
 
 
 def later(moment: datetime, *, days: int) -> datetime:

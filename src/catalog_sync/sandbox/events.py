@@ -41,8 +41,14 @@ def type_filter(params: QueryParams) -> Predicate | None:
         if len(several) > MAX_EVENT_TYPES:
             raise invalid_parameter("types", ",".join(several))
         wanted = frozenset(several)
-        return lambda event: event["type"] in wanted
+        return lambda event: _type(event) in wanted
     if single is not None:
         pattern = re.compile(re.escape(single).replace(r"\*", ".*"))
-        return lambda event: pattern.fullmatch(event["type"]) is not None
+        return lambda event: pattern.fullmatch(_type(event)) is not None
     return None
+
+
+def _type(event: Obj) -> str:
+    """The event's type; "" for a raw event appended without a usable one (never matched)."""
+    kind = event.get("type")
+    return kind if isinstance(kind, str) else ""

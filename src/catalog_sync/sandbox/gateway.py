@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from catalog_sync.sandbox.errors import UNAUTHORIZED_BODY, ApiError, error_response
 from catalog_sync.sandbox.faults import drop_connection, injected_error
 from catalog_sync.sandbox.state import Sandbox
+from catalog_sync.sandbox.validation import parse_body
 
 ADMIN_PREFIX: Final = "/_sandbox"
 #: The scope key handlers read the caller's mode from.
@@ -149,11 +149,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _log_entry(scope: Scope, raw: bytes) -> dict[str, Any]:
     body: Any = None
     if raw:
-        text = raw.decode("utf-8", errors="replace")
         try:
-            body = json.loads(text)
-        except ValueError:
-            body = text
+            body = parse_body(raw)
+        except ApiError:  # kept as (representable) text: the log is served as JSON later
+            body = raw.decode("utf-8", errors="replace")
     return {
         "method": scope["method"],
         "path": scope["path"],

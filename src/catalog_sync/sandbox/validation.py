@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import pycountry
 
-from catalog_sync.core import codes
+from catalog_sync.core import codes, json_values
 from catalog_sync.sandbox.clock import parse_time
 from catalog_sync.sandbox.errors import (
     invalid_parameter,
@@ -28,6 +28,32 @@ METADATA_KEY_MAX: Final = 40
 METADATA_VALUE_MAX: Final = 500
 _CURRENCIES: Final = frozenset(c.alpha_3 for c in pycountry.currencies)
 _INTEGER_TEXT: Final = re.compile(r"^-?\d+$")
+#: Longest numeric string that can be a 64-bit integer (with a sign).
+_INTEGER_DIGITS: Final = 20
+
+
+def parse_body(raw: bytes) -> Any:
+    """The JSON value of a request body, or the 400 for a body that cannot be represented.
+
+    Refused, before anything is stored: bytes that are not UTF-8, text that is not JSON,
+    ``\\ud800``-style escapes of lone surrogates (in a value or a name), numbers that are not
+    finite or not in 64 bits, and nesting deeper than ``json_values.MAX_DEPTH``. Stored, any of
+    them would make every later answer that includes it, ``GET /events`` too, fail to encode.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid_request(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        value = json_values.loads(text)
+    except ValueError:
+        raise invalid_request("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise invalid_request("The request body is nested too deeply.") from None
+    found = json_values.problems(value, limit=1)
+    if found:
+        raise invalid_request(f"The request body cannot be used: {found[0]}.")
+    return value
 
 
 def as_object(value: Any, parameter: str | None = None) -> Body:
@@ -76,10 +102,16 @@ def boolean(parameter: str, value: Any) -> bool:
 
 
 def count(parameter: str, value: Any) -> int:
-    """A non-negative integer; numeric strings are coerced, as DR does for ``"quantity": "2"``."""
+    """A non-negative 64-bit integer; numeric strings are coerced, as DR does for ``"2"``."""
     if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        if len(value.strip()) > _INTEGER_DIGITS:  # int() refuses 4,300 digits with a ValueError
+            raise invalid_parameter(parameter, value)
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= json_values.INT64_MAX
+    ):
         raise invalid_parameter(parameter, _shown(value))
     return value
 
