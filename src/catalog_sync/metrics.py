@@ -101,5 +101,9 @@ class EmbeddedServer(uvicorn.Server):
 
 def metrics_server(app: Starlette, port: int) -> EmbeddedServer:
     """Return a server for ``app`` bound to loopback; ``await server.serve()`` runs it."""
-    config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's records go through catalog-sync's logging (JSON, redacted,
+    # rate-limited) instead of the plain-text handlers uvicorn would install.
+    config = uvicorn.Config(
+        app, host=LOOPBACK, port=port, log_level="warning", access_log=False, log_config=None
+    )
     return EmbeddedServer(config)
