@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,3 +76,14 @@ def test_html_cannot_be_broken_by_catalog_text() -> None:
     data_end = html.index("</script>", data_start)
     embedded = html[data_start + len('id="report-data">') : data_end]
     assert json.loads(embedded)["changes"][0]["fields"][0]["new"] == "</script>"
+
+
+def test_report_files_and_folder_are_private(tmp_path: Path) -> None:
+    """Even under a umask of 022 a new reports folder is 0700 and its files 0600."""
+    previous = os.umask(0o022)
+    try:
+        path = write_report(_report(), tmp_path / "reports", keep=5)
+    finally:
+        os.umask(previous)
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in (path, path.with_suffix(".html"))]
+    assert (stat.S_IMODE(path.parent.stat().st_mode), modes) == (0o700, [0o600, 0o600])
