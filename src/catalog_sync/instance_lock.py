@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 from typing import IO, Self
 
+from catalog_sync.private_files import FILE_MODE, make_private_folder
+from catalog_sync.state import state_error
+
 
 class AlreadyRunningError(RuntimeError):
     """Another process holds the lock of this state database."""
@@ -20,13 +23,22 @@ class InstanceLock:
     """An exclusive, non-blocking lock on ``<state>.lock`` that records the holder's pid."""
 
     def __init__(self, state_path: Path) -> None:
+        self._state = state_path
         self.path = state_path.with_name(state_path.name + ".lock")
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`AlreadyRunningError` naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        """Take the lock or raise :class:`AlreadyRunningError` naming the holder.
+
+        The lock file is created private (0600) beside the state; one that cannot be created
+        is a :class:`StateError` (read-only or immutable folder, a file in the path).
+        """
+        try:
+            make_private_folder(self.path.parent)
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise state_error(self._state, exc, f"create its lock file {self.path}") from exc
+        handle = os.fdopen(descriptor, "r+", encoding="utf-8")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -23,6 +23,7 @@ from catalog_sync import logs
 from catalog_sync.dr import DRError
 from catalog_sync.instance_lock import AlreadyRunningError
 from catalog_sync.settings import Settings, SettingsError, load_settings
+from catalog_sync.state import StateError
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -69,6 +70,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except SettingsError as exc:
             fail(f"configuration error: {exc}", EXIT_USAGE)
         except AlreadyRunningError as exc:
+            fail(str(exc), EXIT_FAILED)
+        except StateError as exc:
             fail(str(exc), EXIT_FAILED)
         except DRError as exc:
             fail(f"Digital River API error: {logs.redact(str(exc))}", EXIT_FAILED)

@@ -20,7 +20,7 @@ from catalog_sync.cli.common import (
 )
 from catalog_sync.daemon import Daemon, validate
 from catalog_sync.settings import Settings, webhook_label
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateStore, check_writable
 from catalog_sync.status import gather_status, render_status
 from catalog_sync.wiring import daemon_services, status_sections
 
@@ -46,6 +46,7 @@ def run(config_file: Path | None, metrics_port: int | None) -> None:
 
     settings = load()
     validate(settings)
+    check_writable(settings.state)
     sys.exit(Daemon(settings, reload=load, services=daemon_services()).run())
 
 
