@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Self
 
+from catalog_sync.private_files import FILE_MODE, make_private_folder
+from catalog_sync.state import state_error
+
 #: The command recorded by the daemon; any other name is a one-off command.
 DAEMON_COMMAND: Final = "run"
 #: What a refused command tells the operator when the daemon holds the state.
@@ -134,9 +137,14 @@ class InstanceLock:
         """
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, flags, 0o600)
+            make_private_folder(self.path.parent)
+            fd = os.open(self.path, flags, FILE_MODE)
         except OSError as exc:
+            if not (self.path.is_symlink() or self.path.exists()):
+                # Nothing there and none can be made: a read-only folder, a file in the path.
+                raise state_error(
+                    self.state_path, exc, f"create its lock file {self.path}"
+                ) from exc
             raise InstanceLockError(
                 f"cannot open the lock file {self.path}: {exc.strerror or exc}"
                 f"{' (a symbolic link is not accepted)' if self.path.is_symlink() else ''}"

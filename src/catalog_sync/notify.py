@@ -4,6 +4,10 @@ Every notification is first logged in the state database (with the change that c
 handed to each configured sink. A sink that fails is logged and skipped: a broken webhook must
 never stop a capture. Sinks: a local JSONL file (one JSON object per line, appended and
 flushed) and HTTP webhooks (POST JSON, retried with backoff on 5xx, 429 and transport errors).
+
+A webhook URL is a secret (Slack-style hooks keep theirs in the path): a sink shows itself by
+its label (scheme and host), and its errors are rebuilt from the status or the kind of
+failure, never from the HTTP client's text, which quotes the URL.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from typing import Final, Protocol
 
 import httpx
 
-from catalog_sync.logs import get_logger
-from catalog_sync.settings import Settings
+from catalog_sync.logs import get_logger, redact, register_secret
+from catalog_sync.settings import Settings, url_secrets, webhook_label
 from catalog_sync.state.fulfillment import NotificationRecord
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 Sleep = Callable[[float], Awaitable[object]]
+
+
+class WebhookError(RuntimeError):
+    """A webhook could not be delivered; the message names the sink by its label only."""
 
 
 class Sink(Protocol):
@@ -56,38 +64,50 @@ class WebhookSink:
         self,
         url: str,
         *,
+        label: str | None = None,
         attempts: int = 4,
         initial_backoff: float = 0.5,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.url = url
+        for part in url_secrets(url):
+            register_secret(part)
+        self._url = url
+        self.label = label if label is not None else webhook_label(url)
         self._attempts = attempts
         self._backoff = initial_backoff
         self._sleep = sleep
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
-        return f"WebhookSink({self.url!r})"
+        return f"WebhookSink({self.label!r})"
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
 
     async def send(self, record: NotificationRecord) -> None:
-        """POST the notification; raise after the last failed attempt."""
+        """POST the notification; raise :class:`WebhookError` after the last failed attempt.
+
+        The error is raised ``from None``: httpx's exceptions quote the URL, so none of them
+        is kept as a cause where a traceback could show it.
+        """
         for attempt in range(1, self._attempts + 1):
+            failure: str | None = None
             try:
-                response = await self._http.post(self.url, json=record.as_json())
-            except httpx.TransportError:
-                if attempt == self._attempts:
-                    raise
+                response = await self._http.post(self._url, json=record.as_json())
+            except httpx.TransportError as exc:
+                failure = type(exc).__name__
             else:
-                if response.status_code not in _RETRY_STATUSES or attempt == self._attempts:
-                    response.raise_for_status()
+                if response.is_success:
                     return
-            await self._sleep(self._backoff * 2 ** (attempt - 1))
+                failure = f"HTTP {response.status_code}"
+                if response.status_code not in _RETRY_STATUSES:
+                    break
+            if attempt < self._attempts:
+                await self._sleep(self._backoff * 2 ** (attempt - 1))
+        raise WebhookError(f"webhook {self.label}: {failure} after {attempt} attempt(s)") from None
 
 
 class Notifier:
@@ -100,7 +120,9 @@ class Notifier:
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
         """The sinks ``notify_jsonl`` and ``notify_webhooks`` configure."""
-        sinks: list[Sink] = [WebhookSink(url) for url in settings.notify_webhooks]
+        sinks: list[Sink] = [
+            WebhookSink(url.get_secret_value()) for url in settings.notify_webhooks
+        ]
         if settings.notify_jsonl is not None:
             sinks.insert(0, JsonlSink(settings.notify_jsonl))
         return cls(sinks)
@@ -116,7 +138,7 @@ class Notifier:
         for sink, result in zip(self.sinks, results, strict=True):
             if isinstance(result, BaseException):
                 self.failures += 1
-                _log.error("notify.failed", sink=repr(sink), error=str(result))
+                _log.error("notify.failed", sink=repr(sink), error=redact(str(result)))
 
     async def aclose(self) -> None:
         """Close sinks that hold connections."""

@@ -7,7 +7,7 @@ Schema, so the documented interface and the written files cannot disagree.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from catalog_sync.core import json_values
+from catalog_sync.private_files import make_private_folder, write_private_atomically
 from catalog_sync.templating import JsonText, environment
 
 REPORT_SCHEMA_VERSION: Final = 1
@@ -164,28 +165,22 @@ def _html_chunks(report: ReconcileReport, document: str) -> Iterator[str]:
 def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path:
     """Write ``report`` as JSON and HTML, point ``latest.*`` at it, prune old ones.
 
-    Files are written to a temporary name and renamed, so a reader never sees half a report.
+    Files are written to a temporary name and renamed, so a reader never sees half a report;
+    they name customers' products and are created private (0600, the folder 0700).
     Returns the path of the JSON file.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_folder(directory)
     stem = f"reconcile-{report.started_at:%Y%m%dT%H%M%S%fZ}-{report.run_id}"
     json_path = directory / f"{stem}.json"
     report, document = writable(report)
-    _atomic_write(json_path, [document])
+    write_private_atomically(json_path, [document])
     # Streamed to the file: a 100,000-row page is never held whole in memory.
-    _atomic_write(directory / f"{stem}.html", _html_chunks(report, document))
+    write_private_atomically(directory / f"{stem}.html", _html_chunks(report, document))
     del document
     for name, target in ((LATEST_JSON, json_path.name), (LATEST_HTML, f"{stem}.html")):
         _atomic_symlink(directory / name, target)
     _prune(directory, keep)
     return json_path
-
-
-def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.writelines(chunks)
-    tmp.replace(path)
 
 
 def _atomic_symlink(link: Path, target: str) -> None:

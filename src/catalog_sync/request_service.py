@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 import stat
 import time
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ from catalog_sync.metrics import Metrics
 from catalog_sync.request_log import Source, record_request
 from catalog_sync.settings import Settings
 from catalog_sync.settle import SettleTracker
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateError, StateStore
 
 PROCESSED: Final = "processed"
 REJECTED: Final = "rejected"
@@ -213,10 +212,10 @@ class RequestFolder:
         name = shown_name(path.name)
         try:
             found = self._process(path, name)
-        except sqlite3.OperationalError as exc:
-            self._once(path, "requests.file_deferred", name, f"state database: {exc}")
-            return None
         except Exception as exc:  # noqa: BLE001 - one file must never stop the intake
+            if isinstance(exc, StateError) and exc.passing:
+                self._once(path, "requests.file_deferred", name, str(exc))
+                return None
             detail = f"{type(exc).__name__}: {excerpt(str(exc), redact)}"
             _log.error("requests.file_failed", file=name, error=detail)
             message = (

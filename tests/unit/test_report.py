@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,3 +122,14 @@ def test_text_utf8_cannot_encode_never_stops_a_report(text: str) -> None:
         {shown: shown},
     )
     assert "Deletion refused" in page
+
+
+def test_report_files_and_folder_are_private(tmp_path: Path) -> None:
+    """Even under a umask of 022 a new reports folder is 0700 and its files 0600."""
+    previous = os.umask(0o022)
+    try:
+        path = write_report(_report(), tmp_path / "reports", keep=5)
+    finally:
+        os.umask(previous)
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in (path, path.with_suffix(".html"))]
+    assert (stat.S_IMODE(path.parent.stat().st_mode), modes) == (0o700, [0o600, 0o600])

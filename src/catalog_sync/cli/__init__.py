@@ -15,6 +15,9 @@ from catalog_sync import __version__
 @click.version_option(__version__, prog_name="catalog-sync")
 def main() -> None:
     """Keep Digital River SKU / inventory-item pairs in sync and run distributed fulfillment."""
+    from catalog_sync.cli.common import restrict_new_files  # noqa: PLC0415 - see _register
+
+    restrict_new_files()
 
 
 def _register() -> None:

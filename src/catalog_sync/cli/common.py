@@ -2,12 +2,16 @@
 
 Errors a user can act on become one line on stderr and an exit code; a traceback is only for
 bugs. That mapping lives here and nowhere else.
+
+Every command creates its files private to the user it runs as (state, reports, request error
+files): they hold customer names and addresses, and outside systemd nothing else restricts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,10 +23,13 @@ from catalog_sync import logs
 from catalog_sync.dr import DRError
 from catalog_sync.instance_lock import InstanceLockError
 from catalog_sync.settings import Settings, SettingsError, load_settings
+from catalog_sync.state import StateError
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
+#: New files are owner-only (0600, folders 0700) whatever the caller's umask was.
+PRIVATE_UMASK: Final = 0o077
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +41,11 @@ config_option = click.option(
     default=None,
     help="TOML settings file (default /etc/catalog-sync/catalog-sync.toml when it exists).",
 )
+
+
+def restrict_new_files() -> None:
+    """Make every file this process creates private to its user (``umask 077``)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def settings_from(config_file: Path | None, **overrides: Any) -> Settings:
@@ -59,6 +71,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(f"configuration error: {exc}", EXIT_USAGE)
         except InstanceLockError as exc:
             fail(str(exc), EXIT_FAILED)
+        except StateError as exc:
+            fail(str(exc), EXIT_FAILED)
         except DRError as exc:
             fail(f"Digital River API error: {logs.redact(str(exc))}", EXIT_FAILED)
 
@@ -66,8 +80,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print ``message`` to stderr and exit with ``code``."""
-    click.echo(f"catalog-sync: {message}", err=True)
+    """Print ``message`` to stderr as one redacted line and exit with ``code``."""
+    line = " ".join(logs.redact(message).split())
+    click.echo(f"catalog-sync: {line}", err=True)
     sys.exit(code)
 
 

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -20,14 +19,15 @@ from catalog_sync.cli.common import (
     settings_from,
 )
 from catalog_sync.daemon import Daemon, validate
-from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.settings import Settings, webhook_label
+from catalog_sync.state import StateStore, check_writable
 from catalog_sync.status import gather_status, render_status
 from catalog_sync.wiring import daemon_services, status_sections
 
 metrics_port_option = click.option(
     "--metrics-port",
-    type=click.IntRange(0, 65535),
+    # The range is checked with the other settings, so a bad port is one line like them.
+    type=int,
     default=None,
     help="Serve /healthz and /metrics on 127.0.0.1 at this port (default: off).",
 )
@@ -46,6 +46,7 @@ def run(config_file: Path | None, metrics_port: int | None) -> None:
 
     settings = load()
     validate(settings)
+    check_writable(settings.state)
     sys.exit(Daemon(settings, reload=load, services=daemon_services()).run())
 
 
@@ -92,18 +93,11 @@ def config_show(as_json: bool, config_file: Path | None) -> None:
 def effective_settings(settings: Settings) -> dict[str, Any]:
     """Every setting as JSON values; secrets are shown as ``**********``.
 
-    Webhook URLs often carry a token in their user part or query, so only their scheme, host
-    and path are shown.
+    Webhook URLs carry their token in the user part, the query or the path (Slack-style), so
+    only their scheme and host are shown.
     """
     values: dict[str, Any] = settings.model_dump(mode="json")
-    values["notify_webhooks"] = [mask_url(url) for url in settings.notify_webhooks]
+    values["notify_webhooks"] = [
+        webhook_label(url.get_secret_value()) for url in settings.notify_webhooks
+    ]
     return values
-
-
-def mask_url(url: str) -> str:
-    """``url`` without credentials, query or fragment (``?…`` marks a removed query)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    query = "?…" if parts.query else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}{query}"

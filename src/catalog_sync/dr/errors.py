@@ -223,8 +223,12 @@ def error_from_response(response: httpx.Response) -> APIError:
 
 
 def transport_error(exc: httpx.TransportError, method: str, path: str) -> TransportError:
-    """Wrap an httpx failure, deciding whether the request may have reached the server."""
-    text = str(exc) or type(exc).__name__
+    """Wrap an httpx failure, deciding whether the request may have reached the server.
+
+    httpx's text can quote a header it refused (``Illegal header value b'Bearer ...'``), so
+    it is redacted like text from the server.
+    """
+    text = redact(str(exc)) or type(exc).__name__
     return TransportError(
         f"{method} {path}: {type(exc).__name__}: {text}",
         outcome_unknown=not isinstance(exc, _NOT_SENT),

@@ -4,6 +4,13 @@ SQLite is the embedded default. Callers see a :class:`StateStore` with domain me
 cursor, so a PostgreSQL backend can implement the same methods later.
 """
 
-from catalog_sync.state.store import AppliedPair, RunRecord, StateStore
+from catalog_sync.state.store import (
+    AppliedPair,
+    RunRecord,
+    StateError,
+    StateStore,
+    check_writable,
+    state_error,
+)
 
-__all__ = ["AppliedPair", "RunRecord", "StateStore"]
+__all__ = ["AppliedPair", "RunRecord", "StateError", "StateStore", "check_writable", "state_error"]

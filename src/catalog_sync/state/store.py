@@ -2,25 +2,121 @@
 
 WAL with ``synchronous=FULL`` so a committed transaction survives a crash or power loss: the
 brief's "nothing lost on crash" is a property of every commit here, not of a shutdown hook.
+
+A database that cannot be used (read-only, immutable, damaged, on a full disk, a folder where
+the file should be) raises :class:`StateError`: the path, what failed and what to do, in one
+line. The transaction that met the error is rolled back, so what was committed stays as it was.
+The file and its folder are created private (0600 / 0700): they hold customers' personal data.
+SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files the mode of the database file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Final, Self
 
+from catalog_sync.private_files import create_private_file, make_private_folder
 from catalog_sync.state.fulfillment import FulfillmentTables
 from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.schema import MIGRATIONS
 
 #: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
 _IDS_PER_QUERY = 500
+_MEMORY: Final = ":memory:"
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+#: What to do, by SQLite's primary result code (the extended codes share its prefix).
+_ADVICE: Final = {
+    "SQLITE_READONLY": (
+        "make the file, its -wal/-shm files and its folder writable by this user "
+        "(and not immutable: lsattr, chattr -i)"
+    ),
+    "SQLITE_CANTOPEN": (
+        "check that the folder exists and is writable by this user (not immutable, not on a "
+        "read-only mount) and that the path names a file"
+    ),
+    "SQLITE_PERM": "make the file and its folder writable by this user",
+    "SQLITE_FULL": "free disk space (or raise the quota), then run the command again",
+    "SQLITE_IOERR": "check the disk (dmesg) and free space, then run the command again",
+    "SQLITE_CORRUPT": (
+        "the file is damaged: stop catalog-sync, keep a copy of it and restore the last backup"
+    ),
+    "SQLITE_NOTADB": (
+        "the file is not a catalog-sync database (damaged or wrong path): check the state "
+        "setting, or restore the last backup"
+    ),
+    "SQLITE_BUSY": "another process holds the database locked; run the command again",
+    "SQLITE_LOCKED": "another process holds the database locked; run the command again",
+}
+_OS_ADVICE: Final = {
+    errno.EACCES: _ADVICE["SQLITE_PERM"],
+    errno.EPERM: _ADVICE["SQLITE_READONLY"],
+    errno.EROFS: "the filesystem is read-only: choose a state path on a writable one",
+    errno.ENOSPC: _ADVICE["SQLITE_FULL"],
+    errno.EDQUOT: _ADVICE["SQLITE_FULL"],
+    errno.ENOTDIR: "a part of the path is a file, not a folder: fix the state setting",
+}
+
+
+class StateError(RuntimeError):
+    """The state database cannot be opened, read or written.
+
+    The message is meant for an operator: the path, what failed, and what to do.
+    """
+
+    def __init__(self, path: Path, problem: str, advice: str, *, passing: bool = False) -> None:
+        super().__init__(f"state database {path}: {problem}; {advice}")
+        self.path = path
+        #: Whether trying again later may succeed (busy, locked, read-only, full), as
+        #: opposed to a database that is damaged or not a database at all.
+        self.passing = passing
+
+
+def state_error(path: Path, exc: sqlite3.Error | OSError, action: str) -> StateError:
+    """The :class:`StateError` for ``exc``, met while trying to ``action``."""
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        advice = _OS_ADVICE.get(exc.errno or 0, "check the path and its permissions")
+        return StateError(path, f"cannot {action}: {reason}", advice)
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    primary = "_".join(name.split("_")[:2])
+    advice = _ADVICE.get(primary, "check the file, its folder and the disk")
+    passing = isinstance(exc, sqlite3.OperationalError)
+    return StateError(path, f"cannot {action}: {exc}", advice, passing=passing)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose SQLite errors are :class:`StateError` naming the database."""
+
+    state_path: Path = Path(_MEMORY)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise state_error(self.state_path, exc, _action(sql)) from exc
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            raise state_error(self.state_path, exc, _action(sql)) from exc
+
+
+def _action(sql: str) -> str:
+    verb = sql.lstrip().split(" ", 1)[0].upper()
+    return {"SELECT": "read it", "PRAGMA": "open it"}.get(verb, "write it")
 
 
 def utc_now() -> str:
@@ -57,22 +153,46 @@ class StateStore(RequestTables, FulfillmentTables):
     """The state database. One instance per process; not shared across threads."""
 
     def __init__(self, path: Path) -> None:
+        """Open (or create, private) the database at ``path`` and migrate it.
+
+        Raises :class:`StateError` when it cannot be used; nothing is left open then.
+        """
         self.path = path
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        if str(path) != _MEMORY:
+            _prepare(path)
+        try:
+            db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, factory=_Connection
+            )
+        except sqlite3.Error as exc:
+            raise state_error(path, exc, "open it") from exc
+        db.state_path = path
+        self._db: _Connection = db
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(
+        self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object
+    ) -> None:
+        """Close; an SQLite error raised by a read in the block becomes a :class:`StateError`.
+
+        Errors of ``execute`` are translated where they happen; a row that turns out to be
+        damaged while a result is being iterated surfaces here instead.
+        """
         self.close()
+        if isinstance(error, sqlite3.Error):
+            raise state_error(self.path, error, "read it") from error
 
     def close(self) -> None:
         """Close the connection; committed data is already durable."""
@@ -82,9 +202,10 @@ class StateStore(RequestTables, FulfillmentTables):
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"state database {self.path} has schema {version}, newer than this "
-                f"catalog-sync knows ({len(MIGRATIONS)}); upgrade catalog-sync"
+            raise StateError(
+                self.path,
+                f"has schema {version}, newer than this catalog-sync knows ({len(MIGRATIONS)})",
+                "upgrade catalog-sync",
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
@@ -101,14 +222,20 @@ class StateStore(RequestTables, FulfillmentTables):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Run the block in one IMMEDIATE transaction: all of it is committed, or none."""
+        """Run the block in one IMMEDIATE transaction: all of it is committed, or none.
+
+        A failed COMMIT (disk full) is rolled back too. SQLite may have rolled back already
+        (after SQLITE_FULL it can), and a failing ROLLBACK must not hide the first error.
+        """
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                with contextlib.suppress(StateError):
+                    self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- pairs -----------------------------------------------------------------------------
     def applied_pairs(self, ids: Iterable[str] | None = None) -> dict[str, AppliedPair]:
@@ -190,6 +317,50 @@ class StateStore(RequestTables, FulfillmentTables):
             "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return None if row is None else _run(row)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a database that could be read but never written, before a writer starts.
+
+    SQLite opens such a file read-only without a word and fails at the first commit, which
+    for the daemon is after it has started. A reader (``status``) needs none of this.
+    """
+    if not path.exists():
+        return  # created on open, in a folder that must then be writable anyway
+    if not os.access(path, os.W_OK):
+        raise StateError(path, "is read-only (or immutable)", _ADVICE["SQLITE_READONLY"])
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StateError(
+            path,
+            f"its folder {path.parent} is read-only (or immutable)",
+            _ADVICE["SQLITE_READONLY"],
+        )
+
+
+def _prepare(path: Path) -> None:
+    """Refuse a path that is not a file; create a missing file and folder private."""
+    try:
+        mode = path.stat().st_mode if path.exists() else None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise StateError(
+                path,
+                "is a folder, not a database file",
+                f"set the state setting to a file path, e.g. {path / 'catalog-sync.db'}",
+            )
+        if mode is not None and not stat.S_ISREG(mode):
+            raise StateError(
+                path, "is not a regular file", "set the state setting to a database file path"
+            )
+        if mode is not None and path.stat().st_size > 0:
+            with path.open("rb") as existing:
+                header = existing.read(len(_SQLITE_HEADER))
+            if header != _SQLITE_HEADER:
+                # SQLite would take a 1-byte file for an empty database and overwrite it.
+                raise StateError(path, "is not an SQLite database", _ADVICE["SQLITE_NOTADB"])
+        make_private_folder(path.parent)
+        create_private_file(path)
+    except OSError as exc:
+        raise state_error(path, exc, "create it") from exc
 
 
 def _statements(script: str) -> list[str]:

@@ -67,3 +67,18 @@ async def test_key_absent_from_logs_of_calls_and_retries(
     assert '"event": "dr.call"' in written
     assert '"event": "dr.retry"' in written
     assert api_key not in written
+
+
+async def test_escaped_key_in_a_protocol_error_is_redacted(
+    make_client: MakeClient, api_key: str, log_output: io.StringIO
+) -> None:
+    """httpx quoting the refused header as bytes (with a line end) leaks no form of the key."""
+    padded = f"{api_key}\r\n"
+    logs.register_secret(padded)
+    refused = httpx.LocalProtocolError(f"Illegal header value {f'Bearer {padded}'.encode()!r}")
+    client = make_client(refused, attempts=1)
+    with pytest.raises(DRError) as caught:
+        await client.get_sku("a")
+    logs.get_logger("test").error("failed", error=caught.value)
+    texts = [str(caught.value), repr(caught.value), log_output.getvalue()]
+    assert [text for text in texts if api_key in text] == []

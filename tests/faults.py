@@ -1,0 +1,39 @@
+"""Faults of the filesystem for tests: a file or folder this process cannot write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[str]:
+    """Make ``path`` unwritable for this process while the block runs; yields how.
+
+    A plain user is stopped by the mode (read-only); root ignores modes, so for root the
+    entry is made immutable (``chattr +i``), and the test is skipped where that is refused.
+    """
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield "read-only"
+        finally:
+            path.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("root without chattr: nothing makes a file unwritable")
+    made = subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("root without CAP_LINUX_IMMUTABLE: nothing makes a file unwritable")
+    try:
+        yield "immutable"
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
