@@ -122,13 +122,6 @@ class _Record:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def put(self, canonical: str, written: str, value: object) -> None:
-        if canonical.startswith(_METADATA_PREFIX):
-            # Checked here, not by the model: a key that cannot be encoded would reach the
-            # model's error location mangled, and the problem must name the key as written.
-            why = unsendable(canonical[len(_METADATA_PREFIX) :])
-            if why is not None:
-                self.errors.append((written, why))
-                return
         if canonical in self.written:
             first = excerpt(self.written[canonical])
             self.errors.append((written, f"given twice, also as '{first}'"))
@@ -148,6 +141,11 @@ def _clean(value: object) -> object:
     return value
 
 
+#: Names resolved per file, kept: a CSV file repeats its header on every row, a JSON file its
+#: keys. Bounded, as a hostile file may use a new key in every record.
+_RESOLVED_MAX: Final = 1024
+
+
 class _Names:
     """Per-file name resolution that reports each unknown column or key only once."""
 
@@ -155,11 +153,21 @@ class _Names:
         self._file = file
         self._noun = noun
         self._reported: set[str] = set()
+        self._resolved: dict[str, str | None] = {}
+
+    def _canonical(self, name: str) -> str | None:
+        try:
+            return self._resolved[name]
+        except KeyError:
+            canonical = _canonical(name)
+        if len(self._resolved) < _RESOLVED_MAX:
+            self._resolved[name] = canonical
+        return canonical
 
     def fill(self, record: _Record, items: Iterable[tuple[str, object]]) -> Iterator[Problem]:
         for name, raw in items:
             value = _clean(raw)
-            canonical = _canonical(name)
+            canonical = self._canonical(name)
             if canonical is None:
                 if name not in self._reported:
                     self._reported.add(name)
@@ -220,6 +228,14 @@ def _validate(
         Problem(file, record.line, name, message, Severity.ERROR, sku_id)
         for name, message in record.errors
     ]
+    # Keys are checked here, not by the model: a key that cannot be encoded would reach the
+    # model's error location mangled, and the problem must name the key as written.
+    for key in list(record.metadata):
+        why = unsendable(key)
+        if why is not None:
+            written = record.written[_METADATA_PREFIX + key]
+            problems.append(Problem(file, record.line, written, why, Severity.ERROR, sku_id))
+            del record.metadata[key]
     data = dict(record.values)
     if record.metadata:
         data[_METADATA] = record.metadata
@@ -298,7 +314,7 @@ def _csv_rows(lines: LineReader, limits: Limits) -> Iterator[tuple[int, int, lis
         if row is None:
             return
         lines.record_chars = 0
-        if any(len(cell) > limits.field_chars for cell in row):
+        if max(map(len, row), default=0) > limits.field_chars:
             raise UnparseableError(start, limits.field_message())
         yield start, reader.line_num, row
 

@@ -30,10 +30,10 @@ METADATA_VALUE_MAX: Final = 500
 INTEGER_MIN: Final = -(2**63)
 INTEGER_MAX: Final = 2**63 - 1
 
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-#: Control characters (C0, DEL, C1); a field that allows line breaks allows tab, LF and CR.
-_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROL_MULTILINE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: What no sent text may hold: control characters (C0, DEL, C1) and lone surrogates; a field
+#: that allows line breaks allows tab, LF and CR. One search per value: rows are many.
+_UNSENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSENDABLE_MULTILINE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 #: A weight as people write it: ASCII digits with an optional decimal point, nothing else
 #: (``float`` would also take ``1_000``, ``1e3``, ``inf`` and digits of any script).
 _DECIMAL: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -50,21 +50,23 @@ def _quoted(value: object) -> str:
 
 def _sendable(text: str, *, multiline: bool = False) -> str:
     """``text`` if it can be encoded and sent as it is, else the problem that says why not."""
-    if found := _SURROGATE.search(text):
-        raise _fail(
+    found = (_UNSENDABLE_MULTILINE if multiline else _UNSENDABLE).search(text)
+    if found is None:
+        return text
+    raise _unsendable(found.group(), multiline=multiline)
+
+
+def _unsendable(char: str, *, multiline: bool) -> PydanticCustomError:
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        return _fail(
             "surrogate",
             "holds {char}, a lone surrogate that cannot be encoded as UTF-8: "
             "fix the escape in the file",
-            char=f"U+{ord(found.group()):04X}",
+            char=code,
         )
-    if found := (_CONTROL_MULTILINE if multiline else _CONTROL).search(text):
-        allowed = "" if multiline else "; only description may hold tabs and line breaks"
-        raise _fail(
-            "control",
-            "holds the control character {char}" + allowed,
-            char=f"U+{ord(found.group()):04X}",
-        )
-    return text
+    allowed = "" if multiline else "; only description may hold tabs and line breaks"
+    return _fail("control", "holds the control character {char}" + allowed, char=code)
 
 
 def unsendable(text: str) -> str | None:
@@ -79,7 +81,11 @@ def unsendable(text: str) -> str | None:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise _fail("text", "must be a string (quote it in JSON)")
-    return _sendable(value)
+    # The search inlined: this runs for every text cell of every row.
+    found = _UNSENDABLE.search(value)
+    if found is not None:
+        raise _unsendable(found.group(), multiline=False)
+    return value
 
 
 def _multiline_text(value: object) -> str:

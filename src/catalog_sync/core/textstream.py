@@ -156,7 +156,9 @@ class LineReader:
             if not self.record_chars:
                 start = number
             self.record_chars += len(line)
-            if len(line.rstrip("\r\n")) > limit or self.record_chars > limit + 1:
+            if self.record_chars > limit and (
+                len(line.rstrip("\r\n")) > limit or self.record_chars > limit + 1
+            ):
                 raise UnparseableError(start, self._limits.line_message())
             yield line
 
