@@ -3,6 +3,8 @@
 :class:`CatalogRuns` is the one door to the :class:`~catalog_sync.reconcile.Reconciler` inside
 the daemon: runs never overlap (one lock), every run feeds the metrics and the one-line status,
 and a run that fails to reach Digital River is owed, not lost (its scope joins the next run).
+A run that fails for any other reason (a defect meeting an input nobody foresaw) is logged
+with its traceback and owed the same way: no file or row stops the daemon's catalog work.
 :class:`AuditService` is the timer that asks for a full audit every ``audit_interval``.
 """
 
@@ -49,6 +51,8 @@ class CatalogRuns:
         self._on_finished = on_finished
         self._lock = asyncio.Lock()
         self._owed: set[str] = set()
+        #: Changed files a failed refresh did not read; they join the next change.
+        self._unread: set[Path] = set()
         self.last: ReconcileResult | None = None
 
     async def startup(self, stop: asyncio.Event) -> None:
@@ -56,9 +60,10 @@ class CatalogRuns:
         wait = _STARTUP_RETRY_FIRST
         while not stop.is_set():
             async with self._lock:
-                self._cache.refresh()
-                if await self._run(ReconcileOptions(kind="reconcile")) is not None:
-                    return
+                if await self._refreshed(None) is not None:
+                    result = await self._run(ReconcileOptions(kind="reconcile"))
+                    if result is not None:
+                        return
             log.warning("start-up reconcile will be retried", seconds=wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
@@ -67,10 +72,14 @@ class CatalogRuns:
     async def files_changed(self, paths: frozenset[Path]) -> ReconcileResult | None:
         """Re-read ``paths`` and reconcile only the pairs those files hold or held."""
         async with self._lock:
+            paths = paths | self._unread
+            self._unread = set()
             before = {
                 self._cache.name_of(p): self._cache.ids(self._cache.name_of(p)) for p in paths
             }
-            changed = self._cache.refresh(paths)
+            changed = await self._refreshed(paths)
+            if changed is None:
+                self._unread |= paths
             if not changed:
                 return None
             scope = set(self._owed)
@@ -84,7 +93,8 @@ class CatalogRuns:
     async def audit(self) -> ReconcileResult | None:
         """Re-read changed files and compare every pair with the remote side, fixing drift."""
         async with self._lock:
-            self._cache.refresh()
+            if await self._refreshed(None) is None:
+                return None
             return await self._run(ReconcileOptions(kind="audit", audit=True))
 
     def status_line(self) -> str:
@@ -99,17 +109,33 @@ class CatalogRuns:
             f"last {report.kind} run {when}"
         )
 
-    async def _run(self, options: ReconcileOptions) -> ReconcileResult | None:
-        """Run once; a run that could not reach Digital River owes its scope to the next."""
+    async def _refreshed(self, paths: frozenset[Path] | None) -> set[str] | None:
+        """Re-read changed files off the event loop; ``None`` when reading failed as a whole.
+
+        One entry that cannot be read is a problem of that entry (the cache reports it), so a
+        failure here is the folder itself (it cannot be listed) or a defect: it is logged and
+        the files are read again by the next run.
+        """
         try:
-            result = await self._reconciler.run(options, catalog=self._cache.catalog())
+            return await self._cache.update(paths)
+        except Exception:
+            log.exception("catalog files could not be read; trying again on the next change")
+            return None
+
+    async def _run(self, options: ReconcileOptions) -> ReconcileResult | None:
+        """Run once; a run that did not complete owes its scope to the next."""
+        try:
+            catalog = await self._cache.merged()
+            result = await self._reconciler.run(options, catalog=catalog)
         except DRError as exc:
-            if options.scope is not None:
-                self._owed |= options.scope
-            self._metrics.reconcile_runs.labels(f"{options.kind}-aborted").inc()
+            self._aborted(options)
             log.error(  # noqa: TRY400 - an expected outage; the message says all there is
                 "reconcile could not complete", kind=options.kind, error=str(exc)
             )
+            return None
+        except Exception:
+            self._aborted(options)
+            log.exception("reconcile failed; it is tried again", kind=options.kind)
             return None
         if options.scope is None or options.audit:
             self._owed.clear()
@@ -120,6 +146,11 @@ class CatalogRuns:
         if self._on_finished is not None:
             self._on_finished(result)
         return result
+
+    def _aborted(self, options: ReconcileOptions) -> None:
+        if options.scope is not None:
+            self._owed |= options.scope
+        self._metrics.reconcile_runs.labels(f"{options.kind}-aborted").inc()
 
     def _record(self, result: ReconcileResult) -> None:
         report = result.report
@@ -167,6 +198,7 @@ class AuditService:
             self._changed.clear()
             remaining = since + self.interval - loop.time()
             if remaining <= 0:
+                # ``audit`` reports its own failures; a failed audit waits for the next interval.
                 await self._runs.audit()
                 self._audits += 1
                 since = loop.time()

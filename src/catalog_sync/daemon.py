@@ -1,8 +1,9 @@
 """``catalog-sync run``: the long-running parts side by side in one event loop.
 
 Wiring only. The daemon holds the instance lock, opens the state database and the one client
-(one rate budget for every part), starts each :class:`~catalog_sync.service.Service` as a task,
-and owns what belongs to the process: signals (SIGTERM/SIGINT stop, SIGHUP reloads the
+(one rate budget for every part), starts each :class:`~catalog_sync.service.Service` as a task
+(supervised: a service that fails is logged and started again, the others keep serving), and
+owns what belongs to the process: signals (SIGTERM/SIGINT stop, SIGHUP reloads the
 configuration), systemd notifications and the watchdog, the metrics endpoint, and the stop
 timeout. READY=1 is sent once the lock is held, the state is open and every service has been
 started; the start-up reconcile is then under way, so a long first sync never trips systemd's
@@ -15,11 +16,13 @@ import asyncio
 import contextlib
 import signal
 import socket
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from catalog_sync.audit import AuditService, CatalogRuns
+from catalog_sync.catalog_files import catalog_limits
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.instance_lock import DAEMON_COMMAND, InstanceLock
 from catalog_sync.logs import get_logger
@@ -32,6 +35,11 @@ from catalog_sync.systemd_notify import SystemdNotifier, watchdog_interval
 from catalog_sync.watch import CatalogCache, CatalogWatcher, wait_any
 
 log = get_logger("daemon")
+
+#: A failed service is started again after this pause, doubled at each failure in a row...
+RESTART_DELAY: Final = 1.0
+#: ...up to this; a service that then ran this long without failing starts over from the first.
+RESTART_DELAY_MAX: Final = 60.0
 
 #: Settings a SIGHUP applies to the running daemon; any other change needs a restart (the
 #: client, the state database, the folders and the metrics port are opened once).
@@ -86,17 +94,23 @@ class Daemon:
         reload: Callable[[], Settings],
         services: Sequence[ServiceFactory] = (),
         notifier: SystemdNotifier | None = None,
+        restart_delay: float = RESTART_DELAY,
     ) -> None:
-        """``reload`` builds fresh settings on SIGHUP; ``services`` adds parts to the loop."""
+        """``reload`` builds fresh settings on SIGHUP; ``services`` adds parts to the loop;
+        ``restart_delay`` is the first pause before a failed service is started again."""
         self._settings = settings
         self._reload_settings = reload
         self._factories = tuple(services)
         self._notifier = notifier or SystemdNotifier()
+        self._restart_delay = restart_delay
         self._stop = asyncio.Event()
         self._services: list[Service] = []
         self._extras: list[Service] = []
         self._tasks: dict[asyncio.Task[None], Service] = {}
         self._metrics_socket: socket.socket | None = None
+        #: Failures of each service so far, and the services waiting to be started again.
+        self.restarts: Counter[str] = Counter()
+        self._down: set[str] = set()
 
     def run(self) -> int:
         """Take the lock (or raise AlreadyRunningError), serve until stopped; the exit code.
@@ -125,14 +139,16 @@ class Daemon:
 
     async def _serve(self, context: DaemonContext) -> int:
         settings = context.settings
+        limits = catalog_limits(settings)
         reconciler = Reconciler(
             context.client,
             context.store,
             catalogs=settings.catalogs,
             reports=settings.reports,
             reports_keep=settings.reports_keep,
+            limits=limits,
         )
-        cache = CatalogCache(settings.catalogs)
+        cache = CatalogCache(settings.catalogs, limits)
         self._runs = CatalogRuns(
             reconciler, context.store, cache, context.metrics, on_finished=self._publish_status
         )
@@ -149,7 +165,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         self._tasks = {
-            asyncio.create_task(s.run(self._stop), name=s.name): s for s in self._services
+            asyncio.create_task(self._supervised(s), name=s.name): s for s in self._services
         }
         helpers = [asyncio.create_task(self._watchdog())]
         server = None
@@ -189,8 +205,40 @@ class Daemon:
         log.info("stop requested", signal=sig.name)
         self._stop.set()
 
+    async def _supervised(self, service: Service) -> None:
+        """Run ``service`` until it returns; each failure is logged and it is started again.
+
+        No input (a file, a row, an event) may stop the daemon: a service that meets one it
+        cannot handle fails alone, says so with its traceback, and serves again after a pause
+        that grows while it keeps failing, so a persistent fault does not spin.
+        """
+        loop = asyncio.get_running_loop()
+        delay = self._restart_delay
+        while not self._stop.is_set():
+            started = loop.time()
+            try:
+                await service.run(self._stop)
+            except Exception:
+                self.restarts[service.name] += 1
+                if loop.time() - started >= RESTART_DELAY_MAX:
+                    delay = self._restart_delay
+                log.exception(
+                    "service failed; starting it again", service=service.name, seconds=delay
+                )
+            else:
+                return
+            self._down.add(service.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            self._down.discard(service.name)
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+
     async def _until_stopped(self) -> bool:
-        """Wait for a stop signal or a service failing; whether one failed."""
+        """Wait for a stop signal or a service ending abnormally; whether one did.
+
+        Supervised services end only when they return; what still ends one here (cancelled,
+        or a ``BaseException`` no supervisor should catch) stops the daemon.
+        """
         stopper = asyncio.create_task(wait_any(self._stop))
         running = set(self._tasks)
         failed = False
@@ -276,10 +324,11 @@ class Daemon:
         self._notifier.status(self._status_text())
 
     def _health(self) -> dict[str, object]:
-        alive = {self._tasks[t].name: not t.done() for t in self._tasks}
+        alive = {s.name: not t.done() and s.name not in self._down for t, s in self._tasks.items()}
         return {
             "ok": all(alive.values()) and not self._stop.is_set(),
             "services": {s.name: s.status_line() for s in self._services},
             "alive": alive,
+            "restarts": dict(self.restarts),
             "last_run": self._runs.status_line(),
         }

@@ -34,6 +34,7 @@ from catalog_sync.core.plan import (
     UpdateSku,
     plan,
 )
+from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
 from catalog_sync.dr import (
     DigitalRiverClient,
     DRError,
@@ -134,12 +135,14 @@ class Reconciler:
         catalogs: Path,
         reports: Path | None,
         reports_keep: int = 50,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._client = client
         self._store = store
         self._catalogs = catalogs
         self._reports = reports
         self._reports_keep = reports_keep
+        self._limits = limits
 
     # -- the run ---------------------------------------------------------------------------
     async def run(
@@ -209,7 +212,7 @@ class Reconciler:
 
     def load_catalog(self) -> Catalog:
         """Read every catalog file of the folder."""
-        return load_catalog_files(catalog_paths([self._catalogs]))
+        return load_catalog_files(catalog_paths([self._catalogs]), self._limits)
 
     # -- planning --------------------------------------------------------------------------
     async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
@@ -337,6 +340,16 @@ class Reconciler:
                 outcome.failures.append(_failure(pair_id, entry, exc))
                 outcome.failed_ids.add(pair_id)
                 log.warning("write failed", id=pair_id, action=_action(entry), error=str(exc))
+                return None
+            except Exception as exc:
+                # A pair that cannot even be sent (a defect meeting a value nobody foresaw)
+                # fails alone, like a refused write: the other pairs still apply.
+                message = f"could not be sent: {type(exc).__name__}"
+                outcome.failures.append(
+                    FailureEntry(id=pair_id, action=_action(entry), message=message)
+                )
+                outcome.failed_ids.add(pair_id)
+                log.exception("write could not be sent", id=pair_id, action=_action(entry))
                 return None
         if any(isinstance(e, DeletePair) for e in entries):
             outcome.deleted.append(pair_id)

@@ -19,8 +19,9 @@ class Service(Protocol):
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish or safely abandon in-flight work and return.
 
-        Must not raise for errors it can retry (log them, count them, go on); an exception
-        escaping here stops the daemon with a non-zero exit so systemd restarts it.
+        Must not raise for errors it can retry, nor for one bad input (log it, count it, go
+        on with the rest). An exception that still escapes is logged by the daemon, which
+        starts the service again after a pause; the other services keep serving.
         """
         ...
 

@@ -98,6 +98,23 @@ class Settings(BaseSettings):
         default=10.0, ge=0, le=100, description="Largest share (%) of pairs --prune may delete."
     )
 
+    # -- catalog file limits: a file over one is a fatal problem of that file, found while
+    # streaming it, so no file can hold the daemon's memory or its event loop ----------------
+    catalog_max_file_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest catalog file, in bytes."
+    )
+    catalog_max_line_chars: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Longest line of a CSV/JSONL catalog, CSV row or JSON record, in characters.",
+    )
+    catalog_max_field_chars: int = Field(
+        default=64 * 1024,
+        ge=1,
+        le=131072,
+        description="Longest CSV cell or JSON string of a catalog, in characters (at most 131072).",
+    )
+
     # -- daemon -----------------------------------------------------------------------------
     audit_interval: Seconds = Field(default=3600.0, description="Seconds between full audits.")
     debounce_ms: int = Field(

@@ -20,8 +20,14 @@ from typing import Final
 
 from watchfiles import awatch
 
-from catalog_sync.catalog_files import catalog_paths, is_catalog_file, load_catalog_files
+from catalog_sync.catalog_files import (
+    catalog_paths,
+    display_name,
+    is_catalog_file,
+    read_catalog_file,
+)
 from catalog_sync.core.catalog import Catalog, merge_catalogs
+from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
 from catalog_sync.logs import get_logger
 from catalog_sync.settle import SettleTracker, Signature, signature
 
@@ -34,56 +40,88 @@ _MAX_BATCH_MS: Final = 1000
 
 @dataclass(frozen=True, slots=True)
 class _Parsed:
-    signature: Signature
+    path: Path
+    #: ``None`` when the entry could not be read: it is read again on every refresh.
+    signature: Signature | None
     catalog: Catalog
 
 
 class CatalogCache:
     """Every catalog file of one folder, parsed, re-read only when its signature changes.
 
-    Files are named ``str(folder / name)``, exactly as ``reconcile`` names them, so the state's
-    record of which file a pair came from means the same to both.
+    Files are named as ``reconcile`` names them (``str(folder / name)``), so the state's record
+    of which file a pair came from means the same to both. An entry that could not be read
+    (a failed open, too many open files, not a regular file) is never kept by its signature:
+    whatever the failure, the next refresh tries again.
+
+    Reading and merging take seconds for a large catalog: the daemon calls :meth:`update` and
+    :meth:`merged`, which do it in a worker thread so the event loop (the watchdog ping, the
+    health endpoint, the event poller) never waits for a parse.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.folder = folder
+        self.limits = limits
         self._files: dict[str, _Parsed] = {}
 
     def name_of(self, path: Path) -> str:
         """The name a file in the folder is known by (its path as ``reconcile`` builds it)."""
-        return str(self.folder / path.name)
+        return display_name(self.folder / path.name)
 
     def ids(self, name: str) -> frozenset[str]:
         """Every id the file held when last read (valid, rejected, or before it broke)."""
         parsed = self._files.get(name)
         return frozenset() if parsed is None else parsed.catalog.ids_by_file.get(name, frozenset())
 
+    async def update(self, paths: Iterable[Path] | None = None) -> set[str]:
+        """:meth:`refresh` in a worker thread; the caller must not refresh concurrently."""
+        return await asyncio.to_thread(self.refresh, None if paths is None else list(paths))
+
+    async def merged(self) -> Catalog:
+        """:meth:`catalog` in a worker thread."""
+        return await asyncio.to_thread(self.catalog)
+
     def refresh(self, paths: Iterable[Path] | None = None) -> set[str]:
         """Re-read ``paths`` (default: the whole folder and every known file) that changed.
 
         Returns the names of the files that were added, changed or removed.
         """
+        wanted: dict[str, Path] = {}
         if paths is None:
-            names = {self.name_of(p) for p in catalog_paths([self.folder])} | self._files.keys()
+            wanted.update((self.name_of(p), p) for p in catalog_paths([self.folder]))
+            wanted.update((n, f.path) for n, f in self._files.items() if n not in wanted)
         else:
-            names = {self.name_of(p) for p in paths if is_catalog_file(p)}
-        changed: set[str] = set()
-        for name in names:
-            current = signature(Path(name))
-            known = self._files.get(name)
-            if current is None:
-                if self._files.pop(name, None) is not None:
-                    changed.add(name)
-                continue
-            if known is not None and known.signature == current:
-                continue
-            self._files[name] = _Parsed(current, load_catalog_files([Path(name)]))
-            changed.add(name)
-        return changed
+            wanted.update(
+                (self.name_of(p), self.folder / p.name) for p in paths if is_catalog_file(p)
+            )
+        return {name for name, path in wanted.items() if self._refresh_one(name, path)}
+
+    def _refresh_one(self, name: str, path: Path) -> bool:
+        """Re-read one entry if it changed or could not be read last time; whether it changed."""
+        known = self._files.get(name)
+        if not _exists(path):
+            return self._files.pop(name, None) is not None
+        current = signature(path)
+        if known is not None and current is not None and known.signature == current:
+            return False
+        read = read_catalog_file(path, self.limits)
+        self._files[name] = _Parsed(path, read.signature, read.catalog)
+        return known is None or known.signature != read.signature or known.catalog != read.catalog
 
     def catalog(self) -> Catalog:
         """The whole catalog, files merged in path order (the first row of an id wins)."""
         return merge_catalogs(self._files[name].catalog for name in sorted(self._files))
+
+
+def _exists(path: Path) -> bool:
+    """Whether the folder holds an entry of that name (a dangling link or a FIFO does)."""
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 class _AwatchStop:
@@ -189,7 +227,11 @@ class CatalogWatcher:
         self._wake.clear()
         settled, wait = self._settled()
         if settled:
-            await self._apply(settled)
+            try:
+                await self._apply(settled)
+            except Exception:
+                # Whatever one batch of files did, the next change must still be applied.
+                log.exception("applying changed catalog files failed", files=len(settled))
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(None if wait is None else wait / 1000):

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.catalog_files import catalog_limits, catalog_paths, load_catalog_files
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
@@ -51,6 +51,7 @@ async def reconciler(settings: Settings) -> AsyncIterator[Reconciler]:
                 catalogs=settings.catalogs,
                 reports=settings.reports,
                 reports_keep=settings.reports_keep,
+                limits=catalog_limits(settings),
             )
 
 
@@ -60,9 +61,10 @@ async def reconciler(settings: Settings) -> AsyncIterator[Reconciler]:
 @handle_errors
 def validate(paths: tuple[Path, ...], config_file: Path | None) -> None:
     """Check catalog files (default: the catalogs folder); exit 1 on any problem."""
-    targets = list(paths) or [settings_from(config_file).catalogs]
+    settings = settings_from(config_file)
+    targets = list(paths) or [settings.catalogs]
     files = catalog_paths(targets)
-    catalog = load_catalog_files(files)
+    catalog = load_catalog_files(files, catalog_limits(settings))
     for problem in catalog.problems:
         click.echo(str(problem))
     click.echo(

@@ -2,9 +2,10 @@
 
 Pure: the caller opens files (``encoding="utf-8-sig", errors="strict"``) and hands in text
 streams; this module reads them record by record, so memory grows with the pairs the plan needs,
-never with file size. A record that fails validation is skipped and reported; a file that cannot
-be read at all is reported as *fatal*, none of its rows are used and the pairs it held are
-protected from any remote change (a half-written file must not look like deleted products).
+never with file size, and no line, record or cell is held beyond its :class:`Limits`. A record
+that fails validation is skipped and reported; a file that cannot be read at all (or is over a
+limit) is reported as *fatal*, none of its rows are used and the pairs it held are protected
+from any remote change (a half-written file must not look like deleted products).
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from typing import Final
 from pydantic import ValidationError
 
 from catalog_sync.core import codes
-from catalog_sync.core.errors import FILE_FIELD, Problem, Severity
+from catalog_sync.core.errors import FILE_FIELD, Problem, Severity, excerpt
 from catalog_sync.core.pairs import CATALOG_FIELDS, JSON, DesiredPair, SourceRef, desired_pair
-from catalog_sync.core.rows import DESCRIPTION_MAX, CatalogRow
+from catalog_sync.core.rows import DESCRIPTION_MAX, CatalogRow, unsendable
 from catalog_sync.core.textstream import (
+    DEFAULT_LIMITS,
     Cursor,
     JsonScanner,
+    Limits,
+    LineReader,
+    OverLimitError,
     Source,
     UnparseableError,
     chunks,
-    counted,
     json_values,
     jsonl_values,
 )
@@ -64,6 +68,8 @@ _SHARED_CELL_MAX: Final = 64
 #: is not, or the table would hold every cell of the file until its end.
 _SHARED_VALUES_MAX: Final = 512
 _METADATA_PREFIX: Final = "metadata."
+#: Names longer than this get no "did you mean" (no field name is nearly that long).
+_SUGGEST_MAX: Final = 64
 _NOT_WRITABLE: Final = {
     "managedfulfillment": "is never set: it would hand the pair to Digital River "
     "(orchestrated fulfillment)",
@@ -96,9 +102,13 @@ def _unknown_message(name: str, noun: str) -> str:
     reason = _NOT_WRITABLE.get(_fold(name))
     if reason:
         return f"{noun} '{name}' {reason}; ignored"
-    close = difflib.get_close_matches(_fold(name), _FIELD_BY_FOLDED, n=1)
+    close = (
+        difflib.get_close_matches(_fold(name), _FIELD_BY_FOLDED, n=1)
+        if len(name) <= _SUGGEST_MAX
+        else []
+    )
     hint = f"; did you mean '{_FIELD_BY_FOLDED[close[0]]}'?" if close else ""
-    return f"unknown {noun} '{name}' ignored{hint}"
+    return f"unknown {noun} '{excerpt(name)}' ignored{hint}"
 
 
 @dataclass
@@ -113,7 +123,8 @@ class _Record:
 
     def put(self, canonical: str, written: str, value: object) -> None:
         if canonical in self.written:
-            self.errors.append((written, f"given twice, also as '{self.written[canonical]}'"))
+            first = excerpt(self.written[canonical])
+            self.errors.append((written, f"given twice, also as '{first}'"))
             return
         self.written[canonical] = written
         if canonical.startswith(_METADATA_PREFIX):
@@ -130,6 +141,11 @@ def _clean(value: object) -> object:
     return value
 
 
+#: Names resolved per file, kept: a CSV file repeats its header on every row, a JSON file its
+#: keys. Bounded, as a hostile file may use a new key in every record.
+_RESOLVED_MAX: Final = 1024
+
+
 class _Names:
     """Per-file name resolution that reports each unknown column or key only once."""
 
@@ -137,11 +153,21 @@ class _Names:
         self._file = file
         self._noun = noun
         self._reported: set[str] = set()
+        self._resolved: dict[str, str | None] = {}
+
+    def _canonical(self, name: str) -> str | None:
+        try:
+            return self._resolved[name]
+        except KeyError:
+            canonical = _canonical(name)
+        if len(self._resolved) < _RESOLVED_MAX:
+            self._resolved[name] = canonical
+        return canonical
 
     def fill(self, record: _Record, items: Iterable[tuple[str, object]]) -> Iterator[Problem]:
         for name, raw in items:
             value = _clean(raw)
-            canonical = _canonical(name)
+            canonical = self._canonical(name)
             if canonical is None:
                 if name not in self._reported:
                     self._reported.add(name)
@@ -202,6 +228,14 @@ def _validate(
         Problem(file, record.line, name, message, Severity.ERROR, sku_id)
         for name, message in record.errors
     ]
+    # Keys are checked here, not by the model: a key that cannot be encoded would reach the
+    # model's error location mangled, and the problem must name the key as written.
+    for key in list(record.metadata):
+        why = unsendable(key)
+        if why is not None:
+            written = record.written[_METADATA_PREFIX + key]
+            problems.append(Problem(file, record.line, written, why, Severity.ERROR, sku_id))
+            del record.metadata[key]
     data = dict(record.values)
     if record.metadata:
         data[_METADATA] = record.metadata
@@ -264,25 +298,47 @@ class _SharedCells:
         return shared
 
 
-def _csv_records(file: str, source: Source, cursor: Cursor) -> Iterator[_Record | Problem]:
-    reader = csv.reader(counted(source, cursor), strict=True)
-    header: list[str] | None = next(reader, None)
-    while header == []:
-        header = next(reader, None)
-    if header is None:
+def _csv_rows(lines: LineReader, limits: Limits) -> Iterator[tuple[int, int, list[str]]]:
+    """``(first line, last line, cells)`` of each CSV row, each within the line limit (whatever
+    lines it spans) and the field limit."""
+    reader = csv.reader(lines, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            # The module's own cell limit (131072) is the most a setting may allow.
+            if str(exc).startswith("field larger than field limit"):
+                raise UnparseableError(start, limits.field_message()) from None
+            raise
+        if row is None:
+            return
+        lines.record_chars = 0
+        if max(map(len, row), default=0) > limits.field_chars:
+            raise UnparseableError(start, limits.field_message())
+        yield start, reader.line_num, row
+
+
+def _csv_records(
+    file: str, source: Source, cursor: Cursor, limits: Limits
+) -> Iterator[_Record | Problem]:
+    rows = _csv_rows(LineReader(source, cursor, limits), limits)
+    first = next(rows, None)
+    while first is not None and first[2] == []:
+        first = next(rows, None)
+    if first is None:
         raise UnparseableError(1, "empty file: expected a header row")
+    _, header_line, header = first
     if "id" not in {_canonical(name) for name in header}:
-        raise UnparseableError(reader.line_num, "the header row has no 'id' column")
+        raise UnparseableError(header_line, "the header row has no 'id' column")
     names = _Names(file, "column")
-    yield from names.fill(_Record(reader.line_num), ((name, None) for name in header))
-    last = reader.line_num
+    yield from names.fill(_Record(header_line), ((name, None) for name in header))
     # Most columns repeat a few values (tax codes, countries, units): keep one copy of each, so
     # memory grows with the number of pairs, not with the number of cells.
     shared = _SharedCells(len(header))
-    for row_cells in reader:
+    for start, _end, row_cells in rows:
         cells = shared.cells(row_cells)
-        record = _Record(last + 1)
-        last = reader.line_num
+        record = _Record(start)
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(header):
@@ -319,13 +375,13 @@ def _json_records(file: str, values: Iterable[tuple[int, object]]) -> Iterator[_
 
 
 def _records(
-    file: str, fmt: CatalogFormat, source: Source, cursor: Cursor
+    file: str, fmt: CatalogFormat, source: Source, cursor: Cursor, limits: Limits
 ) -> Iterator[_Record | Problem]:
     if fmt is CatalogFormat.CSV:
-        return _csv_records(file, source, cursor)
+        return _csv_records(file, source, cursor, limits)
     if fmt is CatalogFormat.JSON:
-        return _json_records(file, json_values(JsonScanner(chunks(source), cursor)))
-    return _json_records(file, jsonl_values(source, cursor))
+        return _json_records(file, json_values(JsonScanner(chunks(source), cursor, limits)))
+    return _json_records(file, jsonl_values(source, cursor, limits))
 
 
 # ---------------------------------------------------------------------------- public API
@@ -336,11 +392,15 @@ def _fatal(file: str, line: int, message: str) -> Problem:
     return Problem(file, max(line, 1), FILE_FIELD, message + note, Severity.FATAL)
 
 
-def parse_records(name: str, source: Source) -> Iterator[DesiredPair | Problem]:
+def parse_records(
+    name: str, source: Source, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[DesiredPair | Problem]:
     """Valid pairs and problems of one file, in file order, one record at a time.
 
     ``name`` is shown in problems and decides the format by suffix. A fatal problem, if any,
     is the last item: records yielded before it must not be used (see :class:`CatalogBuilder`).
+    A ``source`` that outgrows ``limits.file_bytes`` while being read raises
+    :class:`~catalog_sync.core.textstream.OverLimitError`, which ends the file the same way.
     """
     fmt = format_of(name)
     if fmt is None:
@@ -349,28 +409,35 @@ def parse_records(name: str, source: Source) -> Iterator[DesiredPair | Problem]:
     cursor = Cursor()
     metadata: _SharedMetadata = {}
     try:
-        for item in _records(name, fmt, source, cursor):
+        for item in _records(name, fmt, source, cursor, limits):
             if isinstance(item, Problem):
                 yield item
             else:
                 yield from _validate(name, item, metadata)
     except UnparseableError as exc:
         yield _fatal(name, exc.line, exc.message)
+    except OverLimitError as exc:
+        yield _fatal(name, cursor.line, f"{exc.message} (read up to this line)")
     except UnicodeDecodeError as exc:
         yield _fatal(name, cursor.line, f"not UTF-8 text ({exc.reason}) at or after this line")
     except csv.Error as exc:
         yield _fatal(name, cursor.line, f"malformed CSV: {exc}")
 
 
-def parse_bytes(name: str, data: bytes) -> Iterator[DesiredPair | Problem]:
+def parse_bytes(
+    name: str, data: bytes, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[DesiredPair | Problem]:
     """Like :func:`parse_records` for raw bytes, naming the exact line of an encoding error."""
+    if len(data) > limits.file_bytes:
+        yield _fatal(name, 1, limits.file_message())
+        return
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         yield _fatal(name, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
         return
-    yield from parse_records(name, io.StringIO(text, newline=None))
+    yield from parse_records(name, io.StringIO(text, newline=None), limits)
 
 
 @dataclass(frozen=True)
@@ -414,7 +481,8 @@ class CatalogBuilder:
     rows with the same id, the one that wins (the first seen) does not depend on the disk.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
         self._pairs: dict[str, DesiredPair] = {}
         self._problems: list[Problem] = []
         self._unparseable: set[str] = set()
@@ -423,11 +491,11 @@ class CatalogBuilder:
 
     def add(self, name: str, source: Source) -> None:
         """Read one file's text."""
-        self._add(name, parse_records(name, source))
+        self._add(name, parse_records(name, source, self._limits))
 
     def add_bytes(self, name: str, data: bytes) -> None:
         """Read one file's raw bytes."""
-        self._add(name, parse_bytes(name, data))
+        self._add(name, parse_bytes(name, data, self._limits))
 
     def add_unreadable(self, name: str, reason: str) -> None:
         """Record a file that could not be opened: its pairs are protected like a broken file's."""
@@ -480,9 +548,9 @@ def _duplicate(item: DesiredPair, first: DesiredPair) -> Problem:
     )
 
 
-def load_catalog(sources: Iterable[tuple[str, Source]]) -> Catalog:
+def load_catalog(sources: Iterable[tuple[str, Source]], limits: Limits = DEFAULT_LIMITS) -> Catalog:
     """Read every ``(display name, text stream)`` into one catalog."""
-    builder = CatalogBuilder()
+    builder = CatalogBuilder(limits)
     for name, source in sources:
         builder.add(name, source)
     return builder.build()

@@ -13,6 +13,13 @@ import pycountry
 
 #: Reference §2: the strictest current rule; anything else is ``400 invalid_parameter``.
 ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9._-]+$")
+#: The reference gives no length; ids are URL path segments and database keys, so they are
+#: bounded like most APIs bound them.
+ID_MAX_LENGTH: Final = 255
+#: Ids a URL path cannot carry: as a path segment they mean "this folder" and "the parent".
+DOT_SEGMENTS: Final = frozenset({".", ".."})
+#: The id rules as a person reads them in a problem.
+ID_RULES: Final = f"use only A-Z a-z 0-9 . - _, at most {ID_MAX_LENGTH} characters, not . or .."
 
 #: Reference §7.3: ``####.##.####``; the first 6 digits are mandatory, at most 10 digits,
 #: dots are not counted. Only the format is validated by the API, so only the format is here.
@@ -34,7 +41,11 @@ _NAME_TO_ALPHA2: Final = {c.name.casefold(): c.alpha_2 for c in pycountry.countr
 
 def is_valid_id(value: str) -> bool:
     """Return whether ``value`` is an id the API accepts for SKUs and inventory items."""
-    return bool(ID_PATTERN.fullmatch(value))
+    return (
+        len(value) <= ID_MAX_LENGTH
+        and value not in DOT_SEGMENTS
+        and bool(ID_PATTERN.fullmatch(value))
+    )
 
 
 def is_valid_hs_code(value: str) -> bool:

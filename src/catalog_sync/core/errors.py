@@ -6,8 +6,10 @@ A problem is data, not an exception: one bad row must not stop the rows after it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 
 class Severity(StrEnum):
@@ -25,10 +27,44 @@ class Severity(StrEnum):
 #: The ``field`` of a problem about the file as a whole rather than one column.
 FILE_FIELD = "file"
 
+#: Characters a problem never shows as they are: control characters (a terminal or a log line
+#: would act on them), lone surrogates (no output encoding can write them) and the Unicode
+#: line separators and direction overrides (they would disguise the text around them).
+UNPRINTABLE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+#: How much of a value a message quotes: enough to find it in the file, never the file itself.
+EXCERPT_CHARS: Final = 60
+#: A column or key name longer than this is cut in a problem's ``field``.
+FIELD_CHARS: Final = 100
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character written as its Python escape (``\\x00``)."""
+    return UNPRINTABLE.sub(_escape, text)
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A value as a message may quote it: printable, and cut to ``limit`` characters.
+
+    Messages end up in terminals, logs and report files; a value read from a catalog may be
+    megabytes long or hold bytes that no output can encode, and must break none of them.
+    """
+    cut = text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+    return printable(cut)
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing to fix, located at the line where the offending record starts."""
+    """One thing to fix, located at the line where the offending record starts.
+
+    Every text is made printable on creation (and the field name cut), so whatever a catalog
+    holds, a problem can be printed, logged and written to a report.
+    """
 
     file: str
     line: int
@@ -37,6 +73,11 @@ class Problem:
     severity: Severity = Severity.ERROR
     #: The SKU id of the record, when it could be read; lets callers protect that pair.
     sku_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", printable(self.file))
+        object.__setattr__(self, "field", excerpt(self.field, FIELD_CHARS))
+        object.__setattr__(self, "message", printable(self.message))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"

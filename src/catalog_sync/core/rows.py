@@ -1,7 +1,12 @@
 """The rules one catalog record must pass: the pydantic model and its field validators.
 
 Each rule says what is wrong and, where it can, what was meant; the messages are what a person
-fixing the file reads, so they name the value and the accepted forms.
+fixing the file reads, so they name the value (an excerpt of it) and the accepted forms.
+
+Every value a row keeps must be sendable as it is: text holds no lone surrogate (it could not be
+encoded, hashed or sent) and no control character (Digital River would store it, and names
+would carry a NUL into every system downstream), numbers are ASCII decimals and integers fit
+the 64-bit range the API stores.
 """
 
 from __future__ import annotations
@@ -14,28 +19,88 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInf
 from pydantic_core import PydanticCustomError
 
 from catalog_sync.core import codes
+from catalog_sync.core.errors import excerpt
+from catalog_sync.core.textstream import OversizedInteger
 
-#: Reference §2 / §7.3 recommendations and limits.
+#: Digital River's recommendations and limits.
 DESCRIPTION_MAX: Final = 1000
 METADATA_KEY_MAX: Final = 40
 METADATA_VALUE_MAX: Final = 500
+#: Metadata integers are stored as 64-bit signed integers.
+INTEGER_MIN: Final = -(2**63)
+INTEGER_MAX: Final = 2**63 - 1
+
+#: What no sent text may hold: control characters (C0, DEL, C1) and lone surrogates; a field
+#: that allows line breaks allows tab, LF and CR. One search per value: rows are many.
+_UNSENDABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSENDABLE_MULTILINE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: A weight as people write it: ASCII digits with an optional decimal point, nothing else
+#: (``float`` would also take ``1_000``, ``1e3``, ``inf`` and digits of any script).
+_DECIMAL: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 def _fail(kind: str, message: str, **context: Any) -> PydanticCustomError:
     return PydanticCustomError(kind, message, context)
 
 
+def _quoted(value: object) -> str:
+    """A value as a message quotes it: short and printable."""
+    return excerpt(value if isinstance(value, str) else str(value))
+
+
+def _sendable(text: str, *, multiline: bool = False) -> str:
+    """``text`` if it can be encoded and sent as it is, else the problem that says why not."""
+    found = (_UNSENDABLE_MULTILINE if multiline else _UNSENDABLE).search(text)
+    if found is None:
+        return text
+    raise _unsendable(found.group(), multiline=multiline)
+
+
+def _unsendable(char: str, *, multiline: bool) -> PydanticCustomError:
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        return _fail(
+            "surrogate",
+            "holds {char}, a lone surrogate that cannot be encoded as UTF-8: "
+            "fix the escape in the file",
+            char=code,
+        )
+    allowed = "" if multiline else "; only description may hold tabs and line breaks"
+    return _fail("control", "holds the control character {char}" + allowed, char=code)
+
+
+def unsendable(text: str) -> str | None:
+    """Why ``text`` (a name or key, on one line) cannot be sent as it is; ``None`` if it can."""
+    try:
+        _sendable(text)
+    except PydanticCustomError as exc:
+        return exc.message()
+    return None
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise _fail("text", "must be a string (quote it in JSON)")
+    # The search inlined: this runs for every text cell of every row.
+    found = _UNSENDABLE.search(value)
+    if found is not None:
+        raise _unsendable(found.group(), multiline=False)
     return value
+
+
+def _multiline_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _fail("text", "must be a string (quote it in JSON)")
+    return _sendable(value, multiline=True)
 
 
 def _sku_id(value: object) -> str:
     text = _text(value)
     if not codes.is_valid_id(text):
         raise _fail(
-            "sku_id", "'{value}' is not a valid SKU id: use only A-Z a-z 0-9 . - _", value=text
+            "sku_id",
+            "'{value}' is not a valid SKU id: " + codes.ID_RULES,
+            value=_quoted(text),
         )
     return text
 
@@ -45,10 +110,14 @@ def _country(value: object) -> str:
     if codes.is_accepted_country(text):
         return text
     if text in codes.REFUSED_COUNTRIES:
-        raise _fail("country", "'{value}' is refused by Digital River", value=text)
+        raise _fail("country", "'{value}' is refused by Digital River", value=_quoted(text))
     hint = codes.suggest_country(text)
     suffix = f"; did you mean '{hint}'?" if hint else ""
-    raise _fail("country", "'{value}' is not an ISO 3166-1 alpha-2 code" + suffix, value=text)
+    raise _fail(
+        "country",
+        "'{value}' is not an ISO 3166-1 alpha-2 code" + suffix,
+        value=_quoted(text),
+    )
 
 
 def _eccn(value: object) -> str:
@@ -58,7 +127,9 @@ def _eccn(value: object) -> str:
     upper = text.upper()
     hint = f"; did you mean '{upper}'?" if codes.is_valid_eccn(upper) else ""
     raise _fail(
-        "eccn", "'{value}' is not an ECCN: expected EAR99 or e.g. 5A992.c" + hint, value=text
+        "eccn",
+        "'{value}' is not an ECCN: expected EAR99 or e.g. 5A992.c" + hint,
+        value=_quoted(text),
     )
 
 
@@ -68,22 +139,23 @@ def _hs_code(value: object) -> str:
         raise _fail(
             "hs_code",
             "'{value}' is not an HS code: expected ####.##.#### (6-10 digits)",
-            value=text,
+            value=_quoted(text),
         )
     return text
 
 
 def _weight(value: object) -> float:
     number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
+    number_given = isinstance(value, int | float) and not isinstance(value, bool)
+    if number_given or (isinstance(value, str) and _DECIMAL.fullmatch(value)):
+        number = float(value)  # type: ignore[arg-type]
     if number is None or not math.isfinite(number) or number <= 0:
-        raise _fail("weight", "'{value}' is not a positive number", value=str(value))
+        raise _fail(
+            "weight",
+            "'{value}' is not a positive number: write ASCII digits with an optional "
+            "decimal point, e.g. 2.5",
+            value=_quoted(value),
+        )
     return number
 
 
@@ -91,7 +163,9 @@ def _weight_unit(value: object) -> str:
     text = _text(value)
     if text not in codes.WEIGHT_UNITS:
         units = ", ".join(sorted(codes.WEIGHT_UNITS))
-        raise _fail("weight_unit", "'{value}' is not a weight unit: use " + units, value=text)
+        raise _fail(
+            "weight_unit", "'{value}' is not a weight unit: use " + units, value=_quoted(text)
+        )
     return text
 
 
@@ -109,7 +183,7 @@ def _flag(value: object) -> bool:
     raise _fail(
         "boolean",
         "'{value}' is not a boolean: use true/false, yes/no, y/n, 1/0 or on/off",
-        value=str(value),
+        value=_quoted(value),
     )
 
 
@@ -119,7 +193,7 @@ _URL: Final = re.compile(r"^https?://[^\s/?#]+\S*$", re.IGNORECASE)
 def _url(value: object) -> str:
     text = _text(value)
     if not _URL.fullmatch(text):
-        raise _fail("url", "'{value}' is not an http(s) URL", value=text)
+        raise _fail("url", "'{value}' is not an http(s) URL", value=_quoted(text))
     return text
 
 
@@ -131,14 +205,25 @@ def _metadata_key(value: object) -> str:
 
 
 def _metadata_value(value: object) -> str | bool | int:
-    if isinstance(value, bool | int):
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        if not INTEGER_MIN <= value <= INTEGER_MAX:
+            raise _fail("metadata_integer", f"integer out of range {INTEGER_MIN} to {INTEGER_MAX}")
+        return value
+    if isinstance(value, OversizedInteger):
+        raise _fail(
+            "metadata_integer",
+            "{value} is out of range " + f"{INTEGER_MIN} to {INTEGER_MAX}",
+            value=str(value),
+        )
     if isinstance(value, str) and len(value) <= METADATA_VALUE_MAX:
-        return value
+        return _text(value)
     raise _fail("metadata_value", f"must be a string of at most {METADATA_VALUE_MAX} characters")
 
 
 Text = Annotated[str, PlainValidator(_text)]
+MultilineText = Annotated[str, PlainValidator(_multiline_text)]
 Url = Annotated[str, PlainValidator(_url)]
 Metadata = dict[
     Annotated[str, PlainValidator(_metadata_key)],
@@ -166,7 +251,7 @@ class CatalogRow(BaseModel):
     hs_code: Annotated[str, PlainValidator(_hs_code)] | None = Field(None, alias="hsCode")
     part_number: Text | None = Field(None, alias="partNumber")
     manufacturer_id: Text | None = Field(None, alias="manufacturerId")
-    description: Text | None = None
+    description: MultilineText | None = None
     weight: Annotated[float, PlainValidator(_weight)] | None = None
     weight_unit: Annotated[str, PlainValidator(_weight_unit)] | None = Field(
         None, alias="weightUnit", validate_default=True
@@ -182,7 +267,7 @@ class CatalogRow(BaseModel):
     @field_validator("tax_code", "eccn", "country_of_origin")
     @classmethod
     def _required_without_group(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """Reference §7.4: a SKU group may supply these; otherwise the API requires them."""
+        """A SKU group may supply these; otherwise the API requires them."""
         if value is None and "sku_group_id" in info.data and info.data["sku_group_id"] is None:
             raise _fail("missing_unless_group", "required unless skuGroupId is set")
         return value

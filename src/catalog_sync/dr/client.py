@@ -529,7 +529,7 @@ class DigitalRiverClient:
         earlier: list[DRError] | None = None,
         priority: Priority | None = None,
     ) -> httpx.Response:
-        path = template if object_id is None else template.format(id=quote(object_id, safe=""))
+        path = template if object_id is None else template.format(id=path_segment(object_id))
         kind = _kind_of(template)
         if priority is None:
             priority = _priority_of(template)
@@ -614,6 +614,24 @@ class DigitalRiverClient:
             self._bulk.observe(seconds)
         for observer in self.on_response:
             observer(method, template, status, seconds)
+
+
+#: Path segments URL normalisation removes (``/skus/.`` is sent as ``/skus``).
+_DOT_SEGMENTS: Final = frozenset({".", ".."})
+
+
+def path_segment(object_id: str) -> str:
+    """``object_id`` as exactly one URL path segment, whatever it holds.
+
+    Every character but the unreserved ones is percent-encoded (``/``, ``?``, ``#``, ``%``
+    included), and the dot segments are written ``%2E``, so no id can point a request at
+    another path. An empty id would name the collection itself, so it is refused.
+    """
+    if not object_id:
+        msg = "an object id must not be empty: the path would name the whole collection"
+        raise ValueError(msg)
+    segment = quote(object_id, safe="")
+    return segment.replace(".", "%2E") if segment in _DOT_SEGMENTS else segment
 
 
 def _kind_of(template: str) -> str:

@@ -97,8 +97,9 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     Assumption(
         "Id charset",
         "SKU and inventory-item ids must match `^[A-Za-z0-9._-]+$` (the strictest current "
-        "rule); no length limit. Inventory items use the message `'<id>' is not a valid "
-        "inventory item ID.`",
+        "rule), hold at most 255 characters (no length is given; ids are path segments) and "
+        "not be `.` or `..` (dot segments). Inventory items use the message `'<id>' is not a "
+        "valid inventory item ID.`",
         "§2",
     ),
     Assumption(

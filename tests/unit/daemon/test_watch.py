@@ -1,11 +1,18 @@
-"""The parsed-catalog cache: only changed files are re-read, and the merge matches a full read."""
+"""The parsed-catalog cache: only changed files are re-read, failed reads never kept, reading
+off the event loop, and the merge matches a full read."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
+import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.core.textstream import Limits
 from catalog_sync.watch import CatalogCache
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
@@ -77,3 +84,93 @@ def test_merged_catalog_matches_a_full_read(tmp_path: Path) -> None:
     assert sorted(map(str, merged.problems)) == sorted(map(str, full.problems))
     assert merged.unparseable_files == full.unparseable_files
     assert merged.ids_by_file == full.ids_by_file
+
+
+@contextmanager
+def no_file_descriptor_left() -> Iterator[None]:
+    """Every file descriptor in use, as under a flood of connections: ``open`` fails EMFILE."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(fd.name) for fd in Path("/proc/self/fd").iterdir())
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
+    fillers: list[int] = []
+    try:
+        while True:
+            try:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError as exc:
+                if exc.errno != errno.EMFILE:
+                    raise
+                break
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_failed_read_is_retried_not_cached(tmp_path: Path) -> None:
+    """A file that could not be opened (too many open files) is read again on the next refresh,
+    though its size and modification time never changed."""
+    path = tmp_path / "a.csv"
+    write(path, "A")
+    cache = CatalogCache(tmp_path)
+    with no_file_descriptor_left():
+        cache.refresh([path])
+    (problem,) = cache.catalog().problems
+    assert "Too many open files" in problem.message
+    assert cache.refresh([path]) == {str(path)}
+    assert set(cache.catalog().pairs) == {"A"}
+    assert cache.catalog().problems == ()
+
+
+def test_unreadable_entry_is_a_problem_not_a_removal(tmp_path: Path) -> None:
+    """A file replaced by a dangling link is a fatal problem of that file, not a deleted file."""
+    path = tmp_path / "a.csv"
+    write(path, "A")
+    cache = CatalogCache(tmp_path)
+    cache.refresh()
+    path.unlink()
+    path.symlink_to(tmp_path / "nowhere.csv")
+    assert cache.refresh([path]) == {str(path)}
+    assert cache.catalog().unparseable_files == {str(path)}
+
+
+def test_link_whose_target_appears_later_is_read(tmp_path: Path) -> None:
+    """A dangling link is tried again on each refresh and read once its target exists."""
+    link = tmp_path / "a.csv"
+    link.symlink_to(tmp_path / "target.dat")
+    cache = CatalogCache(tmp_path)
+    cache.refresh()
+    assert cache.refresh([link]) == set()
+    write(tmp_path / "target.dat", "A")
+    assert cache.refresh([link]) == {str(link)}
+    assert set(cache.catalog().pairs) == {"A"}
+
+
+def test_update_lets_the_event_loop_run_while_it_reads(tmp_path: Path) -> None:
+    """Reading happens in a worker thread: other tasks (the watchdog ping, /healthz) run
+    while the cache is being updated, not only after it."""
+    write(tmp_path / "a.csv", *(f"S{i}" for i in range(200)))
+    cache = CatalogCache(tmp_path)
+    seen_pending: list[bool] = []
+
+    async def main() -> None:
+        update = asyncio.create_task(cache.update())
+
+        async def other_task() -> None:
+            seen_pending.append(not update.done())
+
+        await asyncio.gather(update, other_task())
+
+    asyncio.run(main())
+    assert seen_pending == [True]
+    assert len(cache.catalog().pairs) == 200
+
+
+def test_limits_apply_to_the_cache(tmp_path: Path) -> None:
+    """The cache reads with the configured limits: an over-long line is a fatal problem."""
+    (tmp_path / "a.csv").write_text(HEADER + "A," + "x" * 500 + ",t,EAR99,US\n", "utf-8")
+    cache = CatalogCache(tmp_path, Limits(line_chars=100, field_chars=100))
+    cache.refresh()
+    (problem,) = cache.catalog().problems
+    assert "catalog_max_line_chars" in problem.message
