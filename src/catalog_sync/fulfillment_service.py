@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from catalog_sync.core.fulfillment import Decision, decide, order_id_of
 from catalog_sync.core.orders import (
@@ -346,8 +346,8 @@ class FulfillmentHandler:
         now: datetime,
     ) -> tuple[Order | None, list[Intent]]:
         """Fold a decision into the tick's writes; returns the order and ledger after it."""
-        if decision.status in {"deferred", "error"}:
-            self._failed_attempt(writes, row, decision.summary, now)
+        if decision.status == "deferred" or decision.status == "error":  # noqa: PLR1714 - narrows for mypy
+            self._failed_attempt(writes, row, decision.status, decision.summary, now)
             return order, intents
         if decision.order is not None:
             order = decision.order
@@ -373,12 +373,19 @@ class FulfillmentHandler:
         self.handled += 1
         return order, intents
 
-    def _failed_attempt(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
+    def _failed_attempt(
+        self,
+        writes: _Writes,
+        row: InboxEvent,
+        status: Literal["deferred", "error"],
+        error: str,
+        now: datetime,
+    ) -> None:
+        """Park the event for a later try (keeping the decision's status), or dead-letter it."""
         attempts = row.attempts + 1
         if attempts >= self._settings.handler_max_attempts:
             self._dead(writes, row, f"{error} (after {attempts} attempts)", now)
             return
-        status = "deferred" if "not recorded yet" in error else "error"
         retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
         writes.events.append(EventOutcome(row.id, status, error, retry_at))
 

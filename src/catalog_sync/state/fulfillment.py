@@ -26,7 +26,6 @@ from catalog_sync.core.orders import (
 )
 
 #: Inbox statuses an event can still be handled from.
-OPEN_STATUSES: Final = ("received", "deferred", "error")
 INBOX_STATUSES: Final = ("received", "handled", "ignored", "deferred", "error", "dead")
 #: Rows per ``IN (...)`` query: far below SQLite's variable limit.
 _CHUNK: Final = 500
@@ -333,13 +332,6 @@ class FulfillmentTables:
         ).fetchone()
         return None if row is None else row[0]
 
-    def newest_handled_time(self) -> str | None:
-        """Return the created time of the newest handled or ignored event."""
-        row = self._db.execute(
-            "SELECT max(created_time) FROM inbox WHERE status IN ('handled', 'ignored')"
-        ).fetchone()
-        return None if row is None else row[0]
-
     # -- cursor ----------------------------------------------------------------------------
     def event_cursor(self) -> EventCursor:
         """Return the polling cursor (empty before the first poll)."""
@@ -407,10 +399,6 @@ class FulfillmentTables:
             (state, state, limit),
         )
         return [order_from_json(json.loads(row[0])) for row in rows]
-
-    def count_orders(self) -> dict[str, int]:
-        """Return the number of orders per state."""
-        return dict(self._db.execute("SELECT state, count(*) FROM orders GROUP BY state"))
 
     # -- intents ---------------------------------------------------------------------------
     def add_intents(self, intents: Iterable[Intent], now: str) -> None:
