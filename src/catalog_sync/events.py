@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from catalog_sync.core.priorities import Priority
 from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
-from catalog_sync.dr.ratelimit import Priority
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier

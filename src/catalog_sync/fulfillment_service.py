@@ -52,7 +52,7 @@ from catalog_sync.dr import (
     FulfillmentOrderCreate,
     NotFound,
 )
-from catalog_sync.events import Clock, EventPoller, parse_stamp, stamp, utc_clock
+from catalog_sync.events import Clock, EventPoller, stamp, utc_clock
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier
@@ -90,7 +90,6 @@ class _Writes:
     history: list[tuple[str, str | None, str]] = field(default_factory=list)
     events: list[EventOutcome] = field(default_factory=list)
     notices: list[NotificationRecord] = field(default_factory=list)
-    newest_handled: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,9 +294,6 @@ class FulfillmentHandler:
         event_orders = {row.id: oid for oid, group in groups.items() for row in group}
         self._commit(writes, now, marks=marks, event_orders=event_orders)
         await self._send_notices(writes.notices)
-        if self._metrics is not None and writes.newest_handled is not None:
-            lag = (now - parse_stamp(writes.newest_handled)).total_seconds()
-            self._metrics.event_lag.set(max(lag, 0.0))
         return len(rows)
 
     async def _decide_group(
@@ -365,7 +361,6 @@ class FulfillmentHandler:
         if order is not None:
             writes.history.append((order.order_id, row.id, decision.summary))
         writes.events.append(EventOutcome(row.id, decision.status, handled_at=stamp(now)))
-        writes.newest_handled = max(writes.newest_handled or "", row.created_time)
         writes.notices.extend(
             NotificationRecord(stamp(now), n.kind, n.message, n.order_id, row.id)
             for n in decision.notifications

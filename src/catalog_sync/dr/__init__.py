@@ -4,6 +4,7 @@ Everything callers need is importable from here; README.md's client section expl
 the retry and rate-budget rules and the repeat-safe write helpers.
 """
 
+from catalog_sync.core.priorities import Priority
 from catalog_sync.dr.client import (
     ClientStats,
     DigitalRiverClient,
@@ -62,7 +63,7 @@ from catalog_sync.dr.models import (
     Tax,
     Tracking,
 )
-from catalog_sync.dr.ratelimit import Priority, RateBudget
+from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy
 from catalog_sync.dr.writes import (
     Ensured,
