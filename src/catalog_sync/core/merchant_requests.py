@@ -10,16 +10,19 @@ DR captures it when it ships. Unlike the connector of seed 004, partial quantiti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from catalog_sync.core.fulfillment import cancellation_upstream_id
 from catalog_sync.core.orders import (
+    INTENT_LANDED,
     INTENT_METADATA_KEY,
+    INTENT_STATUSES,
     FulfillmentError,
     Intent,
     IntentKind,
+    IntentStatus,
     LineClaim,
     Order,
     OrderLine,
@@ -47,6 +50,14 @@ REQUEST_TRANSITIONS: Final[Mapping[tuple[RequestStatus, Trigger], RequestStatus]
     ("Reprocess", "permanent_failure"): "Failed",
     ("Failed", "retry_requested"): "Reprocess",
 }
+
+#: The statuses of a line's intent that keep its request open: THE definition of an open
+#: request is "one of its lines is carried by an intent with one of these statuses" (still to
+#: send, being retried, parked, or refused and awaiting the merchant's retry). A line is
+#: Completed exactly when its intent landed, so an open request is one not Completed.
+OPEN_REQUEST_INTENT_STATUSES: Final[tuple[IntentStatus, ...]] = tuple(
+    s for s in INTENT_STATUSES if s != INTENT_LANDED
+)
 
 _ROUTE_KIND: Final[Mapping[Route, IntentKind]] = {
     "digital_fulfill": "capture",
@@ -127,6 +138,11 @@ def accept_request(
     for line, quantity in wanted:
         grouped.setdefault(route(order, line, request.action, intents), []).append((line, quantity))
     return tuple(_intent(order, intents, request, where, lines) for where, lines in grouped.items())
+
+
+def is_open_request(line_intent_statuses: Iterable[IntentStatus]) -> bool:
+    """Return whether a request is open, given the statuses of its lines' intents."""
+    return any(s in OPEN_REQUEST_INTENT_STATUSES for s in line_intent_statuses)
 
 
 def order_request_status(order: Order) -> Literal["Completed", "Open"]:
