@@ -18,7 +18,7 @@ import httpx
 
 from catalog_sync.logs import get_logger
 from catalog_sync.settings import Settings
-from catalog_sync.state.fulfillment import NotificationRecord
+from catalog_sync.state import NotificationRecord
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -15,7 +15,7 @@ import jinja2
 
 from catalog_sync.core.orders import line_quantities
 from catalog_sync.request_log import STATUSES, order_requests
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend
 
 LATEST: Final = "orders-latest.html"
 
@@ -26,7 +26,7 @@ _env = jinja2.Environment(
 )
 
 
-def orders_view(store: StateStore, *, limit: int) -> list[dict[str, Any]]:
+def orders_view(store: StateBackend, *, limit: int) -> list[dict[str, Any]]:
     """Return the orders the page shows (most recently changed first), as plain data."""
     found = store.list_orders(limit=limit)
     ledgers = store.ledgers(o.order_id for o in found)
@@ -61,7 +61,7 @@ def render_orders(orders: list[dict[str, Any]], generated: datetime) -> str:
 
 
 def write_orders_report(
-    store: StateStore, directory: Path, generated: datetime, *, limit: int = 500
+    store: StateBackend, directory: Path, generated: datetime, *, limit: int = 500
 ) -> Path:
     """Write ``orders-<time>.html`` and ``orders-latest.html`` (each written then renamed)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,10 @@ Two duties in one daemon ``Service`` named ``requests``:
 - *Intake*: settled JSON / CSV files in the requests folder (same settle and write-then-rename
   rules as catalogs) are parsed (``core.request_files``) and every valid row is recorded like a
   CLI request. The rows, and the record that the file (name + SHA-256) was processed, commit
-  in one transaction, so a crash before the file is moved reprocesses nothing: the file is
-  recognised and only moved. Rows that fail validation or are refused are written back as
-  ``<file>.errors.json`` beside it; the file then moves to ``processed/``, or to ``rejected/``
-  when no row could be accepted.
+  in one atomic claim of the state, so a crash before the file is moved reprocesses nothing:
+  the file is recognised and only moved. Rows that fail validation or are refused are written
+  back as ``<file>.errors.json`` beside it; the file then moves to ``processed/``, or to
+  ``rejected/`` when no row could be accepted.
 - *Transmission*: when request intents are due, the fulfillment handler is woken (or, for
   ``orders transmit``, its ``execute_intents`` is run until nothing is due), so the writes go
   through the same ledger and read-back rule as the event handlers, grouped per order (the
@@ -21,12 +21,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from catalog_sync.catalog_files import is_catalog_file
+from catalog_sync.clock import Clock, stamp, utc_clock
 from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
+from catalog_sync.core.orders import Intent
 from catalog_sync.core.request_files import (
     ERRORS_SUFFIX,
     ParsedRequestFile,
@@ -35,14 +37,19 @@ from catalog_sync.core.request_files import (
     is_request_file_name,
     parse_request_file,
 )
-from catalog_sync.events import Clock, stamp, utc_clock
 from catalog_sync.fulfillment_service import FulfillmentHandler
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
-from catalog_sync.request_log import Source, record_request
+from catalog_sync.request_log import Source, claim_request, history_line
 from catalog_sync.settings import Settings
 from catalog_sync.settle import SettleTracker
-from catalog_sync.state import StateStore
+from catalog_sync.state import (
+    LedgerReader,
+    RecordedRequest,
+    RequestClaims,
+    RequestFileRecord,
+    RequestLogState,
+)
 
 PROCESSED: Final = "processed"
 REJECTED: Final = "rejected"
@@ -88,7 +95,7 @@ def request_paths(folder: Path) -> list[Path]:
 class RequestFolder:
     """Processes request files of one folder, each exactly once."""
 
-    def __init__(self, folder: Path, store: StateStore, *, clock: Clock = utc_clock) -> None:
+    def __init__(self, folder: Path, store: RequestLogState, *, clock: Clock = utc_clock) -> None:
         self.folder = folder
         self._store = store
         self._clock = clock
@@ -107,39 +114,50 @@ class RequestFolder:
             return FileOutcome(name, done, 0, (), self._move(path, done), None)
         parsed = parse_request_file(name, data)
         now = stamp(self._clock())
-        errors_file: Path | None = None
-        with self._store.transaction():
-            accepted, problems = self._record_rows(parsed, digest, now)
-            outcome = PROCESSED if accepted else REJECTED
+
+        def decide(reader: LedgerReader) -> tuple[RequestClaims, FileOutcome]:
+            """Decide every row; the errors file is written before the claims commit, so a
+            file whose errors cannot be written records nothing and is tried again."""
+            recorded, problems = self._claim_rows(reader, parsed, digest, now)
+            outcome = PROCESSED if recorded else REJECTED
             if not parsed.rows and not parsed.problems:
                 problems.append(RowProblem(name, 1, None, "no request rows"))
-            if problems:
-                errors_file = self._write_errors(name, problems)
-            self._store.record_request_file(
-                name, digest, outcome=outcome, accepted=accepted, refused=len(problems), now=now
+            errors_file = self._write_errors(name, problems) if problems else None
+            claims = RequestClaims(
+                requests=tuple(recorded),
+                history=tuple(history_line(r) for r in recorded),
+                file=RequestFileRecord(name, digest, outcome, len(recorded), len(problems)),
             )
+            return claims, FileOutcome(
+                name, outcome, len(recorded), tuple(problems), None, errors_file
+            )
+
+        result = self._store.claim_units(decide, now)
+        outcome, accepted, problems = result.outcome, result.accepted, result.problems
         moved = self._move(path, outcome)
         _log.info(
             "requests.file", file=name, outcome=outcome, accepted=accepted, errors=len(problems)
         )
-        return FileOutcome(name, outcome, accepted, tuple(problems), moved, errors_file)
+        return replace(result, moved_to=moved)
 
-    def _record_rows(
-        self, parsed: ParsedRequestFile, digest: str, now: str
-    ) -> tuple[int, list[RowProblem]]:
-        """Record each valid row (inside the caller's transaction); refusals become problems."""
+    @staticmethod
+    def _claim_rows(
+        reader: LedgerReader, parsed: ParsedRequestFile, digest: str, now: str
+    ) -> tuple[list[RecordedRequest], list[RowProblem]]:
+        """Decide each valid row, each seeing the rows before; refusals become problems."""
         problems = list(parsed.problems)
-        accepted = 0
+        recorded: list[RecordedRequest] = []
+        claimed: dict[str, list[Intent]] = {}
         for row in parsed.rows:
             request = _request_of(row, f"f-{digest[:12]}-{row.line}")
             try:
-                record_request(self._store, request, Source(parsed.name, row.line), now)
+                recorded.append(
+                    claim_request(reader, request, Source(parsed.name, row.line), now, claimed)
+                )
             except RequestRefusedError as exc:
                 problems.append(RowProblem(parsed.name, row.line, "request", str(exc)))
-            else:
-                accepted += 1
         problems.sort(key=lambda p: p.line)
-        return accepted, problems
+        return recorded, problems
 
     def _write_errors(self, name: str, problems: list[RowProblem]) -> Path:
         """Write ``<file>.errors.json`` beside the file (write, then rename into place)."""
@@ -197,7 +215,7 @@ class RequestTransmitter:
     def __init__(
         self,
         settings: Settings,
-        store: StateStore,
+        store: RequestLogState,
         handler: FulfillmentHandler,
         *,
         metrics: Metrics | None = None,

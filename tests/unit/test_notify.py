@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from catalog_sync.notify import JsonlSink, Notifier, WebhookSink
-from catalog_sync.state.fulfillment import NotificationRecord
+from catalog_sync.state import NotificationRecord
 
 RECORD = NotificationRecord("2025-01-01T00:00:00.000000Z", "backorder", "line 1 backordered", "o1")
 

@@ -10,51 +10,26 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from catalog_sync.clock import now_stamp
 from catalog_sync.state.fulfillment import FulfillmentTables
+from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
-from catalog_sync.state.schema import MIGRATIONS
+from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 
 #: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
 _IDS_PER_QUERY = 500
 
 
-def utc_now() -> str:
-    """Return the current UTC time as the ISO-8601 text every table stores."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class AppliedPair:
-    """What reconcile last wrote successfully for one pair."""
-
-    id: str
-    content_hash: str
-    source_file: str
-    source_line: int
-    physical: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One reconcile run as ``status`` shows it."""
-
-    id: int
-    kind: str
-    started_at: str
-    finished_at: str | None
-    dry_run: bool
-    counts: dict[str, int]
-    failures: int
-    report_path: str | None
-
-
 class StateStore(RequestTables, FulfillmentTables):
-    """The state database. One instance per process; not shared across threads."""
+    """The SQLite backend of :class:`~catalog_sync.state.interface.StateBackend`.
+
+    One instance per process; not shared across threads. Its write helpers (``put_events``,
+    ``add_intents``, ...) are the building blocks of the interface's atomic operations and run
+    only inside :meth:`transaction`; nothing outside this package calls them.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -78,6 +53,11 @@ class StateStore(RequestTables, FulfillmentTables):
         """Close the connection; committed data is already durable."""
         self._db.close()
 
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return str(self.path)
+
     # -- infrastructure --------------------------------------------------------------------
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -92,6 +72,8 @@ class StateStore(RequestTables, FulfillmentTables):
                     continue  # another process (the daemon, ``status``) migrated meanwhile
                 for statement in _statements(script):
                     self._db.execute(statement)
+                for backfill in BACKFILLS.get(number, ()):
+                    backfill(self._db)
                 self._db.execute(f"PRAGMA user_version={number}")
 
     @property
@@ -134,7 +116,7 @@ class StateStore(RequestTables, FulfillmentTables):
 
     def record_applied(self, pairs: Iterable[AppliedPair]) -> None:
         """Remember that these pairs now match the catalog at Digital River."""
-        now = utc_now()
+        now = now_stamp()
         with self.transaction():
             self._db.executemany(
                 "INSERT INTO pairs (id, content_hash, source_file, source_line, physical,"
@@ -168,7 +150,7 @@ class StateStore(RequestTables, FulfillmentTables):
         with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (kind, started_at, dry_run) VALUES (?, ?, ?)",
-                (kind, utc_now(), int(dry_run)),
+                (kind, now_stamp(), int(dry_run)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -181,7 +163,7 @@ class StateStore(RequestTables, FulfillmentTables):
             self._db.execute(
                 "UPDATE runs SET finished_at=?, counts_json=?, failures=?, report_path=?"
                 " WHERE id=?",
-                (utc_now(), json.dumps(dict(counts)), failures, report_path, run_id),
+                (now_stamp(), json.dumps(dict(counts)), failures, report_path, run_id),
             )
 
     def last_run(self) -> RunRecord | None:
