@@ -46,7 +46,7 @@ from catalog_sync.catalog_files import catalog_paths, load_catalog_files
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.sandbox.testing import new_test_key
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 DEFAULT_PAIRS: Final = 100_000
 QUICK_PAIRS: Final = 300
@@ -242,7 +242,7 @@ async def _reconcile(spec: WorkerSpec, api_key: str) -> Measured:
     client = DigitalRiverClient(
         base_url=spec.base_url, api_key=SecretStr(api_key), rate_limit=spec.rate_limit
     )
-    with StateStore(Path(spec.state)) as store:
+    with open_state(Path(spec.state)) as store:
         async with client:
             reconciler = Reconciler(
                 client, store, catalogs=Path(spec.catalogs), reports=Path(spec.reports)

@@ -29,7 +29,7 @@ import httpx
 
 from catalog_sync.demo import DaemonProcess, daemon_env, start_sandbox_process, wait_until
 from catalog_sync.sandbox.testing import new_test_key
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -133,7 +133,7 @@ def rss_mb(pid: int) -> float:
 
 def last_run_id(state: Path) -> int:
     """The id of the newest finished run (0 before any)."""
-    with StateStore(state) as store:
+    with open_state(state) as store:
         run = store.last_run()
     return 0 if run is None else run.id
 

@@ -47,14 +47,15 @@ from pydantic import SecretStr
 from benchmarks._common import BenchmarkError, Check, SandboxProcess, sandbox_process, table
 from benchmarks.catalog_reconcile import write_catalog
 from catalog_sync import logs
+from catalog_sync.clock import parse_stamp
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.events import EventPoller, parse_stamp
+from catalog_sync.events import EventPoller
 from catalog_sync.fulfillment_service import FulfillmentHandler
 from catalog_sync.notify import Notifier
 from catalog_sync.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.sandbox.testing import fulfillment_order_body, item_body, new_test_key, sku_body
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend, open_state
 
 PRODUCT: Final = "bench-1"
 LIVE_RATE: Final = 250.0
@@ -175,7 +176,7 @@ async def handle_all(
         poll_interval=0.05,
     )
     async with DigitalRiverClient.from_settings(settings) as client:
-        with StateStore(settings.state) as store:
+        with open_state(settings) as store:
             handler = FulfillmentHandler(settings, client, store, Notifier(), batch_size=batch)
             poller = EventPoller(settings, client, store, Notifier(), on_new=handler.wake.set)
             warm_up = await _warm_up(sb, key, store, poller, handler)
@@ -228,7 +229,7 @@ async def handle_all(
 async def _warm_up(
     sb: SandboxProcess,
     key: str,
-    store: StateStore,
+    store: StateBackend,
     poller: EventPoller,
     handler: FulfillmentHandler,
 ) -> int:
@@ -243,7 +244,7 @@ async def _warm_up(
 
 
 async def _until_done(
-    store: StateStore, events: int, producer: multiprocessing.process.BaseProcess | None
+    store: StateBackend, events: int, producer: multiprocessing.process.BaseProcess | None
 ) -> None:
     """Wait (a cheap count, twice a second) until ``events`` events are handled."""
     while True:
@@ -267,7 +268,7 @@ async def _reconcile(client: DigitalRiverClient, folder: Path, pairs: int) -> No
     catalogs = folder / "catalogs"
     catalogs.mkdir(exist_ok=True)
     write_catalog(catalogs / "catalog.csv", pairs)
-    with StateStore(folder / "reconcile.db") as store:
+    with open_state(folder / "reconcile.db") as store:
         reconciler = Reconciler(client, store, catalogs=catalogs, reports=folder / "reports")
         await reconciler.run(ReconcileOptions())
 

@@ -27,7 +27,7 @@ import httpx
 
 from catalog_sync.events import EVENT_TYPES
 from catalog_sync.sandbox.testing import RunningSandbox, create_pair, start_sandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 PRODUCT: Final = "soak-1"
 FAULTS: Final = {
@@ -132,7 +132,7 @@ def _advance(
     """Move each order whose fulfillment order we know one step along the fulfiller's path."""
     if not state.exists():
         return
-    with StateStore(state) as store:
+    with open_state(state) as store:
         known = store.orders_by_id(progress)
     for order in placed:
         ours = known.get(order["id"])
@@ -152,7 +152,7 @@ def _finish(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             _advance(sandbox, state, placed, progress)
-            with StateStore(state) as store:
+            with open_state(state) as store:
                 states = {o.state for o in store.orders_by_id(progress).values()}
                 idle = store.inbox_counts()["received"] == 0
             if states == {"complete"} and len(progress) == len(placed) and idle:
@@ -170,7 +170,7 @@ def _finish(
 def check(sandbox: RunningSandbox, state: Path, placed: list[dict[str, Any]]) -> list[str]:
     """Every invariant of issue 6, asserted at the sandbox; returns what failed."""
     problems: list[str] = []
-    with sandbox.api() as api, StateStore(state) as store:
+    with sandbox.api() as api, open_state(state) as store:
         problems.extend(p for order in placed for p in _check_order(api, order))
         handled = {
             e.id for e in store.inbox_events(limit=1_000_000) if e.status in {"handled", "ignored"}

@@ -22,7 +22,7 @@ from catalog_sync.dr import DRError
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
-from catalog_sync.state import StateStore
+from catalog_sync.state import CatalogState
 from catalog_sync.watch import CatalogCache, wait_any
 
 log = get_logger("runs")
@@ -38,7 +38,7 @@ class CatalogRuns:
     def __init__(
         self,
         reconciler: Reconciler,
-        store: StateStore,
+        store: CatalogState,
         cache: CatalogCache,
         metrics: Metrics,
         *,

@@ -30,7 +30,7 @@ from catalog_sync.metrics import Metrics, MetricsServer, bind_metrics_socket, me
 from catalog_sync.reconcile import Reconciler
 from catalog_sync.service import Service
 from catalog_sync.settings import Settings, SettingsError
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend, open_state
 from catalog_sync.systemd_notify import SystemdNotifier, watchdog_interval
 from catalog_sync.watch import CatalogCache, CatalogWatcher, wait_any
 
@@ -61,7 +61,7 @@ class DaemonContext:
 
     settings: Settings
     client: DigitalRiverClient
-    store: StateStore
+    store: StateBackend
     metrics: Metrics
 
 
@@ -130,7 +130,7 @@ class Daemon:
 
     async def _main(self) -> int:
         settings = self._settings
-        with StateStore(settings.state) as store:
+        with open_state(settings) as store:
             async with DigitalRiverClient.from_settings(settings) as client:
                 metrics = Metrics()
                 client.on_response.append(metrics.observe_api_call)

@@ -33,7 +33,7 @@ import httpx
 
 from catalog_sync.demo_orders import run_order_demo, subprocess_cli
 from catalog_sync.sandbox.testing import new_test_key
-from catalog_sync.state import RunRecord, StateStore
+from catalog_sync.state import RunRecord, open_state
 
 T = TypeVar("T")
 EXAMPLE_CATALOGS: Final = Path(__file__).resolve().parents[2] / "catalogs"
@@ -311,7 +311,7 @@ def _last_run(demo: Demo, kind: str | None = None) -> RunRecord | None:
     state = demo.workdir / "state" / "catalog-sync.db"
     if not state.exists():
         return None
-    with StateStore(state) as store:
+    with open_state(state) as store:
         run = store.last_run()
     return run if run is not None and kind in (None, run.kind) else None
 

@@ -30,15 +30,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from catalog_sync.clock import Clock, parse_stamp, stamp, utc_clock
 from catalog_sync.core import json_values
+from catalog_sync.core.fulfillment import answered_upstream_id
+from catalog_sync.core.priorities import Priority
 from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
-from catalog_sync.dr.ratelimit import Priority
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import EventCursor, InboxEvent, NotificationRecord
+from catalog_sync.state import (
+    EventCursor,
+    InboxEvent,
+    LedgerState,
+    NotificationRecord,
+    StateBackend,
+)
 
 #: The distributed-model types (reference §14.3); fewer than 20, as ``types`` requires (§16.5).
 EVENT_TYPES: Final = (
@@ -66,28 +73,9 @@ PAGE: Final = 100
 FORWARD_PRIORITY: Final = Priority.MONEY
 #: How often ``run`` measures the lag: it counts the whole inbox, too costly for every poll.
 LAG_CHECK_EVERY: Final = timedelta(seconds=30)
-Clock = Callable[[], datetime]
 RawEvent = dict[str, Any]
 
 _log = get_logger("events")
-
-
-def utc_clock() -> datetime:
-    """The wall clock, in UTC."""
-    return datetime.now(UTC)
-
-
-def stamp(moment: datetime) -> str:
-    """Render a time as every fulfillment table stores it: UTC, microseconds, ``Z``.
-
-    Always the same width, so stored times compare correctly as text in SQL.
-    """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_stamp(text: str) -> datetime:
-    """Read a stored or API time."""
-    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +95,7 @@ class EventPoller:
         self,
         settings: Settings,
         client: DigitalRiverClient,
-        store: StateStore,
+        store: StateBackend,
         notifier: Notifier,
         *,
         metrics: Metrics | None = None,
@@ -306,10 +294,7 @@ class EventPoller:
         rows = [inbox_row(event, now, live=self._live) for event in events]
         known = self._store.known_event_ids([r.id for r in rows])
         fresh = list({r.id: r for r in rows if r.id not in known}.values())
-        with self._store.transaction():
-            new = self._store.put_events(fresh, stamp(now))
-            if cursor is not None:
-                self._store.set_event_cursor(cursor)
+        new = self._store.store_events(fresh, stamp(now), cursor=cursor)
         if new and self._on_new is not None:
             self._on_new()
         for row in fresh:
@@ -397,18 +382,16 @@ class EventPoller:
 
 
 async def record_and_notify(
-    store: StateStore, notifier: Notifier, *records: NotificationRecord
+    store: LedgerState, notifier: Notifier, *records: NotificationRecord
 ) -> None:
     """Log notifications in the state database, then send them to the sinks."""
-    with store.transaction():
-        for record in records:
-            store.add_notification(record)
+    store.add_notifications(records)
     for record in records:
         await notifier.notify(record)
 
 
 def status_info(
-    store: StateStore, *, now: datetime | None = None, warn_days: float = 7.0
+    store: StateBackend, *, now: datetime | None = None, warn_days: float = 7.0
 ) -> dict[str, Any]:
     """What ``status`` shows about events: cursor, lag, inbox counts, dead letters.
 
@@ -487,7 +470,7 @@ def inbox_row(event: Mapping[str, Any], now: datetime, *, live: bool) -> InboxEv
             f" is {'live' if live else 'test'} mode"
         )
         return InboxEvent(event_id, kind, when, payload, "dead", last_error=error)
-    return InboxEvent(event_id, kind, when, payload)
+    return InboxEvent(event_id, kind, when, payload, answer_to=answered_upstream_id(payload))
 
 
 def _usable_name(value: Any) -> str | None:

@@ -1,33 +1,37 @@
 """The handler: inbox events through ``core.fulfillment.decide``, then the ledger's writes.
 
-Two steps per tick, each ending in ONE transaction, so SQLite's durable commits are shared by
-a whole batch instead of paid per event:
+Two steps per tick, each ending in ONE atomic commit of the state (``commit_ledger``), so the
+durable commits are shared by a whole batch instead of paid per event:
 
 1. *Decide*: due inbox events are grouped by order; each order's events are decided in created
    order (orders concurrently, since only fetching a missing order or a SKU's kind awaits).
    New intents, the order snapshot, the history line and the event's new status commit
-   together: an event is handled exactly when its intents are recorded.
+   together: an event is handled exactly when its intents are recorded. Deciding awaits the
+   network, so a merchant request may change an order's ledger meanwhile: the commit leaves
+   out the decisions of such an order (its ledger mark moved) and its events stay due, to be
+   decided again on the current ledger, so no unit is claimed twice.
 2. *Execute*: each order's oldest pending intent (never two writes of one order in flight,
-   which ``core.orders.fail_intent`` relies on) is marked ``sent_at`` and committed BEFORE it
-   is sent. An intent found with ``sent_at`` set may have landed (a lost answer, a crash), so
-   it is read back (``core.readback``) and only what did not land is resent; fulfillment
-   orders are always read back first because DR accepts a second one with the same
-   ``upstreamId`` (reference §6) and that would ship goods twice. A 409 meaning "already done"
-   settles the intent; any other refusal (a quantity too large) fails it, surfaced in the
-   order's history and as a notification. Retryable failures back off; after
-   ``handler_max_attempts`` the intent is parked and its event becomes a dead letter that
-   ``catalog-sync events retry`` re-runs.
+   which ``core.orders.fail_intent`` relies on) is marked ``sent_at`` by
+   ``claim_due_writes``, committed BEFORE it is sent. An intent found with ``sent_at`` set
+   may have landed (a lost answer, a crash), so it is read back (``core.readback``) and only
+   what did not land is resent; fulfillment orders are always read back first because DR
+   accepts a second one with the same ``upstreamId`` (reference §6) and that would ship goods
+   twice. A 409 meaning "already done" settles the intent; any other refusal (a quantity too
+   large) fails it, surfaced in the order's history and as a notification. Retryable failures
+   back off; after ``handler_max_attempts`` the intent is parked and its event becomes a dead
+   letter that ``catalog-sync events retry`` re-runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from catalog_sync.core.fulfillment import Decision, decide, order_id_of
+from catalog_sync.clock import Clock, stamp, utc_clock
+from catalog_sync.core.fulfillment import Decision, decide, order_id_of, origin_event_id
 from catalog_sync.core.orders import (
     FulfillmentError,
     Intent,
@@ -52,17 +56,20 @@ from catalog_sync.dr import (
     FulfillmentOrderCreate,
     NotFound,
 )
-from catalog_sync.events import Clock, EventPoller, parse_stamp, stamp, utc_clock
+from catalog_sync.events import EventPoller
 from catalog_sync.logs import get_logger
 from catalog_sync.metrics import Metrics
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import (
+from catalog_sync.state import (
     EventOutcome,
     InboxEvent,
     LedgerEntry,
+    LedgerWrites,
     NotificationRecord,
+    StateBackend,
+    WriteAnswer,
+    WriteRetry,
 )
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
@@ -78,19 +85,6 @@ Sleep = Callable[[float], Any]
 WRITE_GATHER: Final = 0.02
 
 _log = get_logger("fulfillment")
-
-
-@dataclass
-class _Writes:
-    """Everything one tick commits, gathered while deciding."""
-
-    orders: dict[str, Order] = field(default_factory=dict)
-    new_intents: list[Intent] = field(default_factory=list)
-    updated_intents: dict[str, Intent] = field(default_factory=dict)
-    history: list[tuple[str, str | None, str]] = field(default_factory=list)
-    events: list[EventOutcome] = field(default_factory=list)
-    notices: list[NotificationRecord] = field(default_factory=list)
-    newest_handled: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +114,7 @@ class FulfillmentHandler:
         self,
         settings: Settings,
         client: DigitalRiverClient,
-        store: StateStore,
+        store: StateBackend,
         notifier: Notifier,
         *,
         metrics: Metrics | None = None,
@@ -219,11 +213,6 @@ class FulfillmentHandler:
             writes[asyncio.ensure_future(self._execute_after(entry, needs))] = entry
         return len(due)
 
-    def _due_writes(self, now: datetime) -> list[LedgerEntry]:
-        """Due writes of orders with none in flight (those still head their order's list)."""
-        due = self._store.due_intents(stamp(now), self._batch + len(self._busy))
-        return [e for e in due if e.intent.order_id not in self._busy][: self._batch]
-
     async def _execute_after(
         self, entry: LedgerEntry, known: asyncio.Future[dict[str, list[Obj]]] | None
     ) -> _Outcome:
@@ -267,17 +256,19 @@ class FulfillmentHandler:
         rows = self._store.due_events(stamp(now), self._batch)
         if not rows:
             return 0
-        writes = _Writes()
+        writes = LedgerWrites()
         groups: dict[str | None, list[InboxEvent]] = {}
         for row in rows:
             try:
                 groups.setdefault(order_id_of(row.payload), []).append(row)
             except MalformedEventError as exc:
-                self._dead(writes, row, f"malformed event: {exc}", now)
+                self._dead(writes, row, None, f"malformed event: {exc}", now)
         order_ids = [oid for oid in groups if oid is not None]
+        # The marks are read before the ledgers: a write landing in between then only costs
+        # a needless decision again, never a decision on an old read committed as current.
+        marks = self._store.ledger_marks(order_ids)
         orders = self._store.orders_by_id(order_ids)
         ledgers = self._store.ledgers(order_ids)
-        marks = self._store.ledger_marks(order_ids)
         await self._learn_physical([r for rows_ in groups.values() for r in rows_], orders)
         await asyncio.gather(
             *(
@@ -292,12 +283,10 @@ class FulfillmentHandler:
                 for oid, group in groups.items()
             )
         )
-        event_orders = {row.id: oid for oid, group in groups.items() for row in group}
-        self._commit(writes, now, marks=marks, event_orders=event_orders)
-        await self._send_notices(writes.notices)
-        if self._metrics is not None and writes.newest_handled is not None:
-            lag = (now - parse_stamp(writes.newest_handled)).total_seconds()
-            self._metrics.event_lag.set(max(lag, 0.0))
+        stale = self._store.commit_ledger(writes, stamp(now), marks=marks)
+        if stale:
+            _log.info("ledger moved while deciding; deciding again", orders=len(stale))
+        await self._send_notices(writes.without_orders(stale).notices)
         return len(rows)
 
     async def _decide_group(
@@ -307,7 +296,7 @@ class FulfillmentHandler:
         rows: Sequence[InboxEvent],
         order: Order | None,
         intents: list[Intent],
-        writes: _Writes,
+        writes: LedgerWrites,
         now: datetime,
     ) -> None:
         """Decide one order's events in order, each seeing the previous one's effect."""
@@ -322,12 +311,18 @@ class FulfillmentHandler:
                         order, intents = recorded
                         decision = self._decide(row.payload, order, intents)
             except MalformedEventError as exc:
-                self._dead(writes, row, f"malformed event: {exc}", now)
+                self._dead(writes, row, order_id, f"malformed event: {exc}", now)
                 continue
             except FulfillmentError as exc:
                 decision = Decision("error", f"{row.type}: {exc}")
             order, intents = self._apply(
-                row, decision=decision, order=order, intents=intents, writes=writes, now=now
+                row,
+                order_id,
+                decision=decision,
+                order=order,
+                intents=intents,
+                writes=writes,
+                now=now,
             )
 
     def _decide(
@@ -338,16 +333,20 @@ class FulfillmentHandler:
     def _apply(
         self,
         row: InboxEvent,
+        order_id: str | None,
         *,
         decision: Decision,
         order: Order | None,
         intents: list[Intent],
-        writes: _Writes,
+        writes: LedgerWrites,
         now: datetime,
     ) -> tuple[Order | None, list[Intent]]:
-        """Fold a decision into the tick's writes; returns the order and ledger after it."""
-        if decision.status in {"deferred", "error"}:
-            self._failed_attempt(writes, row, decision.summary, now)
+        """Fold a decision on an event about ``order_id`` into the tick's writes; returns the
+        order and ledger after it."""
+        if decision.status == "deferred" or decision.status == "error":  # noqa: PLR1714 - narrows for mypy
+            self._failed_attempt(
+                writes, row, decision.status, decision.summary, now, order_id=order_id
+            )
             return order, intents
         if decision.order is not None:
             order = decision.order
@@ -364,8 +363,9 @@ class FulfillmentHandler:
             intents = list(by_key.values())
         if order is not None:
             writes.history.append((order.order_id, row.id, decision.summary))
-        writes.events.append(EventOutcome(row.id, decision.status, handled_at=stamp(now)))
-        writes.newest_handled = max(writes.newest_handled or "", row.created_time)
+        writes.events.append(
+            EventOutcome(row.id, decision.status, handled_at=stamp(now), order_id=order_id)
+        )
         writes.notices.extend(
             NotificationRecord(stamp(now), n.kind, n.message, n.order_id, row.id)
             for n in decision.notifications
@@ -373,17 +373,33 @@ class FulfillmentHandler:
         self.handled += 1
         return order, intents
 
-    def _failed_attempt(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
+    def _failed_attempt(
+        self,
+        writes: LedgerWrites,
+        row: InboxEvent,
+        status: Literal["deferred", "error"],
+        error: str,
+        now: datetime,
+        *,
+        order_id: str | None,
+    ) -> None:
+        """Park the event for a later try (keeping the decision's status), or dead-letter it."""
         attempts = row.attempts + 1
         if attempts >= self._settings.handler_max_attempts:
-            self._dead(writes, row, f"{error} (after {attempts} attempts)", now)
+            self._dead(writes, row, order_id, f"{error} (after {attempts} attempts)", now)
             return
-        status = "deferred" if "not recorded yet" in error else "error"
         retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
-        writes.events.append(EventOutcome(row.id, status, error, retry_at))
+        writes.events.append(EventOutcome(row.id, status, error, retry_at, order_id=order_id))
 
-    def _dead(self, writes: _Writes, row: InboxEvent, error: str, now: datetime) -> None:
-        writes.events.append(EventOutcome(row.id, "dead", error))
+    def _dead(
+        self,
+        writes: LedgerWrites,
+        row: InboxEvent,
+        order_id: str | None,
+        error: str,
+        now: datetime,
+    ) -> None:
+        writes.events.append(EventOutcome(row.id, "dead", error, order_id=order_id))
         writes.notices.append(
             NotificationRecord(
                 stamp(now),
@@ -397,7 +413,7 @@ class FulfillmentHandler:
         return float(min(MAX_BACKOFF, self._retry_base * 2.0 ** (attempts - 1)))
 
     async def _fetch_order(
-        self, order_id: str, intents: list[Intent], writes: _Writes
+        self, order_id: str, intents: list[Intent], writes: LedgerWrites
     ) -> tuple[Order, list[Intent]] | None:
         """Record an order an event refers to before its ``order.accepted`` was seen."""
         try:
@@ -447,42 +463,6 @@ class FulfillmentHandler:
 
         await asyncio.gather(*(one(s) for s in sorted(missing)))
 
-    def _commit(
-        self,
-        writes: _Writes,
-        now: datetime,
-        *,
-        marks: Mapping[str, tuple[int, int]] | None = None,
-        event_orders: Mapping[str, str | None] | None = None,
-    ) -> None:
-        """Commit a tick's decisions; with ``marks``, drop those of orders whose ledger moved.
-
-        Deciding awaits the network, so it cannot hold the write lock: a merchant request (CLI,
-        other process) or a settled write (this loop) may change an order's ledger meanwhile.
-        Such an order's decisions were taken on an old read; its events stay due and are
-        decided again on the next tick, so no unit is claimed twice and no counter goes back.
-        """
-        at = stamp(now)
-        with self._store.transaction():
-            if marks is not None:
-                touched = {
-                    *writes.orders,
-                    *(i.order_id for i in writes.new_intents),
-                    *(i.order_id for i in writes.updated_intents.values()),
-                }
-                current = self._store.ledger_marks(touched)
-                stale = {o for o in touched if current.get(o) != marks.get(o)}
-                if stale:
-                    _drop_orders(writes, stale, event_orders or {})
-                    _log.info("ledger moved while deciding; deciding again", orders=len(stale))
-            self._store.save_orders(writes.orders.values(), at)
-            self._store.add_intents(writes.new_intents, at)
-            self._store.save_intents(writes.updated_intents.values(), at)
-            self._store.add_histories(writes.history, at)
-            self._store.set_event_statuses(writes.events, attempted=True)
-            for notice in writes.notices:
-                self._store.add_notification(notice)
-
     async def _send_notices(self, notices: Sequence[NotificationRecord]) -> None:
         for notice in notices:
             await self._notifier.notify(notice)
@@ -493,14 +473,9 @@ class FulfillmentHandler:
         ``sent_at`` committed first is what makes a crash between send and commit safe: on
         restart such a write is read back, never resent blind.
         """
-        now = self._clock()
-        due = self._due_writes(now)
-        if due:
-            with self._store.transaction():
-                self._store.mark_intents_sent(
-                    [e.intent.key for e in due if e.sent_at is None], stamp(now)
-                )
-        return due
+        return self._store.claim_due_writes(
+            stamp(self._clock()), self._batch, skip_orders=self._busy
+        )
 
     # -- step 2: execute -----------------------------------------------------------------------
     async def execute_intents(self) -> int:
@@ -532,18 +507,21 @@ class FulfillmentHandler:
         order_ids = [e.intent.order_id for e, _ in pairs]
         orders = self._store.orders_by_id(order_ids)
         ledgers = self._store.ledgers(order_ids)
-        notices: list[NotificationRecord] = []
+        writes = LedgerWrites()
         try:
-            with self._store.transaction():
-                for entry, outcome in pairs:
-                    notices.extend(
-                        self._record_outcome(
-                            entry, outcome, orders, ledgers.get(entry.intent.order_id, []), done_at
-                        )
-                    )
+            for entry, outcome in pairs:
+                self._record_outcome(
+                    entry,
+                    outcome,
+                    orders,
+                    ledgers.get(entry.intent.order_id, []),
+                    done_at,
+                    writes=writes,
+                )
+            self._store.commit_ledger(writes, stamp(done_at))
         finally:
             self._busy.difference_update(order_ids)
-        await self._send_notices(notices)
+        await self._send_notices(writes.notices)
 
     async def _fulfillment_orders_of(self, order_ids: Sequence[str]) -> dict[str, list[Obj]]:
         """Read back the fulfillment orders of many orders at once (``upstreamIds``).
@@ -626,49 +604,52 @@ class FulfillmentHandler:
         orders: dict[str, Order],
         ledger: Sequence[LedgerEntry],
         now: datetime,
-    ) -> list[NotificationRecord]:
-        """Write one outcome (inside the caller's transaction); returns notifications."""
-        intent, at, store = entry.intent, stamp(now), self._store
+        *,
+        writes: LedgerWrites,
+    ) -> None:
+        """Fold one write's outcome into ``writes`` (committed with the others)."""
+        intent, at = entry.intent, stamp(now)
         order = orders.get(intent.order_id)
         if isinstance(outcome, _Settled):
             if order is None:
                 raise LedgerError(f"intent {intent.key} belongs to unknown order {intent.order_id}")
             order, done = settle(order, intent, outcome.reference)
             orders[order.order_id] = order
-            store.save_order(order, at)
-            store.save_intents([done], at)
-            store.intent_reference(intent.key, outcome.reference, None)
+            writes.orders[order.order_id] = order
+            writes.updated_intents[done.key] = done
+            writes.answers.append(WriteAnswer(intent.key, reference=outcome.reference))
             landed = f" ({outcome.reference})" if outcome.reference else ""
-            store.add_history(intent.order_id, None, f"{_describe(intent)} landed{landed}", at)
-            return []
+            writes.history.append((intent.order_id, None, f"{_describe(intent)} landed{landed}"))
+            return
         if isinstance(outcome, _Failed):
-            store.save_intents(fail_intent(intent, [e.intent for e in ledger]), at)
-            store.intent_reference(intent.key, None, outcome.error)
-            message = f"{_describe(intent)} refused by Digital River: {outcome.error}"
-            store.add_history(intent.order_id, None, message, at)
-            record = NotificationRecord(
-                at, "write_failed", f"order {intent.order_id}: {message}", intent.order_id
+            writes.updated_intents.update(
+                (i.key, i) for i in fail_intent(intent, [e.intent for e in ledger])
             )
-            store.add_notification(record)
-            return [record]
+            writes.answers.append(WriteAnswer(intent.key, error=outcome.error))
+            message = f"{_describe(intent)} refused by Digital River: {outcome.error}"
+            writes.history.append((intent.order_id, None, message))
+            writes.notices.append(
+                NotificationRecord(
+                    at, "write_failed", f"order {intent.order_id}: {message}", intent.order_id
+                )
+            )
+            return
         attempts = entry.attempts + 1
         if attempts < self._settings.handler_max_attempts:
             retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
-            store.intent_retry(intent.key, outcome.error, retry_at, at)
-            return []
-        store.intent_retry(intent.key, outcome.error, None, at)
+            writes.retries.append(WriteRetry(intent.key, outcome.error, retry_at))
+            return
+        writes.retries.append(WriteRetry(intent.key, outcome.error, None))
         error = f"{_describe(intent)} failed {attempts} times: {outcome.error}"
-        store.add_history(intent.order_id, None, f"{error}; parked until `events retry`", at)
-        event_id = (
-            intent.origin.removeprefix("event:") if intent.origin.startswith("event:") else None
-        )
+        writes.history.append((intent.order_id, None, f"{error}; parked until `events retry`"))
+        event_id = origin_event_id(intent.origin)
         if event_id is not None:
-            store.set_event_status(event_id, "dead", error=error)
-        record = NotificationRecord(
-            at, "dead_letter", f"order {intent.order_id}: {error}", intent.order_id, event_id
+            writes.events.append(EventOutcome(event_id, "dead", error, attempted=False))
+        writes.notices.append(
+            NotificationRecord(
+                at, "dead_letter", f"order {intent.order_id}: {error}", intent.order_id, event_id
+            )
         )
-        store.add_notification(record)
-        return [record]
 
 
 def _outcome_of(task: asyncio.Future[_Outcome]) -> _Outcome:
@@ -683,19 +664,6 @@ def _as_outcome(result: _Outcome | BaseException) -> _Outcome:
         _log.error("fulfillment.write_crashed", error=repr(result))
         return _Retry(f"unexpected error: {result!r}")
     return result
-
-
-def _drop_orders(writes: _Writes, stale: set[str], event_orders: Mapping[str, str | None]) -> None:
-    """Remove every write of ``stale`` orders from ``writes`` (their events stay due)."""
-    for order_id in stale:
-        writes.orders.pop(order_id, None)
-    writes.new_intents = [i for i in writes.new_intents if i.order_id not in stale]
-    writes.updated_intents = {
-        k: i for k, i in writes.updated_intents.items() if i.order_id not in stale
-    }
-    writes.history = [h for h in writes.history if h[0] not in stale]
-    writes.events = [e for e in writes.events if event_orders.get(e.event_id) not in stale]
-    writes.notices = [n for n in writes.notices if n.order_id not in stale]
 
 
 def _describe(intent: Intent) -> str:
@@ -720,7 +688,7 @@ def _sku_ids(obj: Mapping[str, Any]) -> set[str]:
 def fulfillment_services(
     settings: Settings,
     client: DigitalRiverClient,
-    store: StateStore,
+    store: StateBackend,
     notifier: Notifier,
     *,
     metrics: Metrics | None = None,

@@ -58,7 +58,9 @@ class Metrics:
             "catalog_sync_drift_found", "Pairs found drifted from the catalog.", registry=r
         )
         self.event_lag = Gauge(
-            "catalog_sync_event_lag_seconds", "Age of the newest handled event.", registry=r
+            "catalog_sync_event_lag_seconds",
+            "Age of the oldest event not yet handled (0 when none is waiting).",
+            registry=r,
         )
         self.request_queue = Gauge(
             "catalog_sync_request_queue_depth", "Merchant requests not yet completed.", registry=r

@@ -22,7 +22,7 @@ import httpx
 
 from catalog_sync.logs import get_logger, redact, register_secret
 from catalog_sync.settings import Settings, url_secrets, webhook_label
-from catalog_sync.state.fulfillment import NotificationRecord
+from catalog_sync.state import NotificationRecord
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})

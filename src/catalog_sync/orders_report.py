@@ -13,13 +13,13 @@ from typing import Any, Final
 
 from catalog_sync.core.orders import line_quantities
 from catalog_sync.request_log import STATUSES, order_requests
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend
 from catalog_sync.templating import environment
 
 LATEST: Final = "orders-latest.html"
 
 
-def orders_view(store: StateStore, *, limit: int) -> list[dict[str, Any]]:
+def orders_view(store: StateBackend, *, limit: int) -> list[dict[str, Any]]:
     """Return the orders the page shows (most recently changed first), as plain data."""
     found = store.list_orders(limit=limit)
     ledgers = store.ledgers(o.order_id for o in found)
@@ -54,7 +54,7 @@ def render_orders(orders: list[dict[str, Any]], generated: datetime) -> str:
 
 
 def write_orders_report(
-    store: StateStore, directory: Path, generated: datetime, *, limit: int = 500
+    store: StateBackend, directory: Path, generated: datetime, *, limit: int = 500
 ) -> Path:
     """Write ``orders-<time>.html`` and ``orders-latest.html`` (each written then renamed)."""
     directory.mkdir(parents=True, exist_ok=True)

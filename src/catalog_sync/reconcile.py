@@ -59,7 +59,7 @@ from catalog_sync.report import (
     Summary,
     write_report,
 )
-from catalog_sync.state import AppliedPair, StateStore
+from catalog_sync.state import AppliedPair, CatalogState
 
 log = get_logger("reconcile")
 
@@ -130,7 +130,7 @@ class Reconciler:
     def __init__(
         self,
         client: DigitalRiverClient,
-        store: StateStore,
+        store: CatalogState,
         *,
         catalogs: Path,
         reports: Path | None,

@@ -1,8 +1,10 @@
-"""The merchant request log (issue 7): recording requests, retrying them, and their statuses.
+"""The merchant request log: recording requests, retrying them, and their statuses.
 
-Recording a request and claiming its units are one transaction: the request row, its lines and
-the intents ``core.merchant_requests.accept_request`` returns commit together, so the line's
-open quantity drops the moment the request exists and a refused request leaves no trace. The
+Recording a request and claiming its units are one atomic step of the state
+(``claim_units``): the request row, its lines and the intents
+``core.merchant_requests.accept_request`` returns are decided on the ledger they are written
+against and commit together, so the line's open quantity drops the moment the request exists
+and a refused request leaves no trace. The
 intents are then sent by the fulfillment handler like any other (``sent_at`` before sending,
 read-back on an unknown outcome), so a request is never applied twice in effect.
 
@@ -16,8 +18,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from catalog_sync.core.fulfillment import event_object
 from catalog_sync.core.merchant_requests import (
     MerchantRequest,
     RequestRefusedError,
@@ -25,13 +28,24 @@ from catalog_sync.core.merchant_requests import (
     RequestStatus,
     Route,
     accept_request,
+    is_open_request,
     order_request_status,
+    request_origin,
     request_state_after,
 )
-from catalog_sync.core.orders import Intent, IntentKind, Order
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import LedgerEntry
-from catalog_sync.state.requests import RequestLineRecord, RequestRecord
+from catalog_sync.core.orders import FulfillmentError, Intent, IntentKind, IntentStatus, Order
+from catalog_sync.state import (
+    InboxState,
+    LedgerEntry,
+    LedgerReader,
+    LedgerState,
+    LineRetry,
+    RecordedRequest,
+    RequestClaims,
+    RequestLineRecord,
+    RequestLogState,
+    RequestRecord,
+)
 
 #: The route each kind of request intent was sent by (the inverse of accept_request's choice).
 ROUTE_OF_KIND: Final[Mapping[IntentKind, Route]] = {
@@ -55,46 +69,57 @@ class Source:
         return self.name if self.line is None else f"{self.name}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """A request as recorded, with the lines it claimed and the intents carrying them."""
-
-    request: RequestRecord
-    lines: tuple[RequestLineRecord, ...]
-    intents: tuple[Intent, ...]
-
-
 def new_request_id() -> str:
     """Return a fresh request id (DR's id charset; it ends up in cancellation upstream ids)."""
     return f"req-{secrets.token_hex(8)}"
 
 
 def submit_request(
-    store: StateStore, request: MerchantRequest, source: Source, now: str
-) -> Recorded:
-    """Record ``request`` and claim its units in one transaction, or raise and record nothing."""
-    with store.transaction():
-        return record_request(store, request, source, now)
+    store: RequestLogState, request: MerchantRequest, source: Source, now: str
+) -> RecordedRequest:
+    """Record ``request`` and claim its units in one atomic step, or raise and record nothing."""
+
+    def decide(reader: LedgerReader) -> tuple[RequestClaims, RecordedRequest]:
+        recorded = claim_request(reader, request, source, now, {})
+        return RequestClaims(requests=(recorded,), history=(history_line(recorded),)), recorded
+
+    return store.claim_units(decide, now)
 
 
-def record_request(
-    store: StateStore, request: MerchantRequest, source: Source, now: str
-) -> Recorded:
-    """Record ``request`` inside the caller's transaction (raises :class:`RequestRefusedError`).
+def claim_request(
+    reader: LedgerReader,
+    request: MerchantRequest,
+    source: Source,
+    now: str,
+    claimed: dict[str, list[Intent]],
+) -> RecordedRequest:
+    """Decide ``request`` on ``reader``'s ledger (inside a claim); raises
+    :class:`RequestRefusedError`.
 
-    The order and its ledger are read inside the transaction, so the open quantity checked is
-    the one the claim is written against. A request id is recorded once, whatever its order:
-    a merchant's ``requestId`` sent again is the same request, refused as a duplicate.
+    ``claimed`` holds, per order, the intents of requests decided before it in the same claim
+    (rows of one request file): they are not stored yet, but their units are taken. The new
+    intents are added to it. A request id is recorded once, whatever its order: a merchant's
+    ``requestId`` sent again (in a later file or a later row of the same one) is the same
+    request, refused as a duplicate.
     """
-    earlier = store.request(request.request_id)
+    earlier = reader.request(request.request_id)
     if earlier is not None:
         where = Source(earlier.source, earlier.source_line)
         raise RequestRefusedError(
             f"request {request.request_id} was already accepted"
             f" (from {where} at {earlier.created_at})"
         )
-    order = _known_order(store, request.order_id)
-    intents = accept_request(order, [e.intent for e in store.ledger(order.order_id)], request)
+    origin = request_origin(request.request_id)
+    if any(i.origin == origin for pending in claimed.values() for i in pending):
+        raise RequestRefusedError(
+            f"request {request.request_id} was already accepted"
+            f" (from an earlier row of {source.name})"
+        )
+    order = _known_order(reader, request.order_id)
+    ledger = [e.intent for e in reader.ledger(order.order_id)]
+    pending = claimed.setdefault(order.order_id, [])
+    intents = accept_request(order, [*ledger, *pending], request)
+    pending.extend(intents)
     record = RequestRecord(
         request_id=request.request_id,
         order_id=request.order_id,
@@ -116,48 +141,63 @@ def record_request(
         for i in intents
         for claim in i.lines
     )
-    store.add_intents(intents, now)
-    store.add_request(record, lines)
-    asked = ", ".join(f"{x.quantity} of line {x.line_id} ({x.route})" for x in lines)
+    return RecordedRequest(record, lines, intents)
+
+
+def history_line(recorded: RecordedRequest) -> tuple[str, str]:
+    """Return the ``(order_id, summary)`` history line of a recorded request."""
+    request = recorded.request
+    source = Source(request.source, request.source_line)
+    asked = ", ".join(f"{x.quantity} of line {x.line_id} ({x.route})" for x in recorded.lines)
     summary = f"merchant request {request.request_id} from {source}: {request.action} {asked}"
-    store.add_history(order.order_id, None, summary, now)
-    return Recorded(record, lines, intents)
+    return request.order_id, summary
 
 
-def retry_order(store: StateStore, order_id: str, now: str) -> list[str]:
+def retry_order(store: RequestLogState, order_id: str, now: str) -> list[str]:
     """Move the order's Failed request lines back to Reprocess; returns what was retried.
 
     A line whose retries ran out is simply made due again. A line DR refused released its
     units, so they are claimed again through ``accept_request`` (the open quantity is checked
     anew) under a new intent recorded after every pending one, which keeps read-back's
     cumulative targets exact. Refused (nothing recorded) when nothing is Failed or the units
-    were taken meanwhile.
+    were taken meanwhile. One atomic claim, like a new request.
     """
-    with store.transaction():
-        order = _known_order(store, order_id)
-        ledger = {e.intent.key: e for e in store.ledger(order_id)}
+
+    def decide(reader: LedgerReader) -> tuple[RequestClaims, list[str]]:
+        order = _known_order(reader, order_id)
+        ledger = {e.intent.key: e for e in reader.ledger(order_id)}
         intents = [e.intent for e in ledger.values()]
-        requests = {r.request_id: r for r in store.requests_of(order_id)}
+        requests = {r.request_id: r for r in reader.requests_of(order_id)}
         retried: list[str] = []
-        for line in store.request_lines_of(order_id):
+        again_all: list[Intent] = []
+        unpark: list[str] = []
+        retries: list[LineRetry] = []
+        for line in reader.request_lines_of(order_id):
             entry = ledger.get(line.intent_key)
             state = line_state(line, entry)
             if state.status != "Failed" or entry is None:
                 continue
             key = entry.intent.key
             if entry.intent.status == "pending":
-                store.unpark_intents([entry.intent.origin], now)
+                unpark.append(entry.intent.origin)
             else:
                 again = _reclaim(order, intents, requests[line.request_id], line)
-                store.add_intents(again, now)
+                again_all.extend(again)
                 intents.extend(again)
                 key = again[0].key
-            store.retry_request_line(line.request_id, line.line_id, key, state.message)
+            retries.append(LineRetry(line.request_id, line.line_id, key, state.message))
             retried.append(f"request {line.request_id} line {line.line_id}")
         if not retried:
             raise RequestRefusedError(f"order {order_id} has no Failed request to retry")
-        store.add_history(order_id, None, f"merchant retry of {', '.join(retried)}", now)
-    return retried
+        claims = RequestClaims(
+            intents=tuple(again_all),
+            line_retries=tuple(retries),
+            unpark_origins=tuple(unpark),
+            history=((order_id, f"merchant retry of {', '.join(retried)}"),),
+        )
+        return claims, retried
+
+    return store.claim_units(decide, now)
 
 
 def _reclaim(
@@ -177,8 +217,8 @@ def _reclaim(
     return accept_request(order, intents, again)
 
 
-def _known_order(store: StateStore, order_id: str) -> Order:
-    order = store.order(order_id)
+def _known_order(reader: LedgerReader, order_id: str) -> Order:
+    order = reader.order(order_id)
     if order is None:
         raise RequestRefusedError(
             f"order {order_id} is not known here (its order.accepted event was not handled yet)"
@@ -221,11 +261,12 @@ def request_status(states: Iterable[RequestState]) -> RequestStatus:
     return next((s for s in _SEVERITY if s in found), "Completed")
 
 
-def fulfiller_answer(store: StateStore, intent: Intent, line_id: str, asked: int) -> str | None:
+def fulfiller_answer(store: InboxState, intent: Intent, line_id: str, asked: int) -> str | None:
     """Return what the fulfiller answered to a cancellation line, from its inbox event."""
     if intent.kind != "fulfiller_cancel" or intent.status != "done":
         return None
-    answer = store.cancellation_answer(str(intent.body.get("upstreamId")))
+    event = store.answer_to(str(intent.body.get("upstreamId")))
+    answer = None if event is None else _answer_object(event.payload)
     if answer is None:
         return "awaiting the fulfiller"
     items = answer.get("items")
@@ -241,7 +282,19 @@ def fulfiller_answer(store: StateStore, intent: Intent, line_id: str, asked: int
     return "accepted by the fulfiller"
 
 
-def order_requests(store: StateStore, order: Order) -> dict[str, Any]:
+def _answer_object(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The cancellation object of an answering event (None when it has none)."""
+    try:
+        return event_object(payload)
+    except FulfillmentError:
+        return None
+
+
+class _RequestsView(LedgerState, InboxState, RequestLogState, Protocol):
+    """What the request log's views read."""
+
+
+def order_requests(store: _RequestsView, order: Order) -> dict[str, Any]:
     """Return an order's request status and request log as JSON-ready data.
 
     ``orders show`` and the HTML report both print this, so they always agree.
@@ -312,12 +365,14 @@ def render_requests(section: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def requests_status(store: StateStore) -> dict[str, Any]:
+def requests_status(store: _RequestsView) -> dict[str, Any]:
     """Return the ``fulfillment_requests`` section of ``catalog-sync status``.
 
-    ``open`` counts requests not Completed; ``by_status`` counts requests per status.
+    ``open`` counts open requests (``core.merchant_requests.is_open_request``, the rule the
+    transmitter's gauge counts by too); ``by_status`` counts requests per status.
     """
     counts = dict.fromkeys(STATUSES, 0)
+    open_requests = 0
     lines_by_order: dict[str, list[RequestLineRecord]] = {}
     for line, order_id in store.all_request_lines():
         lines_by_order.setdefault(order_id, []).append(line)
@@ -325,10 +380,14 @@ def requests_status(store: StateStore) -> dict[str, Any]:
     for order_id, lines in lines_by_order.items():
         by_key = {e.intent.key: e for e in ledgers.get(order_id, [])}
         per_request: dict[str, list[RequestState]] = {}
+        statuses: dict[str, list[IntentStatus]] = {}
         for line in lines:
-            per_request.setdefault(line.request_id, []).append(
-                line_state(line, by_key.get(line.intent_key))
+            entry = by_key.get(line.intent_key)
+            per_request.setdefault(line.request_id, []).append(line_state(line, entry))
+            statuses.setdefault(line.request_id, []).extend(
+                () if entry is None else (entry.intent.status,)
             )
-        for states in per_request.values():
+        for request_id, states in per_request.items():
             counts[request_status(states)] += 1
-    return {"open": sum(n for s, n in counts.items() if s != "Completed"), "by_status": counts}
+            open_requests += is_open_request(statuses[request_id])
+    return {"open": open_requests, "by_status": counts}

@@ -5,10 +5,10 @@ Two duties in one daemon ``Service`` named ``requests``:
 - *Intake*: settled JSON / CSV files in the requests folder (same settle and write-then-rename
   rules as catalogs) are parsed (``core.request_files``) and every valid row is recorded like a
   CLI request. The rows, and the record that the file (name + SHA-256) was processed, commit
-  in one transaction, so a crash before the file is moved reprocesses nothing: the file is
-  recognised and only moved. Rows that fail validation or are refused are written back as
-  ``<file>.errors.json`` beside it; the file then moves to ``processed/``, or to ``rejected/``
-  when no row could be accepted.
+  in one atomic claim of the state, so a crash before the file is moved reprocesses nothing:
+  the file is recognised and only moved. Rows that fail validation or are refused are written
+  back as ``<file>.errors.json`` beside it; the file then moves to ``processed/``, or to
+  ``rejected/`` when no row could be accepted.
 - *Transmission*: when request intents are due, the fulfillment handler is woken (or, for
   ``orders transmit``, its ``execute_intents`` is run until nothing is due), so the writes go
   through the same ledger and read-back rule as the event handlers, grouped per order (the
@@ -32,12 +32,14 @@ import os
 import secrets
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from catalog_sync.catalog_files import is_catalog_file
+from catalog_sync.clock import Clock, stamp, utc_clock
 from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
+from catalog_sync.core.orders import Intent
 from catalog_sync.core.request_files import (
     ERRORS_SUFFIX,
     ParsedRequestFile,
@@ -49,14 +51,20 @@ from catalog_sync.core.request_files import (
     printable,
     request_id_of,
 )
-from catalog_sync.events import Clock, stamp, utc_clock
 from catalog_sync.fulfillment_service import FulfillmentHandler
 from catalog_sync.logs import get_logger, redact
 from catalog_sync.metrics import Metrics
-from catalog_sync.request_log import Source, record_request
+from catalog_sync.request_log import Source, claim_request, history_line
 from catalog_sync.settings import Settings
 from catalog_sync.settle import SettleTracker
-from catalog_sync.state import StateError, StateStore
+from catalog_sync.state import (
+    LedgerReader,
+    RecordedRequest,
+    RequestClaims,
+    RequestFileRecord,
+    RequestLogState,
+    StateError,
+)
 
 PROCESSED: Final = "processed"
 REJECTED: Final = "rejected"
@@ -186,7 +194,7 @@ class RequestFolder:
     """Processes request files of one folder, each exactly once."""
 
     def __init__(
-        self, folder: Path, store: StateStore, *, max_bytes: int, clock: Clock = utc_clock
+        self, folder: Path, store: RequestLogState, *, max_bytes: int, clock: Clock = utc_clock
     ) -> None:
         """``max_bytes``: the largest file read (``request_max_bytes``)."""
         self.folder = folder
@@ -248,23 +256,33 @@ class RequestFolder:
             return FileOutcome(name, done, 0, (), self._move(path, name, done), None)
         parsed = parse_request_file(name, data, redact=redact)
         now = stamp(self._clock())
-        errors_file: Path | None = None
-        with self._store.transaction():
-            accepted, found = self._record_rows(parsed, digest, now)
-            outcome = PROCESSED if accepted else REJECTED
+
+        def decide(reader: LedgerReader) -> tuple[RequestClaims, FileOutcome]:
+            """Decide every row; the errors file is written before the claims commit, so a
+            file whose errors cannot be written records nothing and is tried again."""
+            recorded, found = self._claim_rows(reader, parsed, digest, now)
+            outcome = PROCESSED if recorded else REJECTED
             if not parsed.rows and not parsed.problems:
                 found.append(RowProblem(name, 1, None, "no request rows"))
             problems = _redacted(found)
-            if problems:
-                errors_file = self._write_errors(path, name, problems)
-            self._store.record_request_file(
-                name, digest, outcome=outcome, accepted=accepted, refused=len(problems), now=now
+            errors_file = self._write_errors(path, name, problems) if problems else None
+            claims = RequestClaims(
+                requests=tuple(recorded),
+                history=tuple(history_line(r) for r in recorded),
+                file=RequestFileRecord(name, digest, outcome, len(recorded), len(problems)),
             )
-        moved = self._move(path, name, outcome)
+            return claims, FileOutcome(name, outcome, len(recorded), problems, None, errors_file)
+
+        result = self._store.claim_units(decide, now)
+        moved = self._move(path, name, result.outcome)
         _log.info(
-            "requests.file", file=name, outcome=outcome, accepted=accepted, errors=len(problems)
+            "requests.file",
+            file=name,
+            outcome=result.outcome,
+            accepted=result.accepted,
+            errors=len(result.problems),
         )
-        return FileOutcome(name, outcome, accepted, problems, moved, errors_file)
+        return replace(result, moved_to=moved)
 
     def _reject(self, path: Path, name: str, message: str) -> FileOutcome:
         """Reject a file without recording anything of it: errors file, then ``rejected/``.
@@ -292,22 +310,24 @@ class RequestFolder:
         self._once(path, event, name, detail)
         self._held[path] = time.monotonic() + HOLD_SECONDS
 
-    def _record_rows(
-        self, parsed: ParsedRequestFile, digest: str, now: str
-    ) -> tuple[int, list[RowProblem]]:
-        """Record each valid row (inside the caller's transaction); refusals become problems."""
+    @staticmethod
+    def _claim_rows(
+        reader: LedgerReader, parsed: ParsedRequestFile, digest: str, now: str
+    ) -> tuple[list[RecordedRequest], list[RowProblem]]:
+        """Decide each valid row, each seeing the rows before; refusals become problems."""
         problems = list(parsed.problems)
-        accepted = 0
+        recorded: list[RecordedRequest] = []
+        claimed: dict[str, list[Intent]] = {}
         for row in parsed.rows:
             request = _request_of(row, request_id_of(row, parsed.name, digest))
             try:
-                record_request(self._store, request, Source(parsed.name, row.line), now)
+                recorded.append(
+                    claim_request(reader, request, Source(parsed.name, row.line), now, claimed)
+                )
             except RequestRefusedError as exc:
                 problems.append(RowProblem(parsed.name, row.line, "request", str(exc)))
-            else:
-                accepted += 1
         problems.sort(key=lambda p: p.line)
-        return accepted, problems
+        return recorded, problems
 
     def _write_errors(self, path: Path, name: str, problems: tuple[RowProblem, ...]) -> Path:
         """Write ``<file>.errors.json`` beside the file (write, then rename into place).
@@ -414,7 +434,7 @@ class RequestTransmitter:
     def __init__(
         self,
         settings: Settings,
-        store: StateStore,
+        store: RequestLogState,
         handler: FulfillmentHandler,
         *,
         metrics: Metrics | None = None,

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from catalog_sync.state import RunRecord, StateStore
+from catalog_sync.state import RunRecord, StateBackend
 
-SectionProvider = Callable[[StateStore], Mapping[str, Any]]
+SectionProvider = Callable[[StateBackend], Mapping[str, Any]]
 
 #: Sections provided by the event poller and the fulfillment-request transmitter, in the
 #: order shown; ``None`` until the part that fills the section exists.
@@ -27,14 +27,14 @@ NOT_ENABLED: Final = {"enabled": False}
 
 
 def gather_status(
-    store: StateStore,
+    store: StateBackend,
     *,
     sections: Mapping[str, SectionProvider | None] = OPTIONAL_SECTIONS,
 ) -> dict[str, Any]:
     """The status document (``status --json`` prints it as is)."""
     last = store.last_run()
     document: dict[str, Any] = {
-        "state": str(store.path),
+        "state": store.location,
         "last_reconcile": None if last is None else _run(last),
         "pairs_tracked": store.count_pairs(),
         "newest_report": _newest_report(last),

@@ -18,7 +18,7 @@ from catalog_sync.request_log import requests_status
 from catalog_sync.request_service import RequestTransmitter
 from catalog_sync.service import Service
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend
 from catalog_sync.status import SectionProvider
 
 
@@ -85,10 +85,10 @@ def daemon_services() -> Sequence[ServiceFactory]:
 def status_sections(settings: Settings) -> Mapping[str, SectionProvider]:
     """What ``status`` shows beyond the catalog, judged by ``settings`` (the lag warning)."""
 
-    def events(store: StateStore) -> Mapping[str, Any]:
+    def events(store: StateBackend) -> Mapping[str, Any]:
         return status_info(store, warn_days=settings.event_retention_warn_days)
 
-    def dead_letters(store: StateStore) -> Mapping[str, Any]:
+    def dead_letters(store: StateBackend) -> Mapping[str, Any]:
         return {"count": store.inbox_counts()["dead"]}
 
     return {"events": events, "fulfillment_requests": requests_status, "dead_letters": dead_letters}

@@ -22,8 +22,7 @@ from tests.fuzz.budget import fuzz_settings
 
 from catalog_sync.core.event_pages import EventPage, decode_page
 from catalog_sync.events import EVENT_TYPES, inbox_row
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import InboxEvent
+from catalog_sync.state import InboxEvent, open_state
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 STAMP = "2026-12-01T12:00:00.000000Z"
@@ -112,10 +111,9 @@ def _rows(page: EventPage, *, live: bool) -> list[InboxEvent]:
 
 def _stored(rows: list[InboxEvent]) -> dict[str, InboxEvent | None]:
     """Each row's id and what a fresh state database holds under it after storing the rows."""
-    store = StateStore(Path(":memory:"))
+    store = open_state(Path(":memory:"))
     try:
-        with store.transaction():
-            store.put_events(rows, STAMP)
+        store.store_events(rows, STAMP)
         return {row.id: store.inbox_event(row.id) for row in rows}
     finally:
         store.close()

@@ -17,7 +17,7 @@ from catalog_sync.fulfillment_service import FulfillmentHandler
 from catalog_sync.notify import JsonlSink, Notifier
 from catalog_sync.sandbox.testing import RunningSandbox, create_pair
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend, open_state
 
 PHYSICAL = "w-1"
 DIGITAL = "d-1"
@@ -49,7 +49,7 @@ def make_catalog(sandbox: RunningSandbox) -> None:
 class Edge:
     """The poller and handler of one state database, in this process."""
 
-    store: StateStore
+    store: StateBackend
     poller: EventPoller
     handler: FulfillmentHandler
 
@@ -67,7 +67,7 @@ class Edge:
 async def edge(settings: Settings) -> AsyncIterator[Edge]:
     """The edge of ``settings``; handler retries are fast for tests."""
     notifier = Notifier([JsonlSink(settings.notify_jsonl or Path("notify.jsonl"))])
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         async with DigitalRiverClient.from_settings(settings) as client:
             client.retry = RetryPolicy(attempts=6, initial_backoff=0.01, max_backoff=0.05)
             handler = FulfillmentHandler(settings, client, store, notifier, retry_base=0.01)

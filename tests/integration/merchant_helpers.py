@@ -7,12 +7,13 @@ from typing import Any
 
 from tests.integration.fulfillment_helpers import Edge
 
+from catalog_sync.clock import stamp, utc_clock
 from catalog_sync.core.merchant_requests import Action, MerchantRequest
-from catalog_sync.events import stamp, utc_clock
-from catalog_sync.request_log import Recorded, Source, order_requests, submit_request
+from catalog_sync.request_log import Source, order_requests, submit_request
 from catalog_sync.request_service import PassResult, RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.settings import Settings
+from catalog_sync.state import RecordedRequest
 
 
 def drop(folder: Path, name: str, text: str) -> Path:
@@ -52,7 +53,7 @@ def ask(
     line_id: str | None = None,
     quantity: int | None = None,
     rid: str = "r1",
-) -> Recorded:
+) -> RecordedRequest:
     """Record a CLI-style request now."""
     request = MerchantRequest(rid, order_id, action, line_id, quantity)
     return submit_request(e.store, request, Source(), stamp(utc_clock()))

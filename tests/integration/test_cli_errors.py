@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from tests.faults import unwritable
 
 from catalog_sync.cli import main
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 KEY = "sk_test_0123456789abcdef0123456789abcdef"
 
@@ -159,7 +159,7 @@ READERS = [["status"], ["status", "--json"], ["orders", "list"], ["events", "lis
 def test_readers_still_read_an_unwritable_database(command: list[str], env: dict[str, str]) -> None:
     """A read-only or immutable database file in a writable folder can still be inspected."""
     state = Path(env["CATALOG_SYNC_STATE"])
-    StateStore(state).close()
+    open_state(state).close()
     with unwritable(state):
         result = invoke(env, *command)
     assert result.exit_code == 0, result.output
@@ -168,7 +168,7 @@ def test_readers_still_read_an_unwritable_database(command: list[str], env: dict
 def test_run_refuses_an_unwritable_database_before_starting(env: dict[str, str]) -> None:
     """The daemon does not start on a database it could not write: one line, exit 1."""
     state = Path(env["CATALOG_SYNC_STATE"])
-    StateStore(state).close()
+    open_state(state).close()
     with unwritable(state):
         result = invoke(env, "run")
     assert_one_line(result, 1, f"catalog-sync: state database {state}: is read-only")
@@ -181,7 +181,7 @@ def test_unwritable_state_folder_is_exit_1_with_one_line(
 ) -> None:
     """A database in a read-only or immutable folder: one line with what to do, exit 1."""
     state = Path(env["CATALOG_SYNC_STATE"])
-    StateStore(state).close()
+    open_state(state).close()
     with unwritable(state), unwritable(state.parent):
         result = invoke(env, *command)
     assert_one_line(result, 1, f"catalog-sync: state database {state}: ")

@@ -20,10 +20,9 @@ from tests.integration.fulfillment_helpers import (
 )
 
 from catalog_sync.cli import main
-from catalog_sync.events import stamp, utc_clock
+from catalog_sync.clock import now_stamp, stamp, utc_clock
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import EventOutcome, InboxEvent
+from catalog_sync.state import EventOutcome, InboxEvent, LedgerWrites, StateBackend, open_state
 
 DEADLINE = 30.0
 
@@ -46,12 +45,12 @@ def invoke(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
-def poll_until(env: dict[str, str], done: Callable[[StateStore], bool]) -> None:
+def poll_until(env: dict[str, str], done: Callable[[StateBackend], bool]) -> None:
     """Run ``events poll`` passes until ``done`` holds for the state (fail after a deadline)."""
     deadline = time.monotonic() + DEADLINE
     while True:
         assert invoke(env, "events", "poll").exit_code == 0
-        with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store:
+        with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
             if done(store):
                 return
         assert time.monotonic() < deadline, "events poll did not reach the expected state"
@@ -68,7 +67,7 @@ class Flow:
     started: str
 
 
-def _settled(store: StateStore) -> bool:
+def _settled(store: StateBackend) -> bool:
     return store.count_pending_intents() == 0 and store.inbox_counts()["received"] == 0
 
 
@@ -82,12 +81,12 @@ def flow(sandbox: RunningSandbox, env: dict[str, str]) -> Flow:
     )
     order_id, physical, digital = order["id"], order["items"][0]["id"], order["items"][1]["id"]
 
-    def fo_known(store: StateStore) -> bool:
+    def fo_known(store: StateBackend) -> bool:
         known = store.order(order_id)
         return bool(known and known.lines[0].fo_item_id)
 
     poll_until(env, fo_known)
-    with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
         fo_id = store.order(order_id).fulfillment_order_id  # type: ignore[union-attr]
     assert fo_id is not None
     ship = f"/_sandbox/fulfillment-orders/{fo_id}/ship"
@@ -110,7 +109,7 @@ def test_orders_list_shows_units_per_order(flow: Flow, env: dict[str, str]) -> N
 
 def test_orders_list_filters_by_state(flow: Flow, env: dict[str, str]) -> None:
     """``--state`` keeps only orders in that state."""
-    with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
         state = store.order(flow.order_id).state  # type: ignore[union-attr]
     assert flow.order_id in invoke(env, "orders", "list", "--state", state).output
     assert invoke(env, "orders", "list", "--state", "no-such-state").output == ""
@@ -177,10 +176,9 @@ def test_an_unparseable_event_is_listed_as_dead(
 
 def _kill(env: dict[str, str], *event_ids: str) -> None:
     """Make handled events dead letters, as exhausted retries would."""
-    with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store, store.transaction():
-        store.set_event_statuses(
-            [EventOutcome(i, "dead", "gave up") for i in event_ids], attempted=False
-        )
+    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+        events = [EventOutcome(i, "dead", "gave up", attempted=False) for i in event_ids]
+        store.commit_ledger(LedgerWrites(events=events), now_stamp())
 
 
 def _ids_of(env: dict[str, str], status: str) -> list[str]:
@@ -233,8 +231,8 @@ def _event_waiting_since(env: dict[str, str], days: float) -> None:
     """An event received but still unhandled, created ``days`` ago."""
     created = stamp(utc_clock() - timedelta(days=days))
     event = InboxEvent("evt-old", "order.complete", created, {"id": "evt-old"})
-    with StateStore(Path(env["CATALOG_SYNC_STATE"])) as store, store.transaction():
-        store.put_events([event], created)
+    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+        store.store_events([event], created)
 
 
 @pytest.mark.parametrize(("warn_days", "warned"), [("1", True), ("7", False)])

@@ -10,7 +10,7 @@ import pytest
 
 from catalog_sync.demo import DaemonProcess, daemon_env, replace_row, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import RunRecord, StateStore
+from catalog_sync.state import RunRecord, open_state
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 TIMEOUT = 15.0
@@ -41,7 +41,7 @@ def last_run(workdir: Path) -> RunRecord | None:
     state = workdir / "state" / "catalog-sync.db"
     if not state.exists():
         return None
-    with StateStore(state) as store:
+    with open_state(state) as store:
         return store.last_run()
 
 

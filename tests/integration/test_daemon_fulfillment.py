@@ -8,7 +8,7 @@ from typing import Any
 
 from catalog_sync.demo import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 CATALOGS = Path(__file__).parents[2] / "catalogs"
 
@@ -24,7 +24,7 @@ def _fulfillments(sandbox: RunningSandbox, order_id: str) -> list[dict[str, Any]
 def _pairs_tracked(state: Path) -> int:
     if not state.exists():
         return 0
-    with StateStore(state) as store:
+    with open_state(state) as store:
         return store.count_pairs()
 
 

@@ -23,7 +23,7 @@ from tests.integration.fulfillment_helpers import dr_fulfillments, line_totals
 from catalog_sync.demo import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
 from catalog_sync.instance_lock import InstanceLock, LockHolder
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 TIMEOUT = 60.0
 PHYSICAL_SKU = "TC-TENT-2P-GRN"
@@ -58,7 +58,7 @@ def cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def _pairs_tracked(state: Path) -> int:
     if not state.exists():
         return 0
-    with StateStore(state) as store:
+    with open_state(state) as store:
         return store.count_pairs() if store.last_run() is not None else 0
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from catalog_sync.demo import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 TIMEOUT = 15.0
 
@@ -46,7 +46,7 @@ def pairs_tracked(tmp_path: Path) -> int | None:
     state = tmp_path / "state" / "catalog-sync.db"
     if not state.exists():
         return None
-    with StateStore(state) as store:
+    with open_state(state) as store:
         return store.count_pairs() if store.last_run() is not None else None
 
 

@@ -16,7 +16,7 @@ from tests.integration.fulfillment_helpers import (
 )
 from tests.integration.merchant_helpers import ask, line_statuses, log, recorded_order, transmit
 
-from catalog_sync.events import stamp, utc_clock
+from catalog_sync.clock import stamp, utc_clock
 from catalog_sync.request_log import retry_order
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.settings import Settings

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 PHYSICAL = "4323.310_A"
 DIGITAL = "4512.100_A"
@@ -96,7 +96,7 @@ async def harness(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Harn
     client = DigitalRiverClient(
         base_url=sandbox.base_url, api_key=SecretStr(sandbox.api_key), rate_limit=1000
     )
-    with StateStore(tmp_path / "state.db") as store:
+    with open_state(tmp_path / "state.db") as store:
         async with client:
             reconciler = Reconciler(
                 client, store, catalogs=tmp_path / "catalogs", reports=tmp_path / "reports"

@@ -17,7 +17,7 @@ from catalog_sync.core.textstream import Limits
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 LIMITS = Limits(file_bytes=2000, line_chars=500, field_chars=200)
@@ -37,7 +37,7 @@ async def reconciler(
     client = DigitalRiverClient(
         base_url=sandbox.base_url, api_key=SecretStr(sandbox.api_key), rate_limit=1000
     )
-    with StateStore(tmp_path / "state.db") as store:
+    with open_state(tmp_path / "state.db") as store:
         async with client:
             yield Reconciler(
                 client,

@@ -30,7 +30,7 @@ from catalog_sync.report import (
     write_report,
 )
 from catalog_sync.request_log import Source, submit_request
-from catalog_sync.state import StateStore
+from catalog_sync.state import LedgerWrites, StateBackend, open_state
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NOW = "2026-11-24T09:00:00.000000Z"
@@ -130,17 +130,17 @@ def test_hostile_values_show_as_text(browser: str, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def orders_store(tmp_path: Path) -> Iterator[StateStore]:
+def orders_store(tmp_path: Path) -> Iterator[StateBackend]:
     """A state database of orders whose SKUs, requests and sources hold hostile values."""
-    store = StateStore(tmp_path / "state.db")
+    store = open_state(tmp_path / "state.db")
     for i, text in enumerate(HOSTILE[:-1]):  # SQLite cannot hold a lone surrogate at all
         order_id = f"9000{i}"
         lines = (
             OrderLine(line_id=f"{i}-a", sku_id=text, quantity=3, physical=False),
             OrderLine(line_id=f"{i}-b", sku_id=f"sku {text}", quantity=1, physical=True),
         )
-        with store.transaction():
-            store.save_order(Order(order_id, "accepted", "USD", lines), NOW)
+        order = Order(order_id, "accepted", "USD", lines)
+        store.commit_ledger(LedgerWrites(orders={order_id: order}), NOW)
         request = MerchantRequest(
             request_id=f"req-{i}",
             order_id=order_id,
@@ -174,7 +174,7 @@ def test_reconcile_report_renders_every_row(
 
 
 def test_orders_report_renders_every_row(
-    browser: str, orders_store: StateStore, tmp_path: Path
+    browser: str, orders_store: StateBackend, tmp_path: Path
 ) -> None:
     """The orders page shows every order line, request and request line the log holds."""
     view = orders_view(orders_store, limit=500)

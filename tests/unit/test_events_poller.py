@@ -13,13 +13,19 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from catalog_sync.clock import stamp
 from catalog_sync.dr import DigitalRiverClient, RetryPolicy, ServerError
 from catalog_sync.dr.testing import captured_logs, fail, ok
-from catalog_sync.events import EventPoller, stamp, status_info
+from catalog_sync.events import EventPoller, status_info
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import EventOutcome, NotificationRecord
+from catalog_sync.state import (
+    EventOutcome,
+    LedgerWrites,
+    NotificationRecord,
+    StateBackend,
+    open_state,
+)
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 KEY = SecretStr("sk_test_" + "0" * 32)
@@ -104,7 +110,7 @@ class Rig:
     """A poller over ``api`` with its store, clock and notifications."""
 
     api: FakeEvents
-    store: StateStore
+    store: StateBackend
     clock: Clock
     sink: RecordingSink
     poller: EventPoller
@@ -133,7 +139,7 @@ async def _rig(api: FakeEvents, folder: Path, clock: Clock) -> AsyncIterator[Rig
         settings, transport=httpx.MockTransport(api)
     ) as client:
         client.retry = RetryPolicy(attempts=1)
-        with StateStore(settings.state) as store:
+        with open_state(settings) as store:
             poller = EventPoller(settings, client, store, Notifier([sink]), clock=clock)
             yield Rig(api, store, clock, sink, poller)
 
@@ -145,7 +151,7 @@ async def rig(api: FakeEvents, tmp_path: Path) -> AsyncIterator[Rig]:
         yield made
 
 
-def _ids(store: StateStore, status: str | None = None) -> list[str]:
+def _ids(store: StateBackend, status: str | None = None) -> list[str]:
     return sorted(e.id for e in store.inbox_events(status, limit=1000))
 
 
@@ -221,8 +227,9 @@ async def test_an_event_seen_twice_in_the_overlap_is_stored_and_handled_once(rig
     """The sweep re-lists a handled event: it stays handled and is not new again."""
     rig.api.add("e1", START)
     first = await rig.poller.poll_once()
-    with rig.store.transaction():
-        rig.store.set_event_statuses([EventOutcome("e1", "handled")], attempted=True)
+    rig.store.commit_ledger(
+        LedgerWrites(events=[EventOutcome("e1", "handled")]), stamp(rig.clock.now)
+    )
     rig.clock.now += timedelta(seconds=11)
     again = await rig.poller.poll_once()
     assert (first.new, again.new) == (1, 0)

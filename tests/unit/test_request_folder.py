@@ -28,7 +28,7 @@ from catalog_sync.request_service import (
     request_paths,
     shown_name,
 )
-from catalog_sync.state import StateStore
+from catalog_sync.state import LedgerWrites, open_state
 
 NOW = "2026-01-01T00:00:00.000000Z"
 ORDER = Order("100", "accepted", "USD", (OrderLine("L1", "d-1", 5, physical=False),))
@@ -41,9 +41,8 @@ def folder_with_order(root: Path, *, max_bytes: int = LIMIT) -> Iterator[Request
     """A requests folder under ``root`` over a state database that knows order 100."""
     requests = root / "requests"
     requests.mkdir()
-    with StateStore(root / "s.db") as store:
-        with store.transaction():
-            store.save_order(ORDER, NOW)
+    with open_state(root / "s.db") as store:
+        store.commit_ledger(LedgerWrites(orders={ORDER.order_id: ORDER}), NOW)
         yield RequestFolder(requests, store, max_bytes=max_bytes)
 
 
@@ -296,7 +295,7 @@ def test_a_file_that_fails_unforeseen_is_rejected_alone(tmp_path: Path) -> None:
             ("b.csv", PROCESSED, 1),
         ]
         assert (folder.folder / REJECTED / "a.csv").exists()
-    with StateStore(tmp_path / "s.db") as store:
+    with open_state(tmp_path / "s.db") as store:
         assert [r.source for r in store.requests_of("100")] == ["b.csv"]
 
 

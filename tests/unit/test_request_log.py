@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
-from catalog_sync.core.orders import Intent, Order, OrderLine
+from catalog_sync.core.merchant_requests import (
+    MerchantRequest,
+    RequestRefusedError,
+    is_open_request,
+)
+from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Order, OrderLine
 from catalog_sync.request_log import (
     Source,
     line_state,
@@ -15,9 +20,14 @@ from catalog_sync.request_log import (
     requests_status,
     submit_request,
 )
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import LedgerEntry
-from catalog_sync.state.requests import RequestLineRecord
+from catalog_sync.state import (
+    LedgerEntry,
+    LedgerWrites,
+    RequestClaims,
+    RequestFileRecord,
+    RequestLineRecord,
+    open_state,
+)
 
 NOW = "2026-01-01T00:00:00.000000Z"
 LINE = RequestLineRecord("r1", "L1", 2, "digital_fulfill", "request:r1:capture")
@@ -77,9 +87,8 @@ def test_a_request_is_as_far_as_its_least_advanced_line() -> None:
 
 def test_submitted_request_is_logged_with_its_claim_and_counted(tmp_path: Path) -> None:
     """The request row, its line and its intent commit together; status counts see it."""
-    with StateStore(tmp_path / "s.db") as store:
-        with store.transaction():
-            store.save_order(ORDER, NOW)
+    with open_state(tmp_path / "s.db") as store:
+        store.commit_ledger(LedgerWrites(orders={"100": ORDER}), NOW)
         recorded = submit_request(
             store, MerchantRequest("r1", "100", "fulfill", "L1", 1), Source("a.csv", 4), NOW
         )
@@ -93,9 +102,8 @@ def test_submitted_request_is_logged_with_its_claim_and_counted(tmp_path: Path) 
 
 def test_refused_request_leaves_no_trace(tmp_path: Path) -> None:
     """Over-quantity rolls back: no request row, no intent."""
-    with StateStore(tmp_path / "s.db") as store:
-        with store.transaction():
-            store.save_order(ORDER, NOW)
+    with open_state(tmp_path / "s.db") as store:
+        store.commit_ledger(LedgerWrites(orders={"100": ORDER}), NOW)
         with pytest.raises(RequestRefusedError):
             submit_request(store, MerchantRequest("r1", "100", "cancel", "L1", 3), Source(), NOW)
         assert (store.requests_of("100"), store.ledger("100")) == ([], [])
@@ -103,11 +111,14 @@ def test_refused_request_leaves_no_trace(tmp_path: Path) -> None:
 
 def test_request_files_are_remembered_by_name_and_content(tmp_path: Path) -> None:
     """The same name with other content is a new file; the same content is known."""
-    with StateStore(tmp_path / "s.db") as store:
-        with store.transaction():
-            store.record_request_file(
-                "a.csv", "h1", outcome="processed", accepted=1, refused=0, now=NOW
-            )
+    with open_state(tmp_path / "s.db") as store:
+        store.claim_units(
+            lambda _: (
+                RequestClaims(file=RequestFileRecord("a.csv", "h1", "processed", 1, 0)),
+                None,
+            ),
+            NOW,
+        )
         assert (
             store.request_file_outcome("a.csv", "h1"),
             store.request_file_outcome("a.csv", "h2"),
@@ -120,12 +131,30 @@ def test_request_files_are_remembered_by_name_and_content(tmp_path: Path) -> Non
 def test_a_request_id_is_recorded_once_whatever_its_order(tmp_path: Path) -> None:
     """A request id already in the log is refused as a duplicate, naming where it came from."""
     other = Order("200", "accepted", "USD", (OrderLine("L1", "d-1", 2, physical=False),))
-    with StateStore(tmp_path / "s.db") as store:
-        with store.transaction():
-            store.save_orders([ORDER, other], NOW)
+    with open_state(tmp_path / "s.db") as store:
+        store.commit_ledger(LedgerWrites(orders={"100": ORDER, "200": other}), NOW)
         submit_request(
             store, MerchantRequest("m-1", "100", "cancel", "L1", 1), Source("a.csv", 2), NOW
         )
         with pytest.raises(RequestRefusedError, match=r"already accepted \(from a.csv:2 at "):
             submit_request(store, MerchantRequest("m-1", "200", "cancel", "L1", 1), Source(), NOW)
         assert store.requests_of("200") == []
+
+
+@pytest.mark.parametrize("status", INTENT_STATUSES)
+@pytest.mark.parametrize("parked", [False, True])
+def test_an_open_request_is_one_not_completed(status: IntentStatus, parked: bool) -> None:
+    """The one "open request" rule and the request statuses agree for every intent status."""
+    shown = request_status([line_state(LINE, entry(status=status, parked=parked))])
+    assert is_open_request([status]) == (shown != "Completed")
+
+
+def test_status_counts_open_requests_by_the_one_rule(tmp_path: Path) -> None:
+    """``status`` counts as open what the transmitter's gauge counts (the state's count)."""
+    with open_state(tmp_path / "s.db") as store:
+        store.commit_ledger(LedgerWrites(orders={"100": ORDER}), NOW)
+        submit_request(store, MerchantRequest("r1", "100", "fulfill", "L1", 1), Source(), NOW)
+        submit_request(store, MerchantRequest("r2", "100", "fulfill", "L1", 1), Source(), NOW)
+        landed = replace(store.ledger("100")[0].intent, status="done")
+        store.commit_ledger(LedgerWrites(updated_intents={landed.key: landed}), NOW)
+        assert (requests_status(store)["open"], store.count_open_requests()) == (1, 1)

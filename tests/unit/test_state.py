@@ -1,7 +1,12 @@
-"""The SQLite state store: migrations, durability of applied pairs, runs."""
+"""The SQLite backend's own concerns: migrations, old databases, how it is opened.
+
+What every backend must do is in ``tests/contract/test_state_backend.py``; these tests are
+about the one embedded database file and its history.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -14,54 +19,47 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.faults import unwritable
 
+from catalog_sync.clock import parse_stamp
+from catalog_sync.core.fulfillment import INBOX_OPEN
 from catalog_sync.instance_lock import InstanceLock
-from catalog_sync.state import AppliedPair, StateError, StateStore
+from catalog_sync.state import AppliedPair, StateError, UnsupportedStateError, open_state
+from catalog_sync.state.fulfillment import sql_in
 from catalog_sync.state.schema import MIGRATIONS
+from catalog_sync.state.store import StateStore
+
+#: The schema version released before the inbox kept the answered upstream id.
+_BEFORE_ANSWERS = 3
 
 
-def _pair(pair_id: str, digest: str = "h1", source: str = "a.csv") -> AppliedPair:
-    return AppliedPair(pair_id, digest, source, 2, physical=True)
+def _old_database(path: Path) -> None:
+    """A database as the previous release left it: schema 3, millisecond run times."""
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:_BEFORE_ANSWERS]:
+        db.executescript(script)
+    answer = {
+        "id": "evt-a",
+        "type": "fulfillment_cancellation.accepted",
+        "data": {"object": {"upstreamId": "o1~r1", "state": "accepted"}},
+    }
+    db.execute(
+        "INSERT INTO inbox (id, type, created_time, payload, status, received_at)"
+        " VALUES ('evt-a', ?, '2026-01-01T00:00:00.000000Z', ?, 'handled',"
+        " '2026-01-01T00:00:00.000000Z')",
+        (answer["type"], json.dumps(answer)),
+    )
+    db.execute(
+        "INSERT INTO runs (kind, started_at, finished_at) VALUES"
+        " ('reconcile', '2026-01-01T00:00:00.123Z', '2026-01-01T00:00:01.456Z')"
+    )
+    db.execute(f"PRAGMA user_version={_BEFORE_ANSWERS}")
+    db.commit()
+    db.close()
 
 
 def test_new_database_is_fully_migrated(tmp_path: Path) -> None:
     """Opening a new file applies every migration."""
     with StateStore(tmp_path / "s.db") as store:
         assert store.schema_version == len(MIGRATIONS)
-
-
-def test_applied_pairs_survive_reopen(tmp_path: Path) -> None:
-    """What was recorded is there after the process reopens the database."""
-    path = tmp_path / "s.db"
-    with StateStore(path) as store:
-        store.record_applied([_pair("A"), _pair("B", source="b.json")])
-    with StateStore(path) as store:
-        assert set(store.applied_pairs()) == {"A", "B"}
-        assert store.pair_ids_by_file("b.json") == {"B"}
-
-
-def test_record_applied_replaces_hash(tmp_path: Path) -> None:
-    """Recording a pair again keeps one row with the newest hash."""
-    with StateStore(tmp_path / "s.db") as store:
-        store.record_applied([_pair("A", "h1")])
-        store.record_applied([_pair("A", "h2")])
-        assert store.applied_pairs()["A"].content_hash == "h2"
-        assert store.count_pairs() == 1
-
-
-def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
-    """An exception inside a transaction rolls all of it back."""
-
-    def insert_then_fail(store: StateStore) -> None:
-        with store.transaction():
-            store._db.execute(
-                "INSERT INTO pairs VALUES ('X', 'h', 'f', 1, NULL, '2026-01-01T00:00:00Z')"
-            )
-            raise RuntimeError
-
-    with StateStore(tmp_path / "s.db") as store:
-        with pytest.raises(RuntimeError):
-            insert_then_fail(store)
-        assert store.count_pairs() == 0
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -74,18 +72,63 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         StateStore(path)
 
 
-def test_last_run_is_the_newest_finished(tmp_path: Path) -> None:
-    """last_run reports the newest finished run with its counts."""
-    with StateStore(tmp_path / "s.db") as store:
-        first = store.start_run("reconcile", dry_run=False)
-        store.finish_run(first, counts={"created": 3}, failures=0, report_path="r1.json")
-        store.start_run("reconcile", dry_run=False)
+def test_an_old_database_finds_the_answers_it_already_held(tmp_path: Path) -> None:
+    """After the upgrade, a fulfiller's answer stored before it is found by its upstream id."""
+    _old_database(tmp_path / "s.db")
+    with open_state(tmp_path / "s.db") as store:
+        answer = store.answer_to("o1~r1")
+    assert answer is not None
+    assert answer.id == "evt-a"
+
+
+def test_an_old_database_keeps_its_millisecond_times_readable(tmp_path: Path) -> None:
+    """Run times written in the old millisecond form still read as the same instants."""
+    _old_database(tmp_path / "s.db")
+    with open_state(tmp_path / "s.db") as store:
+        run = store.last_run()
+    assert run is not None
+    assert run.finished_at is not None
+    assert (parse_stamp(run.finished_at) - parse_stamp(run.started_at)).total_seconds() == 1.333
+
+
+def test_new_times_are_stored_in_the_one_format(tmp_path: Path) -> None:
+    """A run recorded now has microsecond UTC times, like every other stored time."""
+    with open_state(tmp_path / "s.db") as store:
+        run = store.start_run("reconcile", dry_run=False)
+        store.finish_run(run, counts={}, failures=0, report_path=None)
         last = store.last_run()
-        assert last is not None
-        assert (last.id, last.counts, last.report_path) == (first, {"created": 3}, "r1.json")
+    assert last is not None
+    assert last.started_at.endswith("Z")
+    assert len(last.started_at) == len("2026-01-01T00:00:00.000000Z")
+
+
+def test_a_sqlite_url_opens_the_file(tmp_path: Path) -> None:
+    """``sqlite:///path`` names the same database as the path."""
+    with open_state(tmp_path / "s.db") as store:
+        store.start_run("reconcile", dry_run=False)
+    with open_state(f"sqlite://{tmp_path / 's.db'}") as store:
+        assert store.location == str(tmp_path / "s.db")
+
+
+def test_an_unknown_backend_is_refused_by_name(tmp_path: Path) -> None:
+    """A URL of a backend this version does not have is refused without echoing the URL."""
+    with pytest.raises(UnsupportedStateError, match="'postgresql' backend") as refused:
+        open_state("postgresql://user:secret@db.example/state")
+    assert "secret" not in str(refused.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_open_events_index_was_made_for_the_cores_open_statuses() -> None:
+    """Due events are read through a partial index: it must name the core's open statuses
+    (changing them needs a migration recreating the index)."""
+    assert f"WHERE {sql_in('status', INBOX_OPEN)}" in " ".join(" ".join(MIGRATIONS).split())
 
 
 # -- a database that cannot be used: one StateError naming the path and what to do ------------
+
+
+def _pair(pair_id: str, digest: str = "h1", source: str = "a.csv") -> AppliedPair:
+    return AppliedPair(pair_id, digest, source, 2, physical=True)
 
 
 def _store_with_pairs(path: Path, count: int = 3) -> None:

@@ -29,7 +29,7 @@ from catalog_sync.instance_lock import InstanceLock
 from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.report import report_json_schema
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.state import open_state
 
 EXIT_CHANGES_PENDING = 2
 #: ``reconcile`` beside the daemon: two writers of one catalog would race on each pair's
@@ -43,7 +43,7 @@ _RECONCILE_HINT = (
 @asynccontextmanager
 async def reconciler(settings: Settings) -> AsyncIterator[Reconciler]:
     """A reconciler wired to the settings' client, state and folders."""
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         async with DigitalRiverClient.from_settings(settings) as client:
             yield Reconciler(
                 client,

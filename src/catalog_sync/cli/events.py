@@ -23,14 +23,15 @@ from catalog_sync.cli.common import (
     settings_from,
     setup_logging,
 )
+from catalog_sync.clock import now_stamp, utc_clock
+from catalog_sync.core.fulfillment import INBOX_STATUSES
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.events import EventPoller, stamp, utc_clock
+from catalog_sync.events import EventPoller
 from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
 from catalog_sync.instance_lock import InstanceLock
 from catalog_sync.notify import Notifier
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
-from catalog_sync.state.fulfillment import INBOX_STATUSES, InboxEvent
+from catalog_sync.state import InboxEvent, StateBackend, open_state
 
 #: What ``events poll`` and ``events replay`` say when the daemon holds the state database:
 #: two handlers on one ledger would send the same write twice.
@@ -42,7 +43,7 @@ _REPLAY_HINT = (
 
 @dataclass
 class _Wired:
-    store: StateStore
+    store: StateBackend
     poller: EventPoller
     handler: FulfillmentHandler
 
@@ -51,7 +52,7 @@ class _Wired:
 async def wired(settings: Settings) -> AsyncIterator[_Wired]:
     """The poller and handler of ``settings``, closed on exit."""
     notifier = Notifier.from_settings(settings)
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         async with DigitalRiverClient.from_settings(settings) as client:
             poller, handler = fulfillment_services(settings, client, store, notifier)
             try:
@@ -73,7 +74,7 @@ def events() -> None:
 @handle_errors
 def list_events(status: str | None, limit: int, as_json: bool, config_file: Path | None) -> None:
     """Show the inbox, newest first."""
-    with StateStore(settings_from(config_file).state) as store:
+    with open_state(settings_from(config_file)) as store:
         rows = store.inbox_events(status, limit=limit)
     for row in rows:
         if as_json:
@@ -95,11 +96,8 @@ def retry(event_id: str | None, retry_all: bool, config_file: Path | None) -> No
     """Handle a dead letter (or every one) again; its parked writes are resumed."""
     if (event_id is None) == (not retry_all):
         fail("give an EVENT_ID or --all (not both)", 2)
-    with StateStore(settings_from(config_file).state) as store:
-        now = stamp(utc_clock())
-        with store.transaction():
-            ids = store.requeue_events(None if retry_all else [event_id or ""])
-            store.unpark_intents([f"event:{i}" for i in ids], now)
+    with open_state(settings_from(config_file)) as store:
+        ids = store.requeue_events(None if retry_all else [event_id or ""], now_stamp())
     if event_id is not None and not ids:
         fail(f"event {event_id} is not in the inbox or was already handled", EXIT_FAILED)
     click.echo(f"{len(ids)} event(s) queued again; the daemon (or `events poll`) handles them")
@@ -123,10 +121,7 @@ def replay(since: datetime, config_file: Path | None) -> None:
     async def body() -> int:
         async with wired(settings) as w:
             rows = await w.poller.read_since(moment)
-            now = stamp(utc_clock())
-            with w.store.transaction():
-                count = w.store.replay_events([r for r in rows if r.status != "dead"], now)
-                w.store.put_events([r for r in rows if r.status == "dead"], now)
+            count = w.store.replay_events(rows, now_stamp())
             await w.handler.drain()
             return count
 

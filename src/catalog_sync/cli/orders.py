@@ -23,10 +23,10 @@ from catalog_sync.cli.common import (
     setup_logging,
 )
 from catalog_sync.cli.events import wired
+from catalog_sync.clock import now_stamp, utc_clock
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY
-from catalog_sync.events import stamp, utc_clock
 from catalog_sync.instance_lock import AlreadyRunningError, InstanceLock
 from catalog_sync.orders_report import write_orders_report
 from catalog_sync.request_log import (
@@ -39,7 +39,7 @@ from catalog_sync.request_log import (
 )
 from catalog_sync.request_service import PassResult, RequestTransmitter
 from catalog_sync.settings import Settings
-from catalog_sync.state import StateStore
+from catalog_sync.state import StateBackend, open_state
 
 
 @main.group()
@@ -54,7 +54,7 @@ def orders() -> None:
 @handle_errors
 def list_orders(state: str | None, limit: int, config_file: Path | None) -> None:
     """Orders, most recently changed first: state, lines, units fulfilled / cancelled / open."""
-    with StateStore(settings_from(config_file).state) as store:
+    with open_state(settings_from(config_file)) as store:
         found = store.list_orders(state, limit=limit)
         ledgers = store.ledgers(o.order_id for o in found)
     for order in found:
@@ -74,7 +74,7 @@ def list_orders(state: str | None, limit: int, config_file: Path | None) -> None
 @handle_errors
 def show(order_id: str, as_json: bool, config_file: Path | None) -> None:
     """One order: lines, fulfillment order, shipments, captures and cancels, history, requests."""
-    with StateStore(settings_from(config_file).state) as store:
+    with open_state(settings_from(config_file)) as store:
         detail = order_detail(store, order_id)
         if detail is not None:
             detail |= request_section(store, order_id)
@@ -87,7 +87,7 @@ def show(order_id: str, as_json: bool, config_file: Path | None) -> None:
     click.echo("\n".join(render_requests(detail)))
 
 
-def order_detail(store: StateStore, order_id: str) -> dict[str, Any] | None:
+def order_detail(store: StateBackend, order_id: str) -> dict[str, Any] | None:
     """Return what ``orders show`` prints, as JSON-ready data (None for an unknown order)."""
     order = store.order(order_id)
     if order is None:
@@ -194,7 +194,7 @@ def render(detail: dict[str, Any]) -> str:
 
 
 # -- merchant requests (issue 7) ------------------------------------------------------------
-def request_section(store: StateStore, order_id: str) -> dict[str, Any]:
+def request_section(store: StateBackend, order_id: str) -> dict[str, Any]:
     """Return the request status and request log ``orders show`` adds to an order."""
     order = store.order(order_id)
     return {} if order is None else order_requests(store, order)
@@ -304,9 +304,9 @@ def cancel(
 def _submit(settings: Settings, request: MerchantRequest, *, transmit: bool) -> None:
     """Record a request (exit 1 and nothing recorded when refused), then maybe send it."""
     action: Action = request.action
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         try:
-            recorded = submit_request(store, request, Source(), stamp(utc_clock()))
+            recorded = submit_request(store, request, Source(), now_stamp())
         except RequestRefusedError as exc:
             fail(f"{action} refused: {exc}", EXIT_FAILED)
     for line in recorded.lines:
@@ -328,9 +328,9 @@ def _submit(settings: Settings, request: MerchantRequest, *, transmit: bool) -> 
 def retry(order_id: str, transmit: bool, config_file: Path | None) -> None:
     """Move the order's Failed requests back to Reprocess (their units are claimed again)."""
     settings = settings_from(config_file)
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         try:
-            retried = retry_order(store, order_id, stamp(utc_clock()))
+            retried = retry_order(store, order_id, now_stamp())
         except RequestRefusedError as exc:
             fail(f"retry refused: {exc}", EXIT_FAILED)
     for what in retried:
@@ -399,6 +399,6 @@ def _echo_pass(result: PassResult) -> None:
 def report(limit: int, config_file: Path | None) -> None:
     """Write the orders HTML page (reports/orders-<time>.html and orders-latest.html)."""
     settings = settings_from(config_file)
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         path = write_orders_report(store, settings.reports, utc_clock(), limit=limit)
     click.echo(str(path))

@@ -20,7 +20,7 @@ from catalog_sync.cli.common import (
 )
 from catalog_sync.daemon import Daemon, validate
 from catalog_sync.settings import Settings, webhook_label
-from catalog_sync.state import StateStore, check_writable
+from catalog_sync.state import check_writable, open_state
 from catalog_sync.status import gather_status, render_status
 from catalog_sync.wiring import daemon_services, status_sections
 
@@ -59,7 +59,7 @@ def status(as_json: bool, config_file: Path | None) -> None:
     settings = settings_from(config_file)
     if not settings.state.exists():
         fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
-    with StateStore(settings.state) as store:
+    with open_state(settings) as store:
         document = gather_status(store, sections=status_sections(settings))
     if as_json:
         click.echo(json.dumps(document, indent=2))

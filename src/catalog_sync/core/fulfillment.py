@@ -35,6 +35,14 @@ from catalog_sync.core.orders import (
 )
 
 DecisionStatus = Literal["handled", "ignored", "deferred", "error"]
+#: Where an event stands in the inbox: as received, after a handling attempt (a
+#: :data:`DecisionStatus`), or ``dead`` (unreadable, retries exhausted, or its write parked).
+InboxStatus = Literal["received", "handled", "ignored", "deferred", "error", "dead"]
+#: What moves an event between inbox statuses: the outcome of a handling attempt, a write of
+#: its decision parked after its last retry, ``events retry`` (requeue), ``events replay``.
+InboxTrigger = Literal[
+    "handled", "ignored", "deferred", "error", "dead", "write_parked", "requeue", "replay"
+]
 NotificationKind = Literal[
     "backorder", "capture_failed", "cancellation_refused", "shipped_over_cancel"
 ]
@@ -101,6 +109,46 @@ _ORDER_ID_FIELDS: Final = (
 )
 #: Separates order id and request id in a fulfillment cancellation's ``upstreamId``.
 CANCELLATION_KEY_SEPARATOR: Final = "~"
+#: The events carrying the fulfiller's answer to a cancellation we asked for.
+CANCELLATION_ANSWERS: Final = frozenset(
+    {"fulfillment_cancellation.accepted", "fulfillment_cancellation.rejected"}
+)
+#: The origin of the intents an event's decision records: ``event:<event id>``.
+EVENT_ORIGIN_PREFIX: Final = "event:"
+
+# ------------------------------------------------------------------ the inbox statuses
+#: Every inbox status, in the order ``status`` and ``events list`` show them.
+INBOX_STATUSES: Final[tuple[InboxStatus, ...]] = (
+    "received",
+    "handled",
+    "ignored",
+    "deferred",
+    "error",
+    "dead",
+)
+#: The statuses of an event still to be handled: the handler takes these when due, and the
+#: event lag is the age of the oldest of them. The order is the one the state's partial index
+#: of open events was created with.
+INBOX_OPEN: Final[tuple[InboxStatus, ...]] = ("received", "deferred", "error")
+#: A new event, or one sent back to be handled again (``events retry``, ``events replay``).
+INBOX_RECEIVED: Final[InboxStatus] = "received"
+#: A dead letter: unreadable, of the other mode, retries exhausted, or its write parked.
+INBOX_DEAD: Final[InboxStatus] = "dead"
+#: The outcomes of a handling attempt: each is both the trigger and the status it leads to.
+_ATTEMPT_OUTCOMES: Final[tuple[Literal["handled", "ignored", "deferred", "error", "dead"], ...]] = (
+    "handled",
+    "ignored",
+    "deferred",
+    "error",
+    "dead",
+)
+#: The inbox machine as one table: (status, trigger) -> status; a move absent is not made.
+INBOX_TRANSITIONS: Final[Mapping[tuple[InboxStatus, InboxTrigger], InboxStatus]] = {
+    **{(status, trigger): trigger for status in INBOX_OPEN for trigger in _ATTEMPT_OUTCOMES},
+    ("handled", "write_parked"): INBOX_DEAD,
+    **{(status, "requeue"): INBOX_RECEIVED for status in (*INBOX_OPEN, INBOX_DEAD)},
+    **{(status, "replay"): INBOX_RECEIVED for status in INBOX_STATUSES},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +181,37 @@ def order_state_after(current: str, proposed: str) -> str:
 def line_state_after(current: FoState | None, proposed: FoState) -> FoState | None:
     """Return ``proposed`` if the fulfiller's line may move there, else ``current``."""
     return proposed if (current, proposed) in LINE_TRANSITIONS else current
+
+
+def inbox_statuses_moved_by(trigger: InboxTrigger) -> tuple[InboxStatus, ...]:
+    """Return the statuses ``trigger`` may move an event from (in :data:`INBOX_STATUSES` order)."""
+    return tuple(s for s in INBOX_STATUSES if (s, trigger) in INBOX_TRANSITIONS)
+
+
+def event_origin(event_id: str) -> str:
+    """Return the origin of the intents decided on an event (``event:<id>``)."""
+    return f"{EVENT_ORIGIN_PREFIX}{event_id}"
+
+
+def origin_event_id(origin: str) -> str | None:
+    """Return the event an intent was decided on, or None for any other origin."""
+    return (
+        origin.removeprefix(EVENT_ORIGIN_PREFIX) if origin.startswith(EVENT_ORIGIN_PREFIX) else None
+    )
+
+
+def answered_upstream_id(event: Mapping[str, Any]) -> str | None:
+    """Return the ``upstreamId`` of our cancellation an event answers, or None.
+
+    Taken when the event is stored, so looking the answer up later needs no payload reading;
+    tolerant, because unreadable events are stored too (as dead letters).
+    """
+    if event.get("type") not in CANCELLATION_ANSWERS:
+        return None
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    upstream = obj.get("upstreamId") if isinstance(obj, Mapping) else None
+    return upstream if isinstance(upstream, str) and upstream else None
 
 
 def cancellation_upstream_id(order_id: str, request_id: str) -> str:
@@ -176,14 +255,14 @@ def decide(
     event_id = read_str(event, "id", "id")
     obj = event_object(event)
     if kind == "order.accepted":
-        return _accepted(obj, order, intents, physical_of or {}, f"event:{event_id}")
+        return _accepted(obj, order, intents, physical_of or {}, event_origin(event_id))
     handler = _HANDLERS.get(kind)
     if handler is None:
         return Decision("ignored", f"{kind}: not a type this daemon acts on")
     if order is None:
         return _without_order(kind)
     try:
-        return handler(_Context(kind, f"event:{event_id}", obj, order, tuple(intents)))
+        return handler(_Context(kind, event_origin(event_id), obj, order, tuple(intents)))
     except OverQuantityError as exc:
         return Decision("error", f"{kind}: {exc}")
 

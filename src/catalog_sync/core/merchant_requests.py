@@ -10,16 +10,19 @@ DR captures it when it ships. Unlike the connector of seed 004, partial quantiti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from catalog_sync.core.fulfillment import cancellation_upstream_id
 from catalog_sync.core.orders import (
+    INTENT_LANDED,
     INTENT_METADATA_KEY,
+    INTENT_STATUSES,
     FulfillmentError,
     Intent,
     IntentKind,
+    IntentStatus,
     LineClaim,
     Order,
     OrderLine,
@@ -47,6 +50,14 @@ REQUEST_TRANSITIONS: Final[Mapping[tuple[RequestStatus, Trigger], RequestStatus]
     ("Reprocess", "permanent_failure"): "Failed",
     ("Failed", "retry_requested"): "Reprocess",
 }
+
+#: The statuses of a line's intent that keep its request open: THE definition of an open
+#: request is "one of its lines is carried by an intent with one of these statuses" (still to
+#: send, being retried, parked, or refused and awaiting the merchant's retry). A line is
+#: Completed exactly when its intent landed, so an open request is one not Completed.
+OPEN_REQUEST_INTENT_STATUSES: Final[tuple[IntentStatus, ...]] = tuple(
+    s for s in INTENT_STATUSES if s != INTENT_LANDED
+)
 
 _ROUTE_KIND: Final[Mapping[Route, IntentKind]] = {
     "digital_fulfill": "capture",
@@ -129,6 +140,11 @@ def accept_request(
     return tuple(_intent(order, intents, request, where, lines) for where, lines in grouped.items())
 
 
+def is_open_request(line_intent_statuses: Iterable[IntentStatus]) -> bool:
+    """Return whether a request is open, given the statuses of its lines' intents."""
+    return any(s in OPEN_REQUEST_INTENT_STATUSES for s in line_intent_statuses)
+
+
 def order_request_status(order: Order) -> Literal["Completed", "Open"]:
     """Return the order's request status: Completed only once every line is fully settled."""
     return "Completed" if is_fully_settled(order) else "Open"
@@ -201,7 +217,7 @@ def _intent(
             for line, quantity in lines
         )
         body = _fulfillment_body(order, request, key, where, lines)
-    return Intent(key, kind, order.order_id, body, claims, f"request:{request.request_id}")
+    return Intent(key, kind, order.order_id, body, claims, request_origin(request.request_id))
 
 
 def _fulfillment_body(
@@ -257,3 +273,8 @@ def _sent_to_fulfiller(line: OrderLine, intents: Sequence[Intent]) -> bool:
         and any(item.get("upstreamId") == line.line_id for item in intent.body.get("items", ()))
         for intent in intents
     )
+
+
+def request_origin(request_id: str) -> str:
+    """Return the origin of the intents a merchant request records (``request:<id>``)."""
+    return f"request:{request_id}"

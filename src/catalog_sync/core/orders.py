@@ -26,6 +26,17 @@ FoState = Literal["pending", "backordered", "shipped", "cancelled"]
 
 #: Kinds whose claims become DR's captured or cancelled totals once they land.
 CHARGE_KINDS: Final[frozenset[IntentKind]] = frozenset({"capture", "cancel_charge"})
+#: Every intent status: recorded and still to be sent (or read back), landed at DR, refused.
+INTENT_STATUSES: Final[tuple[IntentStatus, ...]] = ("pending", "done", "failed")
+#: The statuses of an intent still to be sent: the ledger's open work (due, in flight or
+#: parked for an operator).
+INTENT_OPEN: Final[tuple[IntentStatus, ...]] = ("pending",)
+#: The status of an intent that landed at DR.
+INTENT_LANDED: Final[IntentStatus] = "done"
+#: The intent machine as one table: each pair is the only kind of move an intent makes.
+INTENT_TRANSITIONS: Final[frozenset[tuple[IntentStatus, IntentStatus]]] = frozenset(
+    {("pending", "done"), ("pending", "failed")}
+)
 #: Statuses whose claims still hold units: a failed intent releases its claim.
 LIVE_STATUSES: Final[frozenset[IntentStatus]] = frozenset({"pending", "done"})
 #: The metadata key carried by every ``POST /fulfillments`` we send, so read-back can find it.
@@ -194,7 +205,7 @@ def settle(order: Order, intent: Intent, reference: str | None = None) -> tuple[
     intent that is not pending is a :class:`LedgerError`. ``reference`` is the created
     fulfillment order's id for a ``create_fulfillment_order`` intent.
     """
-    if intent.status != "pending":
+    if (intent.status, INTENT_LANDED) not in INTENT_TRANSITIONS:
         raise LedgerError(f"intent {intent.key} is {intent.status}, not pending")
     if intent.kind == "create_fulfillment_order" and reference and not order.fulfillment_order_id:
         order = replace(order, fulfillment_order_id=reference)
@@ -208,7 +219,7 @@ def settle(order: Order, intent: Intent, reference: str | None = None) -> tuple[
             else:
                 line = replace(line, cancelled=line.cancelled + claim.quantity)
             order = order.with_line(line)
-    return order, replace(intent, status="done")
+    return order, replace(intent, status=INTENT_LANDED)
 
 
 def fail_intent(intent: Intent, intents: Sequence[Intent]) -> tuple[Intent, ...]:
@@ -218,7 +229,7 @@ def fail_intent(intent: Intent, intents: Sequence[Intent]) -> tuple[Intent, ...]
     counted those units in their targets, so the targets drop by the same amount, keeping
     read-back exact.
     """
-    if intent.status != "pending":
+    if (intent.status, "failed") not in INTENT_TRANSITIONS:
         raise LedgerError(f"intent {intent.key} is {intent.status}, not pending")
     released = {c.line_id: c.quantity for c in intent.lines if c.target is not None}
     updated: list[Intent] = [replace(intent, status="failed")]

@@ -8,7 +8,7 @@ the remote catalog.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby
@@ -18,7 +18,6 @@ from catalog_sync.core.changes import FieldChange, diff_fields
 from catalog_sync.core.pairs import (
     JSON,
     PHYSICAL_DECIDING_FIELDS,
-    SKU_FIELDS,
     ActualPair,
     DesiredPair,
     SideMismatch,
@@ -326,52 +325,3 @@ def _with_delete(entry: Entry, deletes: Mapping[str, DeletePair]) -> tuple[Entry
 
 
 # ---------------------------------------------------------------------------- simulation
-
-
-@dataclass
-class _Simulated:
-    sku: dict[str, JSON] | None
-    item: dict[str, JSON] | None = None
-
-
-def _stored_sku(
-    pair_id: str,
-    current: Mapping[str, JSON] | None,
-    body: Mapping[str, JSON],
-    physical_of: Callable[[Mapping[str, JSON]], bool],
-) -> dict[str, JSON]:
-    kept = {k: v for k, v in (current or {}).items() if k not in SKU_FIELDS}
-    managed = {k: v for k, v in body.items() if v is not None}
-    return {**kept, **managed, "id": pair_id, "physical": physical_of(managed)}
-
-
-def apply_plan_to(
-    actual: Mapping[str, ActualPair],
-    plan: Plan,
-    physical_of: Callable[[Mapping[str, JSON]], bool],
-) -> dict[str, ActualPair]:
-    """What the remote pairs become if every write of ``plan`` succeeds.
-
-    A model of the API for property tests: PUT replaces the managed fields, the item update
-    merges, ``physical_of`` stands for the API's classification of a SKU by its fields.
-    """
-    state = {
-        i: _Simulated(dict(p.sku) if p.sku else None, dict(p.item) if p.item else None)
-        for i, p in actual.items()
-    }
-    for entry in plan.writes:
-        pair = state.setdefault(entry.id, _Simulated(None))
-        if isinstance(entry, CreatePair):
-            pair.sku = _stored_sku(entry.id, None, entry.sku_body, physical_of)
-            pair.item = dict(entry.item_body) if pair.sku["physical"] else None
-        elif isinstance(entry, UpdateSku):
-            pair.sku = _stored_sku(entry.id, pair.sku, entry.body, physical_of)
-        elif isinstance(entry, CreateItem):
-            if not entry.if_physical or (pair.sku is not None and pair.sku.get("physical")):
-                pair.item = dict(entry.body)
-        elif isinstance(entry, UpdateItem):
-            merged = {**(pair.item or {}), **entry.fields}
-            pair.item = {k: v for k, v in merged.items() if v is not None}
-        else:
-            del state[entry.id]
-    return {i: ActualPair(i, p.sku, p.item) for i, p in state.items()}

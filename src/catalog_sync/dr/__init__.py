@@ -1,9 +1,10 @@
 """Digital River over HTTP: the typed client, its errors, models, rate budget and safe writes.
 
-Everything callers need is importable from here; see ``docs/client.md`` for the error tree,
+Everything callers need is importable from here; README.md's client section explains the error tree,
 the retry and rate-budget rules and the repeat-safe write helpers.
 """
 
+from catalog_sync.core.priorities import Priority
 from catalog_sync.dr.client import (
     ClientStats,
     DigitalRiverClient,
@@ -62,23 +63,14 @@ from catalog_sync.dr.models import (
     Tax,
     Tracking,
 )
-from catalog_sync.dr.ratelimit import Priority, RateBudget
+from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy
 from catalog_sync.dr.writes import (
-    ALREADY_DONE_CODES,
     Ensured,
-    cancellation_like,
-    ensure_fulfillment,
-    ensure_fulfillment_cancellation,
-    ensure_fulfillment_order,
     ensure_inventory_item,
-    fulfillment_like,
-    is_already_done,
-    same_shipment,
 )
 
 __all__ = [
-    "ALREADY_DONE_CODES",
     "APIError",
     "Address",
     "BadRequest",
@@ -134,13 +126,6 @@ __all__ = [
     "Tracking",
     "TransportError",
     "Unauthorized",
-    "cancellation_like",
-    "ensure_fulfillment",
-    "ensure_fulfillment_cancellation",
-    "ensure_fulfillment_order",
     "ensure_inventory_item",
     "format_time",
-    "fulfillment_like",
-    "is_already_done",
-    "same_shipment",
 ]

@@ -31,6 +31,7 @@ from pydantic import SecretStr, ValidationError
 
 from catalog_sync import __version__
 from catalog_sync.core.event_pages import decode_page
+from catalog_sync.core.priorities import Priority, priority_of
 from catalog_sync.dr.bulk_window import BulkWindow
 from catalog_sync.dr.errors import (
     APIError,
@@ -66,7 +67,7 @@ from catalog_sync.dr.models import (
     SkuUpdate,
     SkuUpsert,
 )
-from catalog_sync.dr.ratelimit import Priority, RateBudget
+from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, Sleep, retrying
 from catalog_sync.logs import get_logger, register_secret
 
@@ -83,18 +84,6 @@ Observer = Callable[[str, str, int, float], None]
 MAX_PAGE_SIZE = 100
 #: Longest ``ids`` query we send; DR documents no URL limit, 2 kB is safe behind any proxy.
 MAX_IDS_QUERY_CHARS = 1500
-
-#: Which work goes first when calls wait for the rate budget (issue: captures before catalog).
-_PRIORITY_BY_KIND: Mapping[str, Priority] = {
-    "fulfillments": Priority.MONEY,
-    "fulfillment-orders": Priority.MONEY,
-    "fulfillment-cancellations": Priority.MONEY,
-    "events": Priority.EVENTS,
-    "orders": Priority.EVENTS,
-    "shipments": Priority.EVENTS,
-    "skus": Priority.CATALOG,
-    "inventory-items": Priority.CATALOG,
-}
 
 _log = get_logger("dr")
 #: Connections kept from catalog (bulk) calls for money and event calls.
@@ -532,7 +521,7 @@ class DigitalRiverClient:
         path = template if object_id is None else template.format(id=path_segment(object_id))
         kind = _kind_of(template)
         if priority is None:
-            priority = _priority_of(template)
+            priority = priority_of(_kind_of(template))
         json_body = body.to_body() if body is not None else None
         query = _query(params) if params is not None else None
 
@@ -610,7 +599,7 @@ class DigitalRiverClient:
     def _observe(self, method: str, path: str, template: str, status: int, started: float) -> None:
         seconds = time.perf_counter() - started
         _log.debug("dr.call", method=method, path=path, status=status, seconds=round(seconds, 4))
-        if status and _priority_of(template) is Priority.CATALOG:
+        if status and priority_of(_kind_of(template)) is Priority.CATALOG:
             self._bulk.observe(seconds)
         for observer in self.on_response:
             observer(method, template, status, seconds)
@@ -637,10 +626,6 @@ def path_segment(object_id: str) -> str:
 def _kind_of(template: str) -> str:
     """``/skus/{id}`` -> ``skus``: the resource a path template touches."""
     return template.split("/")[1]
-
-
-def _priority_of(template: str) -> Priority:
-    return _PRIORITY_BY_KIND.get(_kind_of(template), Priority.EVENTS)
 
 
 def id_chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -19,27 +19,17 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
+
+from catalog_sync.core.priorities import Priority
+from catalog_sync.dr.retry import Sleep
 
 Clock = Callable[[], float]
 #: Float slack so that a bucket refilled to 0.9999999 counts as holding a token.
 _EPSILON = 1e-9
 #: Shortest wait, so a head never spins on a clock too coarse to show a tiny advance.
 _MIN_WAIT = 1e-6
-Sleep = Callable[[float], Awaitable[object]]
-
-
-class Priority(IntEnum):
-    """Who goes first when calls wait for the budget: lower value first."""
-
-    MONEY = 0
-    """Fulfillments, fulfillment orders and cancellations: captures and cancels of charges."""
-    EVENTS = 1
-    """Event polling and the reads handlers need (orders, shipments)."""
-    CATALOG = 2
-    """SKU and inventory-item reconcile: bulk work that can wait."""
 
 
 @dataclass(order=True)

@@ -1,16 +1,72 @@
-"""The state database: every SQL statement of catalog-sync lives in this package.
+"""The state: the storage interface, its records, and :func:`open_state`.
 
-SQLite is the embedded default. Callers see a :class:`StateStore` with domain methods, never a
-cursor, so a PostgreSQL backend can implement the same methods later.
+Callers are typed against the protocols of :mod:`catalog_sync.state.interface` and open the
+state with :func:`open_state`; every SQL statement of catalog-sync lives in this package, behind
+the SQLite backend (``store``, ``fulfillment``, ``requests``, ``schema``).
 """
 
-from catalog_sync.state.store import (
-    AppliedPair,
-    RunRecord,
-    StateError,
-    StateStore,
-    check_writable,
-    state_error,
+from catalog_sync.state.backends import UnsupportedStateError, open_state
+from catalog_sync.state.errors import StateError
+from catalog_sync.state.interface import (
+    CatalogState,
+    InboxState,
+    LedgerReader,
+    LedgerState,
+    RequestLogState,
+    StateBackend,
 )
+from catalog_sync.state.records import (
+    AppliedPair,
+    EventCursor,
+    EventOutcome,
+    HistoryEntry,
+    HistoryLine,
+    InboxEvent,
+    LedgerEntry,
+    LedgerMark,
+    LedgerWrites,
+    LineRetry,
+    NotificationRecord,
+    RecordedRequest,
+    RequestClaims,
+    RequestFileRecord,
+    RequestLineRecord,
+    RequestRecord,
+    RunRecord,
+    WriteAnswer,
+    WriteRetry,
+)
+from catalog_sync.state.store import check_writable, state_error
 
-__all__ = ["AppliedPair", "RunRecord", "StateError", "StateStore", "check_writable", "state_error"]
+__all__ = [
+    "AppliedPair",
+    "CatalogState",
+    "EventCursor",
+    "EventOutcome",
+    "HistoryEntry",
+    "HistoryLine",
+    "InboxEvent",
+    "InboxState",
+    "LedgerEntry",
+    "LedgerMark",
+    "LedgerReader",
+    "LedgerState",
+    "LedgerWrites",
+    "LineRetry",
+    "NotificationRecord",
+    "RecordedRequest",
+    "RequestClaims",
+    "RequestFileRecord",
+    "RequestLineRecord",
+    "RequestLogState",
+    "RequestRecord",
+    "RunRecord",
+    "StateBackend",
+    "StateError",
+    "UnsupportedStateError",
+    "WriteAnswer",
+    "WriteRetry",
+    "check_writable",
+    "open_state",
+    "state_error",
+]

@@ -1,137 +1,83 @@
-"""The fulfillment tables (issue 6): inbox, event cursor, orders, intent ledger, history, notices.
+"""The fulfillment tables: inbox, event cursor, orders, intent ledger, history, notices.
 
 A mixin of :class:`~catalog_sync.state.store.StateStore` so the store stays the one entry point
-and every SQL statement stays in this package. Write methods must run inside
-``store.transaction()`` (they refuse otherwise): the callers decide what commits together, and
-that is what makes "inbox insert + cursor advance" or "decision + event handled" atomic.
-Entities are stored as the JSON of :func:`catalog_sync.core.orders.to_json`; no secret is ever
-part of them.
+and every SQL statement stays in this package. The interface's operations (``store_events``,
+``commit_ledger``, ``claim_due_writes``, ...) are each one transaction; the write helpers they
+are built from must run inside ``store.transaction()`` (they refuse otherwise). Entities are
+stored as the JSON of :func:`catalog_sync.core.orders.to_json`; no secret is ever part of them.
+Which statuses exist and which are open come from the core's tables.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from catalog_sync.core.fulfillment import (
+    INBOX_DEAD,
+    INBOX_OPEN,
+    INBOX_RECEIVED,
+    INBOX_STATUSES,
+    event_origin,
+    inbox_statuses_moved_by,
+)
 from catalog_sync.core.orders import (
+    INTENT_LANDED,
+    INTENT_OPEN,
     Intent,
     Order,
     intent_from_json,
     order_from_json,
     to_json,
 )
+from catalog_sync.state.records import (
+    EventCursor,
+    EventOutcome,
+    HistoryEntry,
+    InboxEvent,
+    LedgerEntry,
+    LedgerMark,
+    LedgerWrites,
+    NotificationRecord,
+    WriteAnswer,
+    WriteRetry,
+)
 
-#: Inbox statuses an event can still be handled from.
-OPEN_STATUSES: Final = ("received", "deferred", "error")
-INBOX_STATUSES: Final = ("received", "handled", "ignored", "deferred", "error", "dead")
 #: Rows per ``IN (...)`` query: far below SQLite's variable limit.
 _CHUNK: Final = 500
 #: Payloads of open events kept decoded in memory (see ``FulfillmentTables.due_events``).
 _PAYLOAD_CACHE: Final = 50_000
-_DONE_STATUSES: Final = frozenset({"handled", "ignored", "dead"})
 _INBOX_COLUMNS: Final = (
-    "id, type, created_time, status, attempts, last_error, next_attempt_at, handled_at"
+    "id, type, created_time, status, attempts, last_error, next_attempt_at, handled_at, answer_to"
 )
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """Return ``column IN ('a', 'b')`` for the core's status names (``= 'a'`` for one).
+
+    Statuses are written into the SQL rather than bound, so a partial index whose condition
+    names them (``inbox_open``) is usable; they are the core's identifiers, checked here.
+    """
+    names = list(values)
+    if not names or not all(name.replace("_", "").isalpha() for name in names):
+        raise ValueError(f"not status names: {names!r}")
+    if len(names) == 1:
+        return f"{column} = '{names[0]}'"
+    return f"{column} IN ({', '.join(repr(name) for name in names)})"
+
+
+#: The open inbox statuses as SQL, exactly the condition of the partial index ``inbox_open``.
+_INBOX_OPEN_SQL: Final = sql_in("status", INBOX_OPEN)
+#: The pending intents, as SQL.
+_INTENT_OPEN_SQL: Final = sql_in("status", INTENT_OPEN)
+_DONE_STATUSES: Final = frozenset(INBOX_STATUSES) - frozenset(INBOX_OPEN)
 
 
 class NotInTransactionError(RuntimeError):
     """A ledger write was attempted outside ``store.transaction()``."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboxEvent:
-    """One event as received, with how its handling went."""
-
-    id: str
-    type: str
-    created_time: str
-    payload: dict[str, Any]
-    status: str = "received"
-    attempts: int = 0
-    last_error: str | None = None
-    next_attempt_at: str | None = None
-    handled_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventOutcome:
-    """How one handling attempt of an event ended."""
-
-    event_id: str
-    status: str
-    error: str | None = None
-    next_attempt_at: str | None = None
-    handled_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventCursor:
-    """Where polling stands.
-
-    ``last_id`` is the newest event read going forward (None until the first full read of the
-    API's history finished); ``walk_*`` record a newest-first walk in progress so a crash
-    resumes it; ``last_sweep_at`` is when the last overlap sweep started (our clock).
-    """
-
-    last_id: str | None = None
-    newest_time: str | None = None
-    walk_after: str | None = None
-    walk_top_id: str | None = None
-    walk_top_time: str | None = None
-    last_sweep_at: str | None = None
-    last_poll_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """An intent with its delivery bookkeeping; ``sent_at`` set means "outcome may be unknown"."""
-
-    intent: Intent
-    seq: int
-    attempts: int
-    sent_at: str | None
-    next_attempt_at: str | None
-    last_error: str | None
-    reference: str | None
-
-    @property
-    def parked(self) -> bool:
-        """Pending but waiting for an operator (retries exhausted; see ``events retry``)."""
-        return self.intent.status == "pending" and self.next_attempt_at is None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One line of an order's history."""
-
-    time: str
-    event_id: str | None
-    summary: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRecord:
-    """A notification as logged and sent to the sinks."""
-
-    time: str
-    kind: str
-    message: str
-    order_id: str | None = None
-    event_id: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON object sinks receive."""
-        return {
-            "time": self.time,
-            "kind": self.kind,
-            "order_id": self.order_id,
-            "event_id": self.event_id,
-            "message": self.message,
-        }
 
 
 class FulfillmentTables:
@@ -163,7 +109,33 @@ class FulfillmentTables:
             raise NotInTransactionError("fulfillment writes must run inside store.transaction()")
         return self._db
 
-    # -- inbox -----------------------------------------------------------------------------
+    # -- inbox: operations -----------------------------------------------------------------
+    def store_events(
+        self, events: Sequence[InboxEvent], now: str, *, cursor: EventCursor | None = None
+    ) -> int:
+        """Insert new events and move the cursor in one transaction; returns how many were new."""
+        with self.transaction():
+            new = self.put_events(events, now)
+            if cursor is not None:
+                self.set_event_cursor(cursor)
+        return new
+
+    def replay_events(self, events: Sequence[InboxEvent], now: str) -> int:
+        """Send events back to ``received`` (dead ones only inserted if new), atomically."""
+        replayed = [e for e in events if e.status != INBOX_DEAD]
+        with self.transaction():
+            self._replay(replayed, now)
+            self.put_events([e for e in events if e.status == INBOX_DEAD], now)
+        return len(replayed)
+
+    def requeue_events(self, event_ids: Sequence[str] | None, now: str) -> list[str]:
+        """Requeue events (``None``: every dead letter) and unpark their writes, atomically."""
+        with self.transaction():
+            ids = self._requeue(event_ids)
+            self.unpark_intents([event_origin(i) for i in ids], now)
+        return ids
+
+    # -- inbox: write helpers --------------------------------------------------------------
     def put_events(self, events: Iterable[InboxEvent], now: str) -> int:
         """Insert events not seen before (dedupe by id); returns how many were new."""
         db = self._writing()
@@ -175,7 +147,8 @@ class FulfillmentTables:
         before = db.total_changes
         db.executemany(
             "INSERT OR IGNORE INTO inbox (id, type, created_time, payload, status, attempts,"
-            " last_error, next_attempt_at, received_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            " last_error, next_attempt_at, received_at, answer_to)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
             (
                 (
                     e.id,
@@ -186,27 +159,96 @@ class FulfillmentTables:
                     e.last_error,
                     e.next_attempt_at,
                     now,
+                    e.answer_to,
                 )
                 for e in events
             ),
         )
         return db.total_changes - before
 
-    def replay_events(self, events: Iterable[InboxEvent], now: str) -> int:
+    def _replay(self, events: Iterable[InboxEvent], now: str) -> None:
         """Insert events, or send known ones back to ``received``: the ledger keeps it safe."""
         db = self._writing()
-        count = 0
         for e in events:
-            count += 1
             db.execute(
                 "INSERT INTO inbox (id, type, created_time, payload, status, attempts,"
-                " received_at) VALUES (?, ?, ?, ?, 'received', 0, ?) ON CONFLICT (id) DO UPDATE"
-                " SET status='received', attempts=0, last_error=NULL, next_attempt_at=NULL,"
-                " handled_at=NULL",
-                (e.id, e.type, e.created_time, json.dumps(e.payload), now),
+                " received_at, answer_to) VALUES (?, ?, ?, ?, ?, 0, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status=excluded.status, attempts=0,"
+                " last_error=NULL, next_attempt_at=NULL, handled_at=NULL",
+                (
+                    e.id,
+                    e.type,
+                    e.created_time,
+                    json.dumps(e.payload),
+                    INBOX_RECEIVED,
+                    now,
+                    e.answer_to,
+                ),
             )
-        return count
 
+    def _requeue(self, event_ids: Sequence[str] | None) -> list[str]:
+        """Send events back to ``received`` where the core's table allows it."""
+        db = self._writing()
+        if event_ids is None:
+            ids = [r[0] for r in db.execute("SELECT id FROM inbox WHERE status = ?", (INBOX_DEAD,))]
+        else:
+            movable = sql_in("status", inbox_statuses_moved_by("requeue"))
+            ids = [
+                r[0]
+                for i in event_ids
+                for r in db.execute(
+                    f"SELECT id FROM inbox WHERE id = ? AND {movable}",  # noqa: S608
+                    (i,),
+                )
+            ]
+        db.executemany(
+            "UPDATE inbox SET status=?, attempts=0, next_attempt_at=NULL, last_error=NULL"
+            " WHERE id=?",
+            ((INBOX_RECEIVED, event_id) for event_id in ids),
+        )
+        return ids
+
+    def set_event_cursor(self, cursor: EventCursor) -> None:
+        """Replace the polling cursor."""
+        self._writing().execute(
+            "INSERT OR REPLACE INTO event_cursor (id, last_id, newest_time, walk_after,"
+            " walk_top_id, walk_top_time, last_sweep_at, last_poll_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cursor.last_id,
+                cursor.newest_time,
+                cursor.walk_after,
+                cursor.walk_top_id,
+                cursor.walk_top_time,
+                cursor.last_sweep_at,
+                cursor.last_poll_at,
+            ),
+        )
+
+    def set_event_statuses(self, outcomes: Iterable[EventOutcome]) -> None:
+        """Record how handling several events went, in one statement."""
+        outcomes = list(outcomes)
+        self._writing().executemany(
+            "UPDATE inbox SET status=?, last_error=?, next_attempt_at=?, handled_at=?,"
+            " attempts = attempts + ? WHERE id=?",
+            (
+                (
+                    o.status,
+                    o.error,
+                    o.next_attempt_at,
+                    o.handled_at,
+                    int(o.attempted),
+                    o.event_id,
+                )
+                for o in outcomes
+            ),
+        )
+        cache = self._payloads()
+        for outcome in outcomes:
+            if outcome.status in _DONE_STATUSES:
+                cache.pop(outcome.event_id, None)
+
+    # -- inbox: reads ----------------------------------------------------------------------
     def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
         """Return which of these ids the inbox already holds."""
         found: set[str] = set()
@@ -243,7 +285,7 @@ class FulfillmentTables:
         """
         rows = self._db.execute(
             f"SELECT {_INBOX_COLUMNS} FROM inbox INDEXED BY inbox_open"  # noqa: S608
-            " WHERE status IN ('received', 'deferred', 'error')"
+            f" WHERE {_INBOX_OPEN_SQL}"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " ORDER BY created_time, id LIMIT ?",
             (now, limit),
@@ -262,66 +304,9 @@ class FulfillmentTables:
             payloads.update((row[0], json.loads(row[1])) for row in found)
         return [_inbox(row, payloads[row["id"]]) for row in rows]
 
-    def set_event_status(
-        self,
-        event_id: str,
-        status: str,
-        *,
-        error: str | None = None,
-        next_attempt_at: str | None = None,
-        attempted: bool = False,
-        handled_at: str | None = None,
-    ) -> None:
-        """Record how handling an event went."""
-        self.set_event_statuses(
-            [EventOutcome(event_id, status, error, next_attempt_at, handled_at)],
-            attempted=attempted,
-        )
-
-    def set_event_statuses(self, outcomes: Iterable[EventOutcome], *, attempted: bool) -> None:
-        """Record how handling several events went, in one statement."""
-        outcomes = list(outcomes)
-        self._writing().executemany(
-            "UPDATE inbox SET status=?, last_error=?, next_attempt_at=?, handled_at=?,"
-            " attempts = attempts + ? WHERE id=?",
-            (
-                (o.status, o.error, o.next_attempt_at, o.handled_at, int(attempted), o.event_id)
-                for o in outcomes
-            ),
-        )
-        cache = self._payloads()
-        for outcome in outcomes:
-            if outcome.status in _DONE_STATUSES:
-                cache.pop(outcome.event_id, None)
-
-    def requeue_events(self, event_ids: Sequence[str] | None) -> list[str]:
-        """Send dead (or erroring) events back to ``received`` and unpark their intents.
-
-        ``None`` means every dead letter. Returns the ids requeued.
-        """
-        db = self._writing()
-        if event_ids is None:
-            ids = [r[0] for r in db.execute("SELECT id FROM inbox WHERE status = 'dead'")]
-        else:
-            ids = [
-                r[0]
-                for i in event_ids
-                for r in db.execute(
-                    "SELECT id FROM inbox WHERE id = ? AND status NOT IN ('handled', 'ignored')",
-                    (i,),
-                )
-            ]
-        for event_id in ids:
-            db.execute(
-                "UPDATE inbox SET status='received', attempts=0, next_attempt_at=NULL,"
-                " last_error=NULL WHERE id=?",
-                (event_id,),
-            )
-        return ids
-
     def inbox_counts(self) -> dict[str, int]:
         """Return the number of inbox rows per status (every status present, zeros included)."""
-        counts = dict.fromkeys(INBOX_STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(INBOX_STATUSES, 0)
         for row in self._db.execute("SELECT status, count(*) FROM inbox GROUP BY status"):
             counts[row[0]] = row[1]
         return counts
@@ -329,18 +314,18 @@ class FulfillmentTables:
     def oldest_unhandled_time(self) -> str | None:
         """Return the created time of the oldest event still to be handled."""
         row = self._db.execute(
-            "SELECT min(created_time) FROM inbox WHERE status IN ('received', 'deferred', 'error')"
+            f"SELECT min(created_time) FROM inbox WHERE {_INBOX_OPEN_SQL}"  # noqa: S608
         ).fetchone()
         return None if row is None else row[0]
 
-    def newest_handled_time(self) -> str | None:
-        """Return the created time of the newest handled or ignored event."""
+    def answer_to(self, upstream_id: str) -> InboxEvent | None:
+        """Return the first event answering our request known to DR as ``upstream_id``."""
         row = self._db.execute(
-            "SELECT max(created_time) FROM inbox WHERE status IN ('handled', 'ignored')"
+            "SELECT * FROM inbox WHERE answer_to = ? ORDER BY created_time LIMIT 1",
+            (upstream_id,),
         ).fetchone()
-        return None if row is None else row[0]
+        return None if row is None else _inbox(row)
 
-    # -- cursor ----------------------------------------------------------------------------
     def event_cursor(self) -> EventCursor:
         """Return the polling cursor (empty before the first poll)."""
         row = self._db.execute("SELECT * FROM event_cursor WHERE id = 1").fetchone()
@@ -348,28 +333,51 @@ class FulfillmentTables:
             return EventCursor()
         return EventCursor(**{k: row[k] for k in row.keys() if k != "id"})  # noqa: SIM118
 
-    def set_event_cursor(self, cursor: EventCursor) -> None:
-        """Replace the polling cursor."""
-        self._writing().execute(
-            "INSERT OR REPLACE INTO event_cursor (id, last_id, newest_time, walk_after,"
-            " walk_top_id, walk_top_time, last_sweep_at, last_poll_at)"
-            " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cursor.last_id,
-                cursor.newest_time,
-                cursor.walk_after,
-                cursor.walk_top_id,
-                cursor.walk_top_time,
-                cursor.last_sweep_at,
-                cursor.last_poll_at,
-            ),
-        )
+    # -- ledger: operations ----------------------------------------------------------------
+    def commit_ledger(
+        self, writes: LedgerWrites, now: str, *, marks: Mapping[str, LedgerMark] | None = None
+    ) -> frozenset[str]:
+        """Commit ``writes`` in one transaction, less those of orders whose mark moved.
 
-    # -- orders ----------------------------------------------------------------------------
-    def save_order(self, order: Order, now: str) -> None:
-        """Insert or replace our record of an order."""
-        self.save_orders([order], now)
+        The marks are compared inside the transaction that writes, so no claim or settle can
+        land between the check and the commit.
+        """
+        with self.transaction():
+            stale: frozenset[str] = frozenset()
+            if marks is not None:
+                touched = writes.touched_orders()
+                current = self.ledger_marks(touched)
+                stale = frozenset(o for o in touched if current.get(o) != marks.get(o))
+            kept = writes.without_orders(stale)
+            self.save_orders(kept.orders.values(), now)
+            self.add_intents(kept.new_intents, now)
+            self.save_intents(kept.updated_intents.values(), now)
+            self._record_answers(kept.answers)
+            self._record_retries(kept.retries, now)
+            self.add_histories(kept.history, now)
+            self.set_event_statuses(kept.events)
+            self._add_notifications(kept.notices)
+        return stale
 
+    def claim_due_writes(
+        self, now: str, limit: int, *, skip_orders: Collection[str] = ()
+    ) -> list[LedgerEntry]:
+        """Select the due writes and mark them sent in one transaction (entries as before)."""
+        with self.transaction():
+            due = [
+                e
+                for e in self.due_intents(now, limit + len(skip_orders))
+                if e.intent.order_id not in skip_orders
+            ][:limit]
+            self.mark_intents_sent([e.intent.key for e in due if e.sent_at is None], now)
+        return due
+
+    def add_notifications(self, records: Iterable[NotificationRecord]) -> None:
+        """Log notifications in one transaction."""
+        with self.transaction():
+            self._add_notifications(records)
+
+    # -- ledger: write helpers -------------------------------------------------------------
     def save_orders(self, orders: Iterable[Order], now: str) -> None:
         """Insert or replace our records of several orders, in one statement."""
         self._writing().executemany(
@@ -379,6 +387,71 @@ class FulfillmentTables:
             ((o.order_id, o.state, json.dumps(to_json(o)), now) for o in orders),
         )
 
+    def add_intents(self, intents: Iterable[Intent], now: str) -> None:
+        """Record new intents (a known key is left alone: natural keys dedupe)."""
+        self._writing().executemany(
+            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, next_attempt_at,"
+            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (i.key, i.order_id, i.kind, i.status, json.dumps(to_json(i)), now, now)
+                for i in intents
+            ),
+        )
+
+    def save_intents(self, intents: Iterable[Intent], now: str) -> None:
+        """Replace the stored form and status of known intents."""
+        self._writing().executemany(
+            "UPDATE intents SET status=?, intent=?, updated=? WHERE key=?",
+            ((i.status, json.dumps(to_json(i)), now, i.key) for i in intents),
+        )
+
+    def mark_intents_sent(self, keys: Iterable[str], now: str) -> None:
+        """Record that these intents are about to be sent: from now on, read back first."""
+        self._writing().executemany(
+            "UPDATE intents SET sent_at=?, updated=? WHERE key=?", ((now, now, k) for k in keys)
+        )
+
+    def _record_retries(self, retries: Iterable[WriteRetry], now: str) -> None:
+        """Count failed attempts; a retry without ``next_attempt_at`` parks its intent."""
+        self._writing().executemany(
+            "UPDATE intents SET attempts=attempts+1, last_error=?, next_attempt_at=?, updated=?"
+            " WHERE key=?",
+            ((r.error, r.next_attempt_at, now, r.key) for r in retries),
+        )
+
+    def _record_answers(self, answers: Iterable[WriteAnswer]) -> None:
+        """Record the DR object proving an intent, or why it failed."""
+        self._writing().executemany(
+            "UPDATE intents SET reference=coalesce(?, reference), last_error=? WHERE key=?",
+            ((a.reference, a.error, a.key) for a in answers),
+        )
+
+    def unpark_intents(self, origins: Iterable[str], now: str) -> int:
+        """Make parked intents of these origins due again; returns how many."""
+        db = self._writing()
+        before = db.total_changes
+        db.executemany(
+            f"UPDATE intents SET next_attempt_at=?, attempts=0 WHERE {_INTENT_OPEN_SQL}"  # noqa: S608
+            " AND next_attempt_at IS NULL AND json_extract(intent, '$.origin') = ?",
+            ((now, origin) for origin in origins),
+        )
+        return db.total_changes - before
+
+    def add_histories(self, lines: Iterable[tuple[str, str | None, str]], now: str) -> None:
+        """Append ``(order_id, event_id, summary)`` lines to order histories."""
+        self._writing().executemany(
+            "INSERT INTO order_history (order_id, time, event_id, summary) VALUES (?, ?, ?, ?)",
+            ((order_id, now, event_id, summary) for order_id, event_id, summary in lines),
+        )
+
+    def _add_notifications(self, records: Iterable[NotificationRecord]) -> None:
+        self._writing().executemany(
+            "INSERT INTO notifications (time, kind, order_id, event_id, message)"
+            " VALUES (?, ?, ?, ?, ?)",
+            ((r.time, r.kind, r.order_id, r.event_id, r.message) for r in records),
+        )
+
+    # -- ledger: reads ---------------------------------------------------------------------
     def order(self, order_id: str) -> Order | None:
         """Return our record of one order."""
         row = self._db.execute(
@@ -408,29 +481,6 @@ class FulfillmentTables:
         )
         return [order_from_json(json.loads(row[0])) for row in rows]
 
-    def count_orders(self) -> dict[str, int]:
-        """Return the number of orders per state."""
-        return dict(self._db.execute("SELECT state, count(*) FROM orders GROUP BY state"))
-
-    # -- intents ---------------------------------------------------------------------------
-    def add_intents(self, intents: Iterable[Intent], now: str) -> None:
-        """Record new intents (a known key is left alone: natural keys dedupe)."""
-        self._writing().executemany(
-            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, next_attempt_at,"
-            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                (i.key, i.order_id, i.kind, i.status, json.dumps(to_json(i)), now, now)
-                for i in intents
-            ),
-        )
-
-    def save_intents(self, intents: Iterable[Intent], now: str) -> None:
-        """Replace the stored form and status of known intents."""
-        self._writing().executemany(
-            "UPDATE intents SET status=?, intent=?, updated=? WHERE key=?",
-            ((i.status, json.dumps(to_json(i)), now, i.key) for i in intents),
-        )
-
     def ledger(self, order_id: str) -> list[LedgerEntry]:
         """Return an order's intents in the order they were recorded."""
         return self.ledgers([order_id]).get(order_id, [])
@@ -448,19 +498,17 @@ class FulfillmentTables:
                 found.setdefault(row["order_id"], []).append(_ledger(row))
         return found
 
-    def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """Each order's (newest intent seq, intents no longer pending): changes whenever a
-        request records an intent or a write settles, so a decision taken on an older read of
-        the ledger can be recognised at commit time."""
-        marks: dict[str, tuple[int, int]] = {}
+    def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, LedgerMark]:
+        """Each order's mark: its newest intent seq and how many intents are no longer open."""
+        marks: dict[str, LedgerMark] = {}
         for chunk in _chunks(sorted(set(order_ids))):
             holders = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT order_id, max(seq) AS top, sum(status <> 'pending') AS moved"  # noqa: S608
+                f"SELECT order_id, max(seq) AS top, sum(NOT ({_INTENT_OPEN_SQL})) AS moved"  # noqa: S608
                 f" FROM intents WHERE order_id IN ({holders}) GROUP BY order_id",
                 chunk,
             )
-            marks.update({row["order_id"]: (row["top"], row["moved"]) for row in rows})
+            marks.update({row["order_id"]: LedgerMark(row["top"], row["moved"]) for row in rows})
         return marks
 
     def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
@@ -470,8 +518,8 @@ class FulfillmentTables:
         of a subquery per row.
         """
         rows = self._db.execute(
-            "SELECT i.* FROM intents i JOIN (SELECT min(seq) AS seq FROM intents"
-            " WHERE status = 'pending' GROUP BY order_id) first ON i.seq = first.seq"
+            "SELECT i.* FROM intents i JOIN (SELECT min(seq) AS seq FROM intents"  # noqa: S608
+            f" WHERE {_INTENT_OPEN_SQL} GROUP BY order_id) first ON i.seq = first.seq"
             " WHERE i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?"
             " ORDER BY i.seq LIMIT ?",
             (now, limit),
@@ -481,59 +529,18 @@ class FulfillmentTables:
     def count_pending_intents(self) -> int:
         """Return how many intents are not yet settled or failed."""
         return int(
-            self._db.execute("SELECT count(*) FROM intents WHERE status='pending'").fetchone()[0]
+            self._db.execute(
+                f"SELECT count(*) FROM intents WHERE {_INTENT_OPEN_SQL}"  # noqa: S608
+            ).fetchone()[0]
         )
 
     def captures_done(self) -> int:
         """Return how many captures landed (one per shipment): progress for benchmarks, soak."""
         return int(
             self._db.execute(
-                "SELECT count(*) FROM intents WHERE kind='capture' AND status='done'"
+                "SELECT count(*) FROM intents WHERE kind='capture' AND status=?",
+                (INTENT_LANDED,),
             ).fetchone()[0]
-        )
-
-    def mark_intents_sent(self, keys: Iterable[str], now: str) -> None:
-        """Record that these intents are about to be sent: from now on, read back first."""
-        self._writing().executemany(
-            "UPDATE intents SET sent_at=?, updated=? WHERE key=?", ((now, now, k) for k in keys)
-        )
-
-    def intent_retry(self, key: str, error: str, next_attempt_at: str | None, now: str) -> None:
-        """Count a failed attempt; ``next_attempt_at`` None parks the intent for an operator."""
-        self._writing().execute(
-            "UPDATE intents SET attempts=attempts+1, last_error=?, next_attempt_at=?, updated=?"
-            " WHERE key=?",
-            (error, next_attempt_at, now, key),
-        )
-
-    def intent_reference(self, key: str, reference: str | None, error: str | None) -> None:
-        """Record the DR object proving an intent, or why it failed."""
-        self._writing().execute(
-            "UPDATE intents SET reference=coalesce(?, reference), last_error=? WHERE key=?",
-            (reference, error, key),
-        )
-
-    def unpark_intents(self, origins: Iterable[str], now: str) -> int:
-        """Make parked intents of these origins due again; returns how many."""
-        db = self._writing()
-        before = db.total_changes
-        db.executemany(
-            "UPDATE intents SET next_attempt_at=?, attempts=0 WHERE status='pending'"
-            " AND next_attempt_at IS NULL AND json_extract(intent, '$.origin') = ?",
-            ((now, origin) for origin in origins),
-        )
-        return db.total_changes - before
-
-    # -- history and notifications -----------------------------------------------------------
-    def add_history(self, order_id: str, event_id: str | None, summary: str, now: str) -> None:
-        """Append a line to an order's history."""
-        self.add_histories([(order_id, event_id, summary)], now)
-
-    def add_histories(self, lines: Iterable[tuple[str, str | None, str]], now: str) -> None:
-        """Append ``(order_id, event_id, summary)`` lines to order histories."""
-        self._writing().executemany(
-            "INSERT INTO order_history (order_id, time, event_id, summary) VALUES (?, ?, ?, ?)",
-            ((order_id, now, event_id, summary) for order_id, event_id, summary in lines),
         )
 
     def history(self, order_id: str) -> list[HistoryEntry]:
@@ -543,14 +550,6 @@ class FulfillmentTables:
             (order_id,),
         )
         return [HistoryEntry(row[0], row[1], row[2]) for row in rows]
-
-    def add_notification(self, record: NotificationRecord) -> None:
-        """Log a notification (the sinks are called after the commit)."""
-        self._writing().execute(
-            "INSERT INTO notifications (time, kind, order_id, event_id, message)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (record.time, record.kind, record.order_id, record.event_id, record.message),
-        )
 
     def notifications(self, *, limit: int = 100) -> list[NotificationRecord]:
         """Return the newest notifications, newest first."""
@@ -591,6 +590,7 @@ def _inbox(row: sqlite3.Row, payload: dict[str, Any] | None = None) -> InboxEven
         last_error=row["last_error"],
         next_attempt_at=row["next_attempt_at"],
         handled_at=row["handled_at"],
+        answer_to=row["answer_to"],
     )
 
 

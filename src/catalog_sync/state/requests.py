@@ -1,63 +1,62 @@
-"""The merchant request tables (issue 7): request log, claimed lines, request files processed.
+"""The merchant request tables: request log, claimed lines, request files processed.
 
-A mixin of :class:`~catalog_sync.state.store.StateStore`, like the fulfillment tables. A
-request's row, its lines and its intents (``FulfillmentTables.add_intents``) are written in one
-``store.transaction()`` by the caller, which is what makes "recorded" and "units claimed" the
-same moment. Statuses are not stored: they are derived from the intents each line points to.
+A mixin of :class:`~catalog_sync.state.store.StateStore`, like the fulfillment tables.
+:meth:`RequestTables.claim_units` writes a request's row, its lines and its intents in one
+``store.transaction()`` after the caller decided on what it read in that same transaction,
+which is what makes "recorded" and "units claimed" the same moment. Statuses are not stored:
+they are derived from the intents each line points to.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Final, TypeVar
 
-from catalog_sync.core.merchant_requests import Action, Route
-from catalog_sync.state.fulfillment import FulfillmentTables
+from catalog_sync.core.merchant_requests import OPEN_REQUEST_INTENT_STATUSES
+from catalog_sync.core.orders import INTENT_OPEN
+from catalog_sync.state.fulfillment import FulfillmentTables, sql_in
+from catalog_sync.state.interface import LedgerReader
+from catalog_sync.state.records import RequestClaims, RequestLineRecord, RequestRecord
 
-#: The inbox events that carry the fulfiller's answer to a cancellation we asked for.
-_CANCELLATION_ANSWERS: Final = (
-    "fulfillment_cancellation.accepted",
-    "fulfillment_cancellation.rejected",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One row of the request log: who asked what, from where, when."""
-
-    request_id: str
-    order_id: str
-    action: Action
-    line_id: str | None
-    quantity: int | None
-    source: str
-    source_line: int | None
-    created_at: str
-    tracking_number: str | None = None
-    tracking_company: str | None = None
-    tracking_url: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestLineRecord:
-    """Units of one order line a request claimed, and the intent now carrying them."""
-
-    request_id: str
-    line_id: str
-    quantity: int
-    route: Route
-    intent_key: str
-    retries: int = 0
-    #: The API's message of the failure the merchant's last retry cleared.
-    retried_message: str | None = None
+T = TypeVar("T")
+#: A line's intent in one of these statuses keeps its request open (the core's definition).
+_OPEN_REQUEST_SQL: Final = sql_in("i.status", OPEN_REQUEST_INTENT_STATUSES)
 
 
 class RequestTables(FulfillmentTables):
     """Merchant request queries of the state store (mixed into ``StateStore``)."""
+
+    def claim_units(self, decide: Callable[[LedgerReader], tuple[RequestClaims, T]], now: str) -> T:
+        """Decide on this store's reads and record the claims, in one IMMEDIATE transaction.
+
+        SQLite has one writer: holding the write lock from the first read to the commit is
+        what keeps any other claim or ledger write from landing in between.
+        """
+        with self.transaction():
+            claims, result = decide(self)
+            intents = [i for r in claims.requests for i in r.intents]
+            self.add_intents([*intents, *claims.intents], now)
+            for recorded in claims.requests:
+                self.add_request(recorded.request, recorded.lines)
+            for retry in claims.line_retries:
+                self.retry_request_line(
+                    retry.request_id, retry.line_id, retry.intent_key, retry.message
+                )
+            self.unpark_intents(claims.unpark_origins, now)
+            self.add_histories(
+                ((order_id, None, summary) for order_id, summary in claims.history), now
+            )
+            if (file := claims.file) is not None:
+                self.record_request_file(
+                    file.name,
+                    file.sha256,
+                    outcome=file.outcome,
+                    accepted=file.accepted,
+                    refused=file.refused,
+                    now=now,
+                )
+        return result
 
     def add_request(self, record: RequestRecord, lines: Iterable[RequestLineRecord]) -> None:
         """Record a request and the lines it claimed."""
@@ -141,32 +140,18 @@ class RequestTables(FulfillmentTables):
             (intent_key, message, request_id, line_id),
         )
 
-    def cancellation_answer(self, upstream_id: str) -> dict[str, Any] | None:
-        """Return the fulfiller's answer (the cancellation object) from the inbox, if seen."""
-        marks = ",".join("?" * len(_CANCELLATION_ANSWERS))
-        row = self._db.execute(
-            f"SELECT payload FROM inbox WHERE type IN ({marks})"  # noqa: S608
-            " AND json_extract(payload, '$.data.object.upstreamId') = ?"
-            " ORDER BY created_time LIMIT 1",
-            (*_CANCELLATION_ANSWERS, upstream_id),
-        ).fetchone()
-        if row is None:
-            return None
-        obj: Any = json.loads(row[0]).get("data", {}).get("object")
-        return obj if isinstance(obj, dict) else None
-
     def count_open_requests(self) -> int:
         """Return how many requests still have a line whose intent is not done (cheap)."""
         row = self._db.execute(
-            "SELECT count(DISTINCT l.request_id) FROM merchant_request_lines l"
-            " JOIN intents i ON i.key = l.intent_key WHERE i.status != 'done'"
+            "SELECT count(DISTINCT l.request_id) FROM merchant_request_lines l"  # noqa: S608
+            f" JOIN intents i ON i.key = l.intent_key WHERE {_OPEN_REQUEST_SQL}"
         ).fetchone()
         return int(row[0])
 
     def due_request_intents(self, now: str) -> int:
         """Return how many request intents are pending and due (the transmitter's trigger)."""
         row = self._db.execute(
-            "SELECT count(*) FROM intents WHERE status = 'pending'"
+            f"SELECT count(*) FROM intents WHERE {sql_in('status', INTENT_OPEN)}"  # noqa: S608
             " AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?"
             " AND json_extract(intent, '$.origin') LIKE 'request:%'",
             (now,),

@@ -6,7 +6,12 @@ version upgrades in place when the daemon starts.
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
 from typing import Final
+
+from catalog_sync.core.fulfillment import CANCELLATION_ANSWERS, answered_upstream_id
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: what reconcile last applied per pair, and one row per run.
@@ -139,4 +144,30 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (name, sha256)
     );
     """,
+    # 4: the upstream id of our request an event answers, taken from the payload by the core
+    # when the event is stored, so the answer is looked up without reading payloads.
+    """
+    ALTER TABLE inbox ADD COLUMN answer_to TEXT;
+    CREATE INDEX inbox_answers ON inbox (answer_to, created_time) WHERE answer_to IS NOT NULL;
+    """,
 )
+
+
+def _answers_of_stored_events(db: sqlite3.Connection) -> None:
+    """Fill ``answer_to`` for the events stored before the column existed (by the core)."""
+    marks = ",".join("?" * len(CANCELLATION_ANSWERS))
+    rows = db.execute(
+        f"SELECT id, payload FROM inbox WHERE type IN ({marks})",  # noqa: S608
+        sorted(CANCELLATION_ANSWERS),
+    ).fetchall()
+    db.executemany(
+        "UPDATE inbox SET answer_to = ? WHERE id = ?",
+        ((answered_upstream_id(json.loads(payload)), event_id) for event_id, payload in rows),
+    )
+
+
+#: Python steps run right after the migration of that number, in its transaction: data that
+#: only the core can derive from what is stored.
+BACKFILLS: Final[Mapping[int, tuple[Callable[[sqlite3.Connection], None], ...]]] = {
+    4: (_answers_of_stored_events,),
+}

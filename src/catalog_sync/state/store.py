@@ -20,15 +20,16 @@ import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Self
 
+from catalog_sync.clock import now_stamp
 from catalog_sync.private_files import create_private_file, make_private_folder
+from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables
+from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
-from catalog_sync.state.schema import MIGRATIONS
+from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 
 #: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
 _IDS_PER_QUERY = 500
@@ -69,20 +70,6 @@ _OS_ADVICE: Final = {
 }
 
 
-class StateError(RuntimeError):
-    """The state database cannot be opened, read or written.
-
-    The message is meant for an operator: the path, what failed, and what to do.
-    """
-
-    def __init__(self, path: Path, problem: str, advice: str, *, passing: bool = False) -> None:
-        super().__init__(f"state database {path}: {problem}; {advice}")
-        self.path = path
-        #: Whether trying again later may succeed (busy, locked, read-only, full), as
-        #: opposed to a database that is damaged or not a database at all.
-        self.passing = passing
-
-
 def state_error(path: Path, exc: sqlite3.Error | OSError, action: str) -> StateError:
     """The :class:`StateError` for ``exc``, met while trying to ``action``."""
     if isinstance(exc, OSError):
@@ -119,38 +106,13 @@ def _action(sql: str) -> str:
     return {"SELECT": "read it", "PRAGMA": "open it"}.get(verb, "write it")
 
 
-def utc_now() -> str:
-    """Return the current UTC time as the ISO-8601 text every table stores."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class AppliedPair:
-    """What reconcile last wrote successfully for one pair."""
-
-    id: str
-    content_hash: str
-    source_file: str
-    source_line: int
-    physical: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One reconcile run as ``status`` shows it."""
-
-    id: int
-    kind: str
-    started_at: str
-    finished_at: str | None
-    dry_run: bool
-    counts: dict[str, int]
-    failures: int
-    report_path: str | None
-
-
 class StateStore(RequestTables, FulfillmentTables):
-    """The state database. One instance per process; not shared across threads."""
+    """The SQLite backend of :class:`~catalog_sync.state.interface.StateBackend`.
+
+    One instance per process; not shared across threads. Its write helpers (``put_events``,
+    ``add_intents``, ...) are the building blocks of the interface's atomic operations and run
+    only inside :meth:`transaction`; nothing outside this package calls them.
+    """
 
     def __init__(self, path: Path) -> None:
         """Open (or create, private) the database at ``path`` and migrate it.
@@ -182,21 +144,25 @@ class StateStore(RequestTables, FulfillmentTables):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self, _kind: type[BaseException] | None, error: BaseException | None, _trace: object
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         """Close; an SQLite error raised by a read in the block becomes a :class:`StateError`.
 
         Errors of ``execute`` are translated where they happen; a row that turns out to be
         damaged while a result is being iterated surfaces here instead.
         """
         self.close()
+        error = exc[1] if len(exc) > 1 else None
         if isinstance(error, sqlite3.Error):
             raise state_error(self.path, error, "read it") from error
 
     def close(self) -> None:
         """Close the connection; committed data is already durable."""
         self._db.close()
+
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return str(self.path)
 
     # -- infrastructure --------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -213,6 +179,8 @@ class StateStore(RequestTables, FulfillmentTables):
                     continue  # another process (the daemon, ``status``) migrated meanwhile
                 for statement in _statements(script):
                     self._db.execute(statement)
+                for backfill in BACKFILLS.get(number, ()):
+                    backfill(self._db)
                 self._db.execute(f"PRAGMA user_version={number}")
 
     @property
@@ -261,7 +229,7 @@ class StateStore(RequestTables, FulfillmentTables):
 
     def record_applied(self, pairs: Iterable[AppliedPair]) -> None:
         """Remember that these pairs now match the catalog at Digital River."""
-        now = utc_now()
+        now = now_stamp()
         with self.transaction():
             self._db.executemany(
                 "INSERT INTO pairs (id, content_hash, source_file, source_line, physical,"
@@ -295,7 +263,7 @@ class StateStore(RequestTables, FulfillmentTables):
         with self.transaction():
             cursor = self._db.execute(
                 "INSERT INTO runs (kind, started_at, dry_run) VALUES (?, ?, ?)",
-                (kind, utc_now(), int(dry_run)),
+                (kind, now_stamp(), int(dry_run)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -308,7 +276,7 @@ class StateStore(RequestTables, FulfillmentTables):
             self._db.execute(
                 "UPDATE runs SET finished_at=?, counts_json=?, failures=?, report_path=?"
                 " WHERE id=?",
-                (utc_now(), json.dumps(dict(counts)), failures, report_path, run_id),
+                (now_stamp(), json.dumps(dict(counts)), failures, report_path, run_id),
             )
 
     def last_run(self) -> RunRecord | None:

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from catalog_sync.state import AppliedPair, StateStore
+from catalog_sync.state import AppliedPair, StateBackend, open_state
 from catalog_sync.status import gather_status, render_status
 
 
-def store_with_run(tmp_path: Path) -> StateStore:
+def store_with_run(tmp_path: Path) -> StateBackend:
     """A state database holding one applied pair and one finished run."""
-    store = StateStore(tmp_path / "state.db")
+    store = open_state(tmp_path / "state.db")
     store.record_applied([AppliedPair("A", "h", "catalogs/a.csv", 2, None)])
     run_id = store.start_run("watch", dry_run=False)
     report = str(tmp_path / "reports" / "r.json")
@@ -47,7 +47,7 @@ def test_sections_without_a_provider_are_not_enabled(tmp_path: Path) -> None:
 def test_provider_fills_its_section(tmp_path: Path) -> None:
     """A registered provider's fields appear in its section, marked enabled."""
 
-    def events(_store: StateStore) -> Mapping[str, Any]:
+    def events(_store: StateBackend) -> Mapping[str, Any]:
         return {"cursor": "evt_1", "lag_seconds": 3}
 
     with store_with_run(tmp_path) as store:
@@ -57,7 +57,7 @@ def test_provider_fills_its_section(tmp_path: Path) -> None:
 
 def test_empty_state_has_no_last_run(tmp_path: Path) -> None:
     """A fresh state database says no reconcile ran and points at no report."""
-    with StateStore(tmp_path / "state.db") as store:
+    with open_state(tmp_path / "state.db") as store:
         document = gather_status(store)
     assert document["last_reconcile"] is None
     assert "last reconcile: none yet" in render_status(document)

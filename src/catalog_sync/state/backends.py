@@ -1,0 +1,48 @@
+"""Opening the state: the one place that names a backend class.
+
+The daemon and every command call :func:`open_state` and get a
+:class:`~catalog_sync.state.interface.StateBackend`; which class serves it is decided here from
+the location alone, so another backend (a server database named by URL) is one branch here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Protocol
+
+from catalog_sync.state.interface import StateBackend
+from catalog_sync.state.store import StateStore
+
+#: URL scheme of the embedded backend (a plain path means the same).
+SQLITE_SCHEME: Final = "sqlite"
+
+
+class UnsupportedStateError(ValueError):
+    """The state location names a backend this catalog-sync does not have."""
+
+
+class HasStatePath(Protocol):
+    """Anything that says where the state is (the settings do)."""
+
+    @property
+    def state(self) -> Path:
+        """The state location."""
+        ...
+
+
+def open_state(target: HasStatePath | Path | str) -> StateBackend:
+    """Open the state of ``target``: the settings' ``state``, a path, or a ``sqlite:///`` URL.
+
+    The database is created (and migrated) when it does not exist yet.
+    """
+    location = target if isinstance(target, Path | str) else target.state
+    if isinstance(location, str):
+        scheme, separator, rest = location.partition("://")
+        if separator:
+            if scheme != SQLITE_SCHEME:
+                raise UnsupportedStateError(
+                    f"state: the {scheme!r} backend is not available; use a path or sqlite:///"
+                )
+            location = rest
+        location = Path(location)
+    return StateStore(location)
