@@ -41,12 +41,12 @@ from benchmarks._common import (
     stopwatch,
     table,
 )
-from catalog_sync import logs
-from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import open_state
+from catalog_sync.support import logs
 
 DEFAULT_PAIRS: Final = 100_000
 QUICK_PAIRS: Final = 300

@@ -27,7 +27,12 @@ from pathlib import Path
 
 import httpx
 
-from catalog_sync.demo import DaemonProcess, daemon_env, start_sandbox_process, wait_until
+from catalog_sync.demo.walkthrough import (
+    DaemonProcess,
+    daemon_env,
+    start_sandbox_process,
+    wait_until,
+)
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import open_state
 

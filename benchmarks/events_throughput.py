@@ -46,16 +46,16 @@ from pydantic import SecretStr
 
 from benchmarks._common import BenchmarkError, Check, SandboxProcess, sandbox_process, table
 from benchmarks.catalog_reconcile import write_catalog
-from catalog_sync import logs
-from catalog_sync.clock import parse_stamp
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.events import EventPoller
-from catalog_sync.fulfillment_service import FulfillmentHandler
-from catalog_sync.notify import Notifier
-from catalog_sync.reconcile import ReconcileOptions, Reconciler
+from catalog_sync.fulfillment.handler import FulfillmentHandler
+from catalog_sync.fulfillment.poller import EventPoller
 from catalog_sync.sandbox.testing import fulfillment_order_body, item_body, new_test_key, sku_body
-from catalog_sync.settings import Settings
 from catalog_sync.state import StateBackend, open_state
+from catalog_sync.support import logs
+from catalog_sync.support.clock import parse_stamp
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 PRODUCT: Final = "bench-1"
 LIVE_RATE: Final = 250.0

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import httpx
 
-from catalog_sync.events import EVENT_TYPES
+from catalog_sync.fulfillment.poller import EVENT_TYPES
 from catalog_sync.sandbox.testing import RunningSandbox, create_pair, start_sandbox
 from catalog_sync.state import open_state
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 from tests.hostile_values import hostile_text, json_text, json_values
 
-from catalog_sync.catalog_files import read_catalog_file
+from catalog_sync.catalog.files import read_catalog_file
 from catalog_sync.core.catalog import Catalog, CatalogBuilder
 from catalog_sync.core.errors import Problem
 from catalog_sync.core.pairs import CATALOG_FIELDS, DesiredPair

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 
-from catalog_sync.clock import parse_stamp, stamp
+from catalog_sync.support.clock import parse_stamp, stamp
 
 #: Any instant a daemon may meet, with any offset it may be given in.
 moments = st.datetimes(

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 
 from catalog_sync.core.event_pages import EventPage, decode_page
-from catalog_sync.events import EVENT_TYPES, inbox_row
+from catalog_sync.fulfillment.poller import EVENT_TYPES, inbox_row
 from catalog_sync.state import InboxEvent, open_state
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

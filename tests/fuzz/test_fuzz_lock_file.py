@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 
-from catalog_sync.instance_lock import LockHolder
+from catalog_sync.daemon.instance_lock import LockHolder
 
 
 @fuzz_settings

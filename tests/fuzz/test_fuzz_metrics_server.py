@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 
-from catalog_sync.metrics import (
+from catalog_sync.support.metrics import (
     LOOPBACK,
     Metrics,
     MetricsServer,

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings
 
-from catalog_sync import logs
+from catalog_sync.support import logs
 
 #: Any character at all: controls, quotes, backslashes, non-ASCII, lone surrogates.
 ANY_TEXT = st.text(st.characters(exclude_categories=()), min_size=5, max_size=40)

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 
 from catalog_sync.dr import DigitalRiverClient, RetryPolicy
-from catalog_sync.events import EventPoller
-from catalog_sync.fulfillment_service import FulfillmentHandler
-from catalog_sync.notify import JsonlSink, Notifier
+from catalog_sync.fulfillment.handler import FulfillmentHandler
+from catalog_sync.fulfillment.poller import EventPoller
 from catalog_sync.sandbox.testing import RunningSandbox, create_pair
-from catalog_sync.settings import Settings
 from catalog_sync.state import StateBackend, open_state
+from catalog_sync.support.notifications import JsonlSink, Notifier
+from catalog_sync.support.settings import Settings
 
 PHYSICAL = "w-1"
 DIGITAL = "d-1"

@@ -7,13 +7,13 @@ from typing import Any
 
 from tests.integration.fulfillment_helpers import Edge
 
-from catalog_sync.clock import stamp, utc_clock
 from catalog_sync.core.merchant_requests import Action, MerchantRequest
-from catalog_sync.request_log import Source, order_requests, submit_request
-from catalog_sync.request_service import PassResult, RequestTransmitter
+from catalog_sync.requests.log import Source, order_requests, submit_request
+from catalog_sync.requests.transmitter import PassResult, RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.settings import Settings
 from catalog_sync.state import RecordedRequest
+from catalog_sync.support.clock import stamp, utc_clock
+from catalog_sync.support.settings import Settings
 
 
 def drop(folder: Path, name: str, text: str) -> Path:

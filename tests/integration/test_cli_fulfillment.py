@@ -20,9 +20,9 @@ from tests.integration.fulfillment_helpers import (
 )
 
 from catalog_sync.cli import main
-from catalog_sync.clock import now_stamp, stamp, utc_clock
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import EventOutcome, InboxEvent, LedgerWrites, StateBackend, open_state
+from catalog_sync.support.clock import now_stamp, stamp, utc_clock
 
 DEADLINE = 30.0
 

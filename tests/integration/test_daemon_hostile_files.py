@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 
 from catalog_sync.cli import main
-from catalog_sync.daemon import Daemon, DaemonContext
-from catalog_sync.demo import DaemonProcess, daemon_env, wait_until
+from catalog_sync.daemon.runner import Daemon, DaemonContext
+from catalog_sync.daemon.service import Service
+from catalog_sync.demo.walkthrough import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.service import Service
-from catalog_sync.settings import Settings
+from catalog_sync.support.settings import Settings
 
 TIMEOUT = 30.0
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"

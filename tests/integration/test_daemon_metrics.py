@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog_sync.demo import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
-from catalog_sync.metrics import LOOPBACK
+from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.support.metrics import LOOPBACK
 
 TIMEOUT = 60.0
 

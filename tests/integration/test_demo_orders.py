@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from tests.integration.fulfillment_helpers import dr_fulfillments, line_totals, make_catalog
 
 from catalog_sync.cli import main
-from catalog_sync.demo import daemon_env
-from catalog_sync.demo_orders import RunCli, run_order_demo, subprocess_cli
+from catalog_sync.demo.orders import RunCli, run_order_demo, subprocess_cli
+from catalog_sync.demo.walkthrough import daemon_env
 from catalog_sync.sandbox.testing import RunningSandbox
 
 

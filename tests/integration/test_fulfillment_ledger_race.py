@@ -7,9 +7,9 @@ from pathlib import Path
 from tests.integration.fulfillment_helpers import PHYSICAL, edge, edge_settings, make_catalog
 from tests.integration.merchant_helpers import ask, recorded_order
 
-from catalog_sync.clock import now_stamp
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import EventOutcome, InboxEvent, LedgerWrites
+from catalog_sync.support.clock import now_stamp
 
 
 async def test_request_recorded_while_deciding_moves_the_ledger(

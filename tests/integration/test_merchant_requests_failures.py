@@ -16,10 +16,10 @@ from tests.integration.fulfillment_helpers import (
 )
 from tests.integration.merchant_helpers import ask, line_statuses, log, recorded_order, transmit
 
-from catalog_sync.clock import stamp, utc_clock
-from catalog_sync.request_log import retry_order
+from catalog_sync.requests.log import retry_order
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.settings import Settings
+from catalog_sync.support.clock import stamp, utc_clock
+from catalog_sync.support.settings import Settings
 
 
 async def _transmit_until(e: Edge, settings: Settings, status: str, within: float = 20.0) -> None:

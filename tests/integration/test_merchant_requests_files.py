@@ -22,9 +22,9 @@ from tests.integration.merchant_helpers import (
     transmit,
 )
 
-from catalog_sync.metrics import Metrics
-from catalog_sync.request_service import RequestTransmitter
+from catalog_sync.requests.transmitter import RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.support.metrics import Metrics
 
 
 async def test_file_with_one_bad_row(sandbox: RunningSandbox, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from tests.integration.fulfillment_helpers import (
 from tests.integration.merchant_helpers import drop, line_ids, log, recorded_order, transmit
 
 from catalog_sync.cli import main
-from catalog_sync.request_service import PROCESSED, REJECTED, RequestTransmitter
+from catalog_sync.requests.transmitter import PROCESSED, REJECTED, RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
 
 HEADER = "orderId,itemId,action,quantity\n"

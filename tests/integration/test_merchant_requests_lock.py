@@ -18,7 +18,7 @@ from tests.integration.fulfillment_helpers import (
 from tests.integration.merchant_helpers import line_ids, recorded_order
 
 from catalog_sync.cli import main
-from catalog_sync.instance_lock import DAEMON_COMMAND, InstanceLock
+from catalog_sync.daemon.instance_lock import DAEMON_COMMAND, InstanceLock
 from catalog_sync.sandbox.testing import RunningSandbox
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import open_state
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.core.textstream import Limits
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.reconcile import ReconcileOptions, Reconciler
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import open_state
 

@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 from tests.integration.browser_helpers import chromium, count_rows, dump_dom, first_cells
 
-from catalog_sync.core.merchant_requests import MerchantRequest
-from catalog_sync.core.orders import Order, OrderLine
-from catalog_sync.orders_report import orders_view, write_orders_report
-from catalog_sync.report import (
+from catalog_sync.catalog.report import (
     ChangeEntry,
     FailureEntry,
     FieldChangeEntry,
@@ -29,7 +26,10 @@ from catalog_sync.report import (
     Summary,
     write_report,
 )
-from catalog_sync.request_log import Source, submit_request
+from catalog_sync.core.merchant_requests import MerchantRequest
+from catalog_sync.core.orders import Order, OrderLine
+from catalog_sync.requests.log import Source, submit_request
+from catalog_sync.requests.orders_report import orders_view, write_orders_report
 from catalog_sync.state import LedgerWrites, StateBackend, open_state
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

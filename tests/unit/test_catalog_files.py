@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from catalog_sync.catalog_files import catalog_paths, load_catalog_files, read_catalog_file
+from catalog_sync.catalog.files import catalog_paths, load_catalog_files, read_catalog_file
 from catalog_sync.cli import main
 from catalog_sync.core.catalog import Catalog
 from catalog_sync.core.errors import Severity

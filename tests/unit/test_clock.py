@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from catalog_sync.clock import parse_stamp, stamp
+from catalog_sync.support.clock import parse_stamp, stamp
 
 
 def test_a_stored_time_is_utc_with_microseconds() -> None:

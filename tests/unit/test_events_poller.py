@@ -13,12 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from catalog_sync.clock import stamp
 from catalog_sync.dr import DigitalRiverClient, RetryPolicy, ServerError
 from catalog_sync.dr.testing import captured_logs, fail, ok
-from catalog_sync.events import EventPoller, status_info
-from catalog_sync.notify import Notifier
-from catalog_sync.settings import Settings
+from catalog_sync.fulfillment.poller import EventPoller, status_info
 from catalog_sync.state import (
     EventOutcome,
     LedgerWrites,
@@ -26,6 +23,9 @@ from catalog_sync.state import (
     StateBackend,
     open_state,
 )
+from catalog_sync.support.clock import stamp
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 KEY = SecretStr("sk_test_" + "0" * 32)

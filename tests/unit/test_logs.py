@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from catalog_sync import logs
+from catalog_sync.support import logs
 
 SECRET = "sk_test_feedfacefeedfacefeedfacefeedface"
 
@@ -122,7 +122,7 @@ def test_console_rendering_is_redacted() -> None:
 def test_uncaught_exception_is_one_redacted_json_line() -> None:
     """An exception nobody catches is logged as JSON, not printed as a bare traceback."""
     program = (
-        "from catalog_sync import logs; logs.configure(json=True); "
+        "from catalog_sync.support import logs; logs.configure(json=True); "
         f"logs.register_secret({SECRET!r}); raise OSError('cannot use ' + {SECRET!r})"
     )
     done = subprocess.run(

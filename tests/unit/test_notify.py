@@ -12,9 +12,9 @@ import pytest
 
 from catalog_sync.cli.run import effective_settings
 from catalog_sync.dr.testing import captured_logs
-from catalog_sync.notify import JsonlSink, Notifier, WebhookError, WebhookSink
-from catalog_sync.settings import Settings
 from catalog_sync.state import NotificationRecord
+from catalog_sync.support.notifications import JsonlSink, Notifier, WebhookError, WebhookSink
+from catalog_sync.support.settings import Settings
 
 RECORD = NotificationRecord("2025-01-01T00:00:00.000000Z", "backorder", "line 1 backordered", "o1")
 

@@ -9,7 +9,7 @@ import click
 import pytest
 
 from catalog_sync.cli import main
-from catalog_sync.settings import Settings
+from catalog_sync.support.settings import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog_sync.report import (
+from catalog_sync.catalog.report import (
     ChangeEntry,
     FieldChangeEntry,
     ProblemEntry,

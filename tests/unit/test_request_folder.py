@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog_sync.core.orders import Order, OrderLine
-from catalog_sync.request_service import (
+from catalog_sync.requests.transmitter import (
     PROCESSED,
     REJECTED,
     FileOutcome,

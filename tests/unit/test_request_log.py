@@ -13,7 +13,7 @@ from catalog_sync.core.merchant_requests import (
     is_open_request,
 )
 from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Order, OrderLine
-from catalog_sync.request_log import (
+from catalog_sync.requests.log import (
     Source,
     line_state,
     request_status,

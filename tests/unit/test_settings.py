@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog_sync import logs
-from catalog_sync.settings import (
+from catalog_sync.support import logs
+from catalog_sync.support.settings import (
     LIVE_KEY_RATE,
     TEST_KEY_RATE,
     Settings,

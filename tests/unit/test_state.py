@@ -19,13 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.faults import unwritable
 
-from catalog_sync.clock import parse_stamp
 from catalog_sync.core.fulfillment import INBOX_OPEN
-from catalog_sync.instance_lock import InstanceLock
+from catalog_sync.daemon.instance_lock import InstanceLock
 from catalog_sync.state import AppliedPair, StateError, UnsupportedStateError, open_state
 from catalog_sync.state.fulfillment import sql_in
 from catalog_sync.state.schema import MIGRATIONS
 from catalog_sync.state.store import StateStore
+from catalog_sync.support.clock import parse_stamp
 
 #: The schema version released before the inbox kept the answered upstream id.
 _BEFORE_ANSWERS = 3

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog_sync.templating import JsonText, environment, script_json
+from catalog_sync.support.templating import JsonText, environment, script_json
 
 #: Pieces of markup a value may hold to break out of, or hide, the script it is embedded in.
 HOSTILE_PIECES = (

@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
-from catalog_sync.catalog_files import catalog_limits, catalog_paths, load_catalog_files
+from catalog_sync.catalog.files import catalog_limits, catalog_paths, load_catalog_files
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
+from catalog_sync.catalog.report import report_json_schema
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
@@ -24,12 +26,10 @@ from catalog_sync.cli.common import (
     setup_logging,
 )
 from catalog_sync.core.plan import Orphan, Plan, Protected, Unchanged
+from catalog_sync.daemon.instance_lock import InstanceLock
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.instance_lock import InstanceLock
-from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
-from catalog_sync.report import report_json_schema
-from catalog_sync.settings import Settings
 from catalog_sync.state import open_state
+from catalog_sync.support.settings import Settings
 
 EXIT_CHANGES_PENDING = 2
 #: ``reconcile`` beside the daemon: two writers of one catalog would race on each pair's

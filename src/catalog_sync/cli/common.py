@@ -19,11 +19,11 @@ from typing import Any, Final, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from catalog_sync import logs
+from catalog_sync.daemon.instance_lock import InstanceLockError
 from catalog_sync.dr import DRError
-from catalog_sync.instance_lock import InstanceLockError
-from catalog_sync.settings import Settings, SettingsError, load_settings
 from catalog_sync.state import StateError
+from catalog_sync.support import logs
+from catalog_sync.support.settings import Settings, SettingsError, load_settings
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1

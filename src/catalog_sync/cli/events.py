@@ -23,15 +23,15 @@ from catalog_sync.cli.common import (
     settings_from,
     setup_logging,
 )
-from catalog_sync.clock import now_stamp, utc_clock
 from catalog_sync.core.fulfillment import INBOX_STATUSES
+from catalog_sync.daemon.instance_lock import InstanceLock
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.events import EventPoller
-from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
-from catalog_sync.instance_lock import InstanceLock
-from catalog_sync.notify import Notifier
-from catalog_sync.settings import Settings
+from catalog_sync.fulfillment.handler import FulfillmentHandler, fulfillment_services
+from catalog_sync.fulfillment.poller import EventPoller
 from catalog_sync.state import InboxEvent, StateBackend, open_state
+from catalog_sync.support.clock import now_stamp, utc_clock
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 #: What ``events poll`` and ``events replay`` say when the daemon holds the state database:
 #: two handlers on one ledger would send the same write twice.

@@ -23,13 +23,11 @@ from catalog_sync.cli.common import (
     setup_logging,
 )
 from catalog_sync.cli.events import wired
-from catalog_sync.clock import now_stamp, utc_clock
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY
-from catalog_sync.instance_lock import AlreadyRunningError, InstanceLock
-from catalog_sync.orders_report import write_orders_report
-from catalog_sync.request_log import (
+from catalog_sync.daemon.instance_lock import AlreadyRunningError, InstanceLock
+from catalog_sync.requests.log import (
     Source,
     new_request_id,
     order_requests,
@@ -37,9 +35,11 @@ from catalog_sync.request_log import (
     retry_order,
     submit_request,
 )
-from catalog_sync.request_service import PassResult, RequestTransmitter
-from catalog_sync.settings import Settings
+from catalog_sync.requests.orders_report import write_orders_report
+from catalog_sync.requests.transmitter import PassResult, RequestTransmitter
 from catalog_sync.state import StateBackend, open_state
+from catalog_sync.support.clock import now_stamp, utc_clock
+from catalog_sync.support.settings import Settings
 
 
 @main.group()

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from catalog_sync import logs
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
@@ -18,11 +17,12 @@ from catalog_sync.cli.common import (
     handle_errors,
     settings_from,
 )
-from catalog_sync.daemon import Daemon, validate
-from catalog_sync.settings import Settings, webhook_label
+from catalog_sync.daemon.runner import Daemon, validate
+from catalog_sync.daemon.status import gather_status, render_status
+from catalog_sync.daemon.wiring import daemon_services, status_sections
 from catalog_sync.state import check_writable, open_state
-from catalog_sync.status import gather_status, render_status
-from catalog_sync.wiring import daemon_services, status_sections
+from catalog_sync.support import logs
+from catalog_sync.support.settings import Settings, webhook_label
 
 metrics_port_option = click.option(
     "--metrics-port",

@@ -69,12 +69,12 @@ from catalog_sync.dr.models import (
 )
 from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, Sleep, retrying
-from catalog_sync.logs import get_logger, register_secret
+from catalog_sync.support.logs import get_logger, register_secret
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from catalog_sync.settings import Settings
+    from catalog_sync.support.settings import Settings
 
 M = TypeVar("M", bound=Identified)
 QueryValue = str | int | float | bool | datetime | Sequence[str]

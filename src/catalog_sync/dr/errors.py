@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from catalog_sync.logs import redact
+from catalog_sync.support.logs import redact
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from catalog_sync.dr.errors import DRError, RateLimited
 
 if TYPE_CHECKING:
-    from catalog_sync.settings import Settings
+    from catalog_sync.support.settings import Settings
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[object]]

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import structlog
 
-from catalog_sync import logs
+from catalog_sync.support import logs
 
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 

@@ -5,6 +5,7 @@ state with :func:`open_state`; every SQL statement of catalog-sync lives in this
 the SQLite backend (``store``, ``fulfillment``, ``requests``, ``schema``).
 """
 
+from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.state.backends import UnsupportedStateError, open_state
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import (
@@ -26,7 +27,6 @@ from catalog_sync.state.records import (
     LedgerMark,
     LedgerWrites,
     LineRetry,
-    NotificationRecord,
     RecordedRequest,
     RequestClaims,
     RequestFileRecord,

@@ -24,6 +24,7 @@ from catalog_sync.core.fulfillment import (
     event_origin,
     inbox_statuses_moved_by,
 )
+from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import (
     INTENT_LANDED,
     INTENT_OPEN,
@@ -41,7 +42,6 @@ from catalog_sync.state.records import (
     LedgerEntry,
     LedgerMark,
     LedgerWrites,
-    NotificationRecord,
     WriteAnswer,
     WriteRetry,
 )

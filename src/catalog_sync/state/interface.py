@@ -15,7 +15,7 @@ the same tests against every backend):
 - :meth:`LedgerState.claim_due_writes`: a write is marked sent, durably, in the step that
   selects it, before anything is sent.
 
-Times are stored as :func:`catalog_sync.clock.stamp` text; ``now`` arguments are such text.
+Times are stored as :func:`catalog_sync.support.clock.stamp` text; ``now`` arguments are such text.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Protocol, Self, TypeVar
 
+from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
 from catalog_sync.state.records import (
     AppliedPair,
@@ -32,7 +33,6 @@ from catalog_sync.state.records import (
     LedgerEntry,
     LedgerMark,
     LedgerWrites,
-    NotificationRecord,
     RequestClaims,
     RequestLineRecord,
     RequestRecord,

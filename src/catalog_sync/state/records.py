@@ -12,6 +12,7 @@ from typing import Any
 
 from catalog_sync.core.fulfillment import InboxStatus
 from catalog_sync.core.merchant_requests import Action, Route
+from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Intent, Order
 
 
@@ -137,27 +138,6 @@ class HistoryEntry:
     time: str
     event_id: str | None
     summary: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRecord:
-    """A notification as logged and sent to the sinks."""
-
-    time: str
-    kind: str
-    message: str
-    order_id: str | None = None
-    event_id: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON object sinks receive."""
-        return {
-            "time": self.time,
-            "kind": self.kind,
-            "order_id": self.order_id,
-            "event_id": self.event_id,
-            "message": self.message,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
 
-from catalog_sync.clock import now_stamp
-from catalog_sync.private_files import create_private_file, make_private_folder
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables
 from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
+from catalog_sync.support.clock import now_stamp
+from catalog_sync.support.files import create_private_file, make_private_folder
 
 #: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
 _IDS_PER_QUERY = 500

@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from catalog_sync.cli.run import effective_settings
-from catalog_sync.daemon import validate
-from catalog_sync.settings import Settings, SettingsError
+from catalog_sync.daemon.runner import validate
+from catalog_sync.support.settings import Settings, SettingsError
 
 KEY = SecretStr("sk_test_0123456789abcdef")
 

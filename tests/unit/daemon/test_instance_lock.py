@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_sync.instance_lock import (
+from catalog_sync.daemon.instance_lock import (
     DAEMON_COMMAND,
     AlreadyRunningError,
     InstanceLock,
@@ -19,7 +19,8 @@ from catalog_sync.instance_lock import (
 )
 
 HOLD = (
-    "import sys; from pathlib import Path; from catalog_sync.instance_lock import InstanceLock;"
+    "import sys; from pathlib import Path;"
+    " from catalog_sync.daemon.instance_lock import InstanceLock;"
     " l = InstanceLock(Path(sys.argv[1]), command=sys.argv[2]); l.acquire();"
     " print('held', flush=True); sys.stdin.read()"
 )

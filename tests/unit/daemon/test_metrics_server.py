@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from catalog_sync.metrics import (
+from catalog_sync.support.metrics import (
     LOOPBACK,
     Metrics,
     MetricsPortError,

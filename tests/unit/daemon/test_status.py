@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from catalog_sync.daemon.status import gather_status, render_status
 from catalog_sync.state import AppliedPair, StateBackend, open_state
-from catalog_sync.status import gather_status, render_status
 
 
 def store_with_run(tmp_path: Path) -> StateBackend:

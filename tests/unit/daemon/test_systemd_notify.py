@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_sync.systemd_notify import SystemdNotifier, watchdog_interval
+from catalog_sync.daemon.systemd_notify import SystemdNotifier, watchdog_interval
 
 
 def test_ready_sends_ready_and_status(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog_sync.metrics import ServerLimits
-from catalog_sync.settings import Settings
+from catalog_sync.support.metrics import ServerLimits
+from catalog_sync.support.settings import Settings
 
 UNIT = Path(__file__).parents[3] / "systemd" / "catalog-sync.service"
 ANALYZE = shutil.which("systemd-analyze")

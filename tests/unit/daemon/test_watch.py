@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.watcher import CatalogCache
 from catalog_sync.core.textstream import Limits
-from catalog_sync.watch import CatalogCache
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 

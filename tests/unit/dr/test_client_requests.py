@@ -20,7 +20,7 @@ from catalog_sync.dr import (
 )
 from catalog_sync.dr.client import id_chunks
 from catalog_sync.dr.testing import ScriptedAPI, ok
-from catalog_sync.settings import Settings
+from catalog_sync.support.settings import Settings
 
 MakeClient = Callable[..., DigitalRiverClient]
 

@@ -7,7 +7,7 @@ import pytest
 from catalog_sync.dr import BadRequest, DRError, RateLimited, RetryPolicy, ServerError
 from catalog_sync.dr.retry import retrying
 from catalog_sync.dr.testing import FakeSleep
-from catalog_sync.settings import Settings
+from catalog_sync.support.settings import Settings
 
 BUSY = ServerError(503, "service_unavailable")
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from catalog_sync import logs
 from catalog_sync.dr import DigitalRiverClient, DRError, InventoryItemCreate, OutcomeUnknown
 from catalog_sync.dr.testing import captured_logs, fail
+from catalog_sync.support import logs
 
 MakeClient = Callable[..., DigitalRiverClient]
 

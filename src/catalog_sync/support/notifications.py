@@ -20,9 +20,9 @@ from typing import Final, Protocol
 
 import httpx
 
-from catalog_sync.logs import get_logger, redact, register_secret
-from catalog_sync.settings import Settings, url_secrets, webhook_label
-from catalog_sync.state import NotificationRecord
+from catalog_sync.core.notices import NotificationRecord
+from catalog_sync.support.logs import get_logger, redact, register_secret
+from catalog_sync.support.settings import Settings, url_secrets, webhook_label
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Self
 
-from catalog_sync.private_files import FILE_MODE, make_private_folder
 from catalog_sync.state import state_error
+from catalog_sync.support.files import FILE_MODE, make_private_folder
 
 #: The command recorded by the daemon; any other name is a one-off command.
 DAEMON_COMMAND: Final = "run"

@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as SourceError
 
-from catalog_sync.logs import register_secret
+from catalog_sync.support.logs import register_secret
 
 PRODUCTION_API: Final = "https://api.digitalriver.com"
 DEFAULT_CONFIG_FILE: Final = Path("/etc/catalog-sync/catalog-sync.toml")

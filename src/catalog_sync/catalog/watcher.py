@@ -20,7 +20,7 @@ from typing import Final
 
 from watchfiles import awatch
 
-from catalog_sync.catalog_files import (
+from catalog_sync.catalog.files import (
     catalog_paths,
     display_name,
     is_catalog_file,
@@ -28,8 +28,8 @@ from catalog_sync.catalog_files import (
 )
 from catalog_sync.core.catalog import Catalog, merge_catalogs
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
-from catalog_sync.logs import get_logger
-from catalog_sync.settle import SettleTracker, Signature, signature
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.settle import SettleTracker, Signature, signature
 
 log = get_logger("watch")
 

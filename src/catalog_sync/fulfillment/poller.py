@@ -30,15 +30,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from catalog_sync.clock import Clock, parse_stamp, stamp, utc_clock
 from catalog_sync.core import json_values
 from catalog_sync.core.fulfillment import answered_upstream_id
 from catalog_sync.core.priorities import Priority
 from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
-from catalog_sync.logs import get_logger
-from catalog_sync.metrics import Metrics
-from catalog_sync.notify import Notifier
-from catalog_sync.settings import Settings
 from catalog_sync.state import (
     EventCursor,
     InboxEvent,
@@ -46,6 +41,11 @@ from catalog_sync.state import (
     NotificationRecord,
     StateBackend,
 )
+from catalog_sync.support.clock import Clock, parse_stamp, stamp, utc_clock
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.metrics import Metrics
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 #: The distributed-model types (reference §14.3); fewer than 20, as ``types`` requires (§16.5).
 EVENT_TYPES: Final = (
@@ -87,7 +87,7 @@ class PollResult:
 
 
 class EventPoller:
-    """Polls ``GET /events`` into the inbox; a :class:`~catalog_sync.service.Service`."""
+    """Polls ``GET /events`` into the inbox; a :class:`~catalog_sync.daemon.service.Service`."""
 
     name = "events"
 

@@ -1,8 +1,9 @@
 """The daemon's catalog runs: start-up reconcile, incremental watch runs, periodic audits.
 
-:class:`CatalogRuns` is the one door to the :class:`~catalog_sync.reconcile.Reconciler` inside
-the daemon: runs never overlap (one lock), every run feeds the metrics and the one-line status,
-and a run that fails to reach Digital River is owed, not lost (its scope joins the next run).
+:class:`CatalogRuns` is the one door to the
+:class:`~catalog_sync.catalog.reconcile.Reconciler` inside the daemon: runs never overlap (one
+lock), every run feeds the metrics and the one-line status, and a run that fails to reach
+Digital River is owed, not lost (its scope joins the next run).
 A run that fails for any other reason (a defect meeting an input nobody foresaw) is logged
 with its traceback and owed the same way: no file or row stops the daemon's catalog work.
 :class:`AuditService` is the timer that asks for a full audit every ``audit_interval``.
@@ -17,13 +18,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
+from catalog_sync.catalog.watcher import CatalogCache, wait_any
 from catalog_sync.core.plan import PairDrift
 from catalog_sync.dr import DRError
-from catalog_sync.logs import get_logger
-from catalog_sync.metrics import Metrics
-from catalog_sync.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.state import CatalogState
-from catalog_sync.watch import CatalogCache, wait_any
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.metrics import Metrics
 
 log = get_logger("runs")
 

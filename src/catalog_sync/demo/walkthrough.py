@@ -31,12 +31,12 @@ from typing import IO, Final, Self, TypeVar
 
 import httpx
 
-from catalog_sync.demo_orders import run_order_demo, subprocess_cli
+from catalog_sync.demo.orders import run_order_demo, subprocess_cli
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import RunRecord, open_state
 
 T = TypeVar("T")
-EXAMPLE_CATALOGS: Final = Path(__file__).resolve().parents[2] / "catalogs"
+EXAMPLE_CATALOGS: Final = Path(__file__).resolve().parents[3] / "catalogs"
 #: What the demo renames in the example catalog, and to what.
 DEMO_ROW: Final = ("hardware.csv", "TC-TENT-2P-GRN", "name", "Ridgeline 2-Person Tent (2025)")
 _LISTENING: Final = re.compile(r"sandbox listening on (http://\S+)")

@@ -34,10 +34,8 @@ import stat
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-from catalog_sync.catalog_files import is_catalog_file
-from catalog_sync.clock import Clock, stamp, utc_clock
 from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import Intent
 from catalog_sync.core.request_files import (
@@ -51,12 +49,7 @@ from catalog_sync.core.request_files import (
     printable,
     request_id_of,
 )
-from catalog_sync.fulfillment_service import FulfillmentHandler
-from catalog_sync.logs import get_logger, redact
-from catalog_sync.metrics import Metrics
-from catalog_sync.request_log import Source, claim_request, history_line
-from catalog_sync.settings import Settings
-from catalog_sync.settle import SettleTracker
+from catalog_sync.requests.log import Source, claim_request, history_line
 from catalog_sync.state import (
     LedgerReader,
     RecordedRequest,
@@ -65,6 +58,12 @@ from catalog_sync.state import (
     RequestLogState,
     StateError,
 )
+from catalog_sync.support.clock import Clock, stamp, utc_clock
+from catalog_sync.support.files import is_dropped_file_name
+from catalog_sync.support.logs import get_logger, redact
+from catalog_sync.support.metrics import Metrics
+from catalog_sync.support.settings import Settings
+from catalog_sync.support.settle import SettleTracker
 
 PROCESSED: Final = "processed"
 REJECTED: Final = "rejected"
@@ -109,8 +108,8 @@ class PassResult:
 
 
 def is_request_file(path: Path) -> bool:
-    """Whether ``path`` is a request file: catalog-style name rules, .json / .csv, not ours."""
-    return is_catalog_file(path) and is_request_file_name(path.name)
+    """Whether ``path`` is a request file: a dropped file's name, .json / .csv, not ours."""
+    return is_dropped_file_name(path.name) and is_request_file_name(path.name)
 
 
 def request_paths(folder: Path) -> list[Path]:
@@ -426,6 +425,20 @@ def _write_atomically(target: Path, text: str) -> None:
         raise
 
 
+class IntentSender(Protocol):
+    """What sends the ledger's due writes: the fulfillment handler, passed in by the wiring.
+
+    The transmitter only wakes it (daemon) or asks for one pass (``orders transmit``), so the
+    request feature does not depend on the fulfillment feature.
+    """
+
+    wake: asyncio.Event
+
+    async def execute_intents(self) -> int:
+        """Send every due write once; returns how many were sent."""
+        ...
+
+
 class RequestTransmitter:
     """The ``requests`` service: request file intake and prompt transmission."""
 
@@ -435,13 +448,13 @@ class RequestTransmitter:
         self,
         settings: Settings,
         store: RequestLogState,
-        handler: FulfillmentHandler,
+        handler: IntentSender,
         *,
         metrics: Metrics | None = None,
         clock: Clock = utc_clock,
         interval: float = DEFAULT_INTERVAL,
     ) -> None:
-        """``handler`` is the daemon's fulfillment handler: it alone sends intents."""
+        """``handler`` sends intents (the daemon's fulfillment handler: it alone does)."""
         self._store = store
         self._handler = handler
         self._metrics = metrics

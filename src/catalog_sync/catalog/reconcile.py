@@ -15,7 +15,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from catalog_sync.catalog_files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.files import catalog_paths, load_catalog_files
+from catalog_sync.catalog.report import (
+    ChangeAction,
+    ChangeEntry,
+    ChangeStatus,
+    FailureEntry,
+    FieldChangeEntry,
+    OrphanEntry,
+    OrphanOutcome,
+    ProblemEntry,
+    ReconcileReport,
+    RunKind,
+    Summary,
+    write_report,
+)
 from catalog_sync.core.catalog import Catalog
 from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, Fields, remote_item, remote_sku
@@ -44,22 +58,8 @@ from catalog_sync.dr import (
 )
 from catalog_sync.dr.errors import APIError, NotFound
 from catalog_sync.dr.writes import ensure_inventory_item
-from catalog_sync.logs import get_logger
-from catalog_sync.report import (
-    ChangeAction,
-    ChangeEntry,
-    ChangeStatus,
-    FailureEntry,
-    FieldChangeEntry,
-    OrphanEntry,
-    OrphanOutcome,
-    ProblemEntry,
-    ReconcileReport,
-    RunKind,
-    Summary,
-    write_report,
-)
 from catalog_sync.state import AppliedPair, CatalogState
+from catalog_sync.support.logs import get_logger
 
 log = get_logger("reconcile")
 

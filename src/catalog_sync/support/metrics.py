@@ -30,8 +30,8 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from catalog_sync.logs import get_logger
-from catalog_sync.settings import SettingsError
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.settings import SettingsError
 
 LOOPBACK: Final = "127.0.0.1"
 log = get_logger("metrics")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from catalog_sync.core.orders import line_quantities
-from catalog_sync.request_log import STATUSES, order_requests
+from catalog_sync.requests.log import STATUSES, order_requests
 from catalog_sync.state import StateBackend
-from catalog_sync.templating import environment
+from catalog_sync.support.templating import environment
 
 LATEST: Final = "orders-latest.html"
 

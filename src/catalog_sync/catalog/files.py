@@ -24,11 +24,9 @@ from typing import Final
 
 from catalog_sync.core.catalog import CATALOG_SUFFIXES, Catalog, CatalogBuilder, merge_catalogs
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits, OverLimitError
-from catalog_sync.settings import Settings
-from catalog_sync.settle import Signature
-
-#: Names editors and copy tools use while writing; such files are never read.
-_TEMP_SUFFIXES = (".tmp", ".swp", ".swx", ".part", ".crdownload", ".bak", "~")
+from catalog_sync.support.files import is_dropped_file_name
+from catalog_sync.support.settings import Settings
+from catalog_sync.support.settle import Signature
 
 #: Opened without blocking (a FIFO swapped in after the type check must not hang the reader)
 #: and without becoming a controlling terminal.
@@ -37,10 +35,7 @@ _OPEN_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 def is_catalog_file(path: Path) -> bool:
     """Whether ``path`` names a catalog file: a known suffix, not hidden, not temporary."""
-    name = path.name
-    if name.startswith((".", "#", "~")) or name.endswith(_TEMP_SUFFIXES):
-        return False
-    return name.endswith(CATALOG_SUFFIXES)
+    return is_dropped_file_name(path.name) and path.name.endswith(CATALOG_SUFFIXES)
 
 
 def catalog_paths(targets: Iterable[Path]) -> list[Path]:

@@ -10,16 +10,16 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from catalog_sync.daemon import DaemonContext, ServiceFactory
-from catalog_sync.events import EventPoller, status_info
-from catalog_sync.fulfillment_service import FulfillmentHandler, fulfillment_services
-from catalog_sync.notify import Notifier
-from catalog_sync.request_log import requests_status
-from catalog_sync.request_service import RequestTransmitter
-from catalog_sync.service import Service
-from catalog_sync.settings import Settings
+from catalog_sync.daemon.runner import DaemonContext, ServiceFactory
+from catalog_sync.daemon.service import Service
+from catalog_sync.daemon.status import SectionProvider
+from catalog_sync.fulfillment.handler import FulfillmentHandler, fulfillment_services
+from catalog_sync.fulfillment.poller import EventPoller, status_info
+from catalog_sync.requests.log import requests_status
+from catalog_sync.requests.transmitter import RequestTransmitter
 from catalog_sync.state import StateBackend
-from catalog_sync.status import SectionProvider
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 
 class _NotifierCloser:

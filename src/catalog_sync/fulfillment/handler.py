@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from catalog_sync.clock import Clock, stamp, utc_clock
 from catalog_sync.core.fulfillment import Decision, decide, order_id_of, origin_event_id
 from catalog_sync.core.orders import (
     FulfillmentError,
@@ -56,11 +55,7 @@ from catalog_sync.dr import (
     FulfillmentOrderCreate,
     NotFound,
 )
-from catalog_sync.events import EventPoller
-from catalog_sync.logs import get_logger
-from catalog_sync.metrics import Metrics
-from catalog_sync.notify import Notifier
-from catalog_sync.settings import Settings
+from catalog_sync.fulfillment.poller import EventPoller
 from catalog_sync.state import (
     EventOutcome,
     InboxEvent,
@@ -71,6 +66,11 @@ from catalog_sync.state import (
     WriteAnswer,
     WriteRetry,
 )
+from catalog_sync.support.clock import Clock, stamp, utc_clock
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.metrics import Metrics
+from catalog_sync.support.notifications import Notifier
+from catalog_sync.support.settings import Settings
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
 _FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})

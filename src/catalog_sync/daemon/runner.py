@@ -1,7 +1,8 @@
 """``catalog-sync run``: the long-running parts side by side in one event loop.
 
 Wiring only. The daemon holds the instance lock, opens the state database and the one client
-(one rate budget for every part), starts each :class:`~catalog_sync.service.Service` as a task
+(one rate budget for every part), starts each
+:class:`~catalog_sync.daemon.service.Service` as a task
 (supervised: a service that fails is logged and started again, the others keep serving), and
 owns what belongs to the process: signals (SIGTERM/SIGINT stop, SIGHUP reloads the
 configuration), systemd notifications and the watchdog, the metrics endpoint, and the stop
@@ -21,18 +22,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
-from catalog_sync.audit import AuditService, CatalogRuns
-from catalog_sync.catalog_files import catalog_limits
+from catalog_sync.catalog.files import catalog_limits
+from catalog_sync.catalog.reconcile import Reconciler
+from catalog_sync.catalog.runs import AuditService, CatalogRuns
+from catalog_sync.catalog.watcher import CatalogCache, CatalogWatcher, wait_any
+from catalog_sync.daemon.instance_lock import DAEMON_COMMAND, InstanceLock
+from catalog_sync.daemon.service import Service
+from catalog_sync.daemon.systemd_notify import SystemdNotifier, watchdog_interval
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.instance_lock import DAEMON_COMMAND, InstanceLock
-from catalog_sync.logs import get_logger
-from catalog_sync.metrics import Metrics, MetricsServer, bind_metrics_socket, metrics_routes
-from catalog_sync.reconcile import Reconciler
-from catalog_sync.service import Service
-from catalog_sync.settings import Settings, SettingsError
 from catalog_sync.state import StateBackend, open_state
-from catalog_sync.systemd_notify import SystemdNotifier, watchdog_interval
-from catalog_sync.watch import CatalogCache, CatalogWatcher, wait_any
+from catalog_sync.support.logs import get_logger
+from catalog_sync.support.metrics import Metrics, MetricsServer, bind_metrics_socket, metrics_routes
+from catalog_sync.support.settings import Settings, SettingsError
 
 log = get_logger("daemon")
 
@@ -116,7 +117,7 @@ class Daemon:
         """Take the lock (or raise AlreadyRunningError), serve until stopped; the exit code.
 
         The metrics port is bound right after the lock, before anything starts: a busy port
-        raises :class:`~catalog_sync.metrics.MetricsPortError` (exit 2) before READY=1 and
+        raises :class:`~catalog_sync.support.metrics.MetricsPortError` (exit 2) before READY=1 and
         before "daemon started".
         """
         with InstanceLock(self._settings.state, command=DAEMON_COMMAND):

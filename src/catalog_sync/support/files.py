@@ -60,3 +60,16 @@ def write_private_atomically(path: Path, chunks: Iterable[str]) -> None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         out.writelines(chunks)
     tmp.replace(path)
+
+
+#: Names editors and copy tools use while writing; such files are never read.
+_TEMP_SUFFIXES: Final = (".tmp", ".swp", ".swx", ".part", ".crdownload", ".bak", "~")
+
+
+def is_dropped_file_name(name: str) -> bool:
+    """Whether a file named ``name`` in a watched folder is one people dropped there to be
+    read: not hidden, not an editor's or a copy tool's temporary file.
+
+    Both watched folders (catalogs and merchant requests) use this one rule.
+    """
+    return not name.startswith((".", "#", "~")) and not name.endswith(_TEMP_SUFFIXES)

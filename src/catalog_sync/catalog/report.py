@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from catalog_sync.core import json_values
-from catalog_sync.private_files import make_private_folder, write_private_atomically
-from catalog_sync.templating import JsonText, environment
+from catalog_sync.support.files import make_private_folder, write_private_atomically
+from catalog_sync.support.templating import JsonText, environment
 
 REPORT_SCHEMA_VERSION: Final = 1
 LATEST_JSON: Final = "latest.json"

@@ -1,0 +1,1 @@
+"""The catalog feature: catalog files, reconcile runs, the watcher and the reports."""

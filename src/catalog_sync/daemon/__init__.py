@@ -1,0 +1,1 @@
+"""The long-running process: services side by side, wiring, systemd, lock, status."""

@@ -1,0 +1,1 @@
+"""``make demo``: the whole daemon on one machine against the bundled sandbox."""

@@ -1,0 +1,1 @@
+"""The merchant-request feature: intake, the request log, the transmitter, the orders report."""

@@ -1,0 +1,1 @@
+"""Plumbing every layer above the core shares: settings, logs, clock, files, metrics."""
