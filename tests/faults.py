@@ -37,3 +37,26 @@ def unwritable(path: Path) -> Iterator[str]:
         yield "immutable"
     finally:
         subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size_kib: int) -> Iterator[Path]:
+    """A filesystem of ``size_kib`` KiB mounted on ``folder`` while the block runs: a full disk.
+
+    Mounting needs root (as CI runs); elsewhere the test is skipped with the reason.
+    """
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if os.geteuid() != 0 or mount is None or umount is None:
+        pytest.skip("only root can mount the small filesystem that stands in for a full disk")
+    folder.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip("this machine refuses to mount a tmpfs (no CAP_SYS_ADMIN)")
+    try:
+        yield folder
+    finally:
+        subprocess.run([umount, "-l", str(folder)], check=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.faults import unwritable
+from tests.faults import small_filesystem, unwritable
 
 from catalog_sync.core.fulfillment import INBOX_OPEN
 from catalog_sync.daemon.instance_lock import InstanceLock
@@ -189,16 +189,16 @@ def test_damaged_database_is_a_state_error_when_read(tmp_path: Path) -> None:
 
 
 def test_full_disk_is_a_state_error_and_loses_nothing(tmp_path: Path) -> None:
-    """SQLITE_FULL (a page limit stands in for the disk) is named; committed rows stay."""
-    path = tmp_path / "s.db"
-    _store_with_pairs(path)
-    with StateStore(path) as store:
-        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-        store._db.execute(f"PRAGMA max_page_count={pages}")
-        with pytest.raises(StateError, match="disk is full; free disk space"):
-            store.record_applied([_pair(f"N{n}", source="y" * 2000) for n in range(50)])
-        assert store.count_pairs() == 3
-    assert _pair_ids(path) == {"P0", "P1", "P2"}
+    """A disk that fills up mid-write is named with what to do; committed rows stay."""
+    with small_filesystem(tmp_path / "disk", size_kib=256) as disk:
+        path = disk / "s.db"
+        _store_with_pairs(path)
+        with StateStore(path) as store:
+            rows = [_pair(f"N{n}", source="y" * 2000) for n in range(5000)]
+            with pytest.raises(StateError, match="disk is full; free disk space"):
+                store.record_applied(rows)
+            assert store.count_pairs() == 3
+        assert _pair_ids(path) == {"P0", "P1", "P2"}
 
 
 def test_unwritable_database_is_a_state_error_and_loses_nothing(tmp_path: Path) -> None:
