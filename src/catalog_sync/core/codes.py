@@ -1,7 +1,8 @@
-"""Formats Digital River validates, shared by catalog validation and the sandbox.
+"""Formats Digital River validates, as the catalog (and request files) check them.
 
-Kept in one place so that the catalog rejects locally exactly what the API would reject
-remotely (reference §2, §7.3), and the sandbox cannot drift from the validator.
+Kept in one place so that the catalog rejects locally what the API would reject remotely
+(docs/digital-river-api.md §2, §7.3). The sandbox keeps its own rules on purpose, and
+tests/format_examples.py holds both to one table of examples.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ ID_RULES: Final = f"use only A-Z a-z 0-9 . - _, at most {ID_MAX_LENGTH} characte
 
 #: Reference §7.3: ``####.##.####``; the first 6 digits are mandatory, at most 10 digits,
 #: dots are not counted. Only the format is validated by the API, so only the format is here.
-HS_CODE_PATTERN: Final = re.compile(r"^\d{4}\.?\d{2}(?:\.?\d{1,4})?$")
+#: ASCII digits only: ``\d`` would also take the digits of every other script (``١٢٣٤٥٦``).
+HS_CODE_PATTERN: Final = re.compile(r"^[0-9]{4}\.?[0-9]{2}(?:\.?[0-9]{1,4})?$")
 
 #: ECCN: ``EAR99`` or a Commerce Control List number such as ``5A992.c`` / ``4A994.b``.
 #: The API also checks an approved list we cannot see; the format catches typos early.

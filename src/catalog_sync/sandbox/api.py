@@ -1,4 +1,4 @@
-"""The Digital River API routes: paths, methods and success statuses of the reference."""
+"""The Digital River API routes: paths, methods, success statuses (docs/digital-river-api.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from catalog_sync.sandbox import catalog, events
+from catalog_sync.sandbox.bodies import parse_body
 from catalog_sync.sandbox.cancellations import create_cancellation
 from catalog_sync.sandbox.dataset import DataSet
 from catalog_sync.sandbox.fulfiller import create_fulfillment_order
@@ -19,7 +20,7 @@ from catalog_sync.sandbox.payments import create_fulfillment
 from catalog_sync.sandbox.query import FieldFilter, build_window, multi
 from catalog_sync.sandbox.state import Sandbox
 from catalog_sync.sandbox.store import Collection, Obj, Predicate
-from catalog_sync.sandbox.validation import as_object, parse_body
+from catalog_sync.sandbox.validation import as_object
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

@@ -1,8 +1,8 @@
-"""Every behaviour the reference leaves unknown, unverified or inferred, chosen once.
+"""Every behaviour docs/digital-river-api.md leaves unknown, unverified or inferred, chosen once.
 
 The codes and numbers the sandbox uses are constants here, and :data:`ASSUMPTIONS` is built
-from them, so the table rendered in ``docs/sandbox.md`` cannot disagree with the code. When DR's
-real behaviour is learned, correct it here.
+from them, so the table rendered in README.md (the sandbox section) cannot disagree with the
+code. When DR's real behaviour is learned, correct it here.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from typing import Final
 
 API_VERSION: Final = "2021-12-13"
-#: Event field spelling (reference §14.2: the guide's 44 samples against the SDK).
+#: Event field spelling (docs/digital-river-api.md §14.2: the guide's samples against the SDK).
 VERSION_FIELD: Final = "digitalriverVersion"
 
-#: 409 codes the reference says DR never documented (§3.3, §17).
+#: 409 codes DR never documented (docs/digital-river-api.md §3.3, §17).
 CODE_ALREADY_EXISTS: Final = "already_exists"
 CODE_QUANTITY_TOO_LARGE: Final = "quantity_too_large"
 CODE_ORDER_FULFILLED: Final = "order_fulfilled"
 CODE_ORDER_CANCELLED: Final = "order_cancelled"
 CODE_NOTHING_OPEN: Final = "invalid_state"
 
-#: Reference §7.3 names two codes; the rest of the table is ours.
+#: docs/digital-river-api.md §7.3 names two codes; the rest of the table is ours.
 TAX_CODE_PHYSICAL: Final = {"4323.310_A": True, "4512.100_A": False}
 DIGITAL_TAX_CODE_PREFIX: Final = "4512."
 BACKORDER_AVAILABLE_DAYS: Final = 7
@@ -29,10 +29,21 @@ MAX_EVENT_TYPES: Final = 20
 RATE_LIMIT_DEFAULT: Final = 25.0
 REQUEST_LOG_LIMIT: Final = 500_000
 
+#: Ids: no length is documented (docs/digital-river-api.md §2, §17); ids are path segments.
+ID_MAX_LENGTH: Final = 255
+#: Ids a URL path cannot carry: as a segment they mean "this folder" and "the parent".
+ID_DOT_SEGMENTS: Final = frozenset({".", ".."})
+#: Characters of one ECCN paragraph reference (``.c``, ``.b.12``); the CCL's own are short.
+ECCN_PARAGRAPH_MAX: Final = 3
+#: Request bodies: the deepest nesting kept, and the integer range (a signed 64-bit long).
+BODY_MAX_DEPTH: Final = 32
+INTEGER_MIN: Final = -(2**63)
+INTEGER_MAX: Final = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Assumption:
-    """One open point of the reference and what the sandbox does about it."""
+    """One open point of docs/digital-river-api.md and what the sandbox does about it."""
 
     topic: str
     choice: str
@@ -84,7 +95,7 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     ),
     Assumption(
         "Generic error codes",
-        "Errors the reference gives only a type for (429, 404 unknown route, 405, injected 5xx) "
+        "Errors DR gives only a type for (429, 404 unknown route, 405, injected 5xx) "
         "use the type as `code` and carry no `parameter`.",
         "§3.2",
     ),
@@ -97,9 +108,9 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     Assumption(
         "Id charset",
         "SKU and inventory-item ids must match `^[A-Za-z0-9._-]+$` (the strictest current "
-        "rule), hold at most 255 characters (no length is given; ids are path segments) and "
-        "not be `.` or `..` (dot segments). Inventory items use the message `'<id>' is not a "
-        "valid inventory item ID.`",
+        f"rule), hold at most {ID_MAX_LENGTH} characters (no length is given; ids are path "
+        "segments) and not be `.` or `..` (dot segments). Inventory items use the message "
+        "`'<id>' is not a valid inventory item ID.`",
         "§2",
     ),
     Assumption(
@@ -134,8 +145,38 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     ),
     Assumption(
         "ECCN check",
-        "Format only (`EAR99` or a CCL number); DR's approved list is not known.",
+        "Format only: `EAR99`, or a Commerce Control List number (a digit, a group letter "
+        "`A`-`E`, three digits, then optional paragraphs of a dot and 1 to "
+        f"{ECCN_PARAGRAPH_MAX} lower-case letters or digits, as in `5A992.c`); case matters. "
+        "DR's approved list is not known.",
         "§7.3",
+    ),
+    Assumption(
+        "HS code format",
+        "6 to 10 ASCII digits, with an optional dot after the 4th and after the 6th digit "
+        "(`####.##.####`) and nowhere else; format only.",
+        "§7.3",
+    ),
+    Assumption(
+        "Country of origin",
+        "An upper-case ISO 3166-1 alpha-2 code, except `KP`, the one refused code DR names; "
+        "alpha-3 codes, names and lower case are 400 `invalid_parameter`. Addresses take any "
+        "alpha-2 code.",
+        "§2, §7.3",
+    ),
+    Assumption(
+        "Weight",
+        "`weight` is any JSON number, zero and negative included (DR documents a double and no "
+        "range); `weightUnit` is exactly `oz`, `lb`, `g` or `kg`.",
+        "§7.3",
+    ),
+    Assumption(
+        "Unrepresentable bodies",
+        "A body that is not UTF-8 or not JSON, or holds a lone surrogate (a `\\ud800`-style "
+        "escape, in a value or a name), `NaN`, `Infinity`, a number beyond a double, an integer "
+        f"outside 64 bits or nesting deeper than {BODY_MAX_DEPTH} levels: 400 `invalid_request`, "
+        "no parameter; nothing is stored.",
+        "§3.1",
     ),
     Assumption(
         "`physical` from `taxCode`",
@@ -150,7 +191,7 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     ),
     Assumption(
         "Inventory-item events",
-        "None are emitted (the reference lists only `sku.*`).",
+        "None are emitted (DR lists only `sku.*`).",
         "§14.3",
     ),
     Assumption(
@@ -237,20 +278,23 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
         f"`query` is the raw query string; `body` the parsed JSON (or the raw text, or null); "
         f"`status` null when the connection was dropped. Keeps the last {REQUEST_LOG_LIMIT:,} "
         "entries.",
-        "issue §3",
+        "—",
     ),
     Assumption(
         "Fault order",
         "Authentication, then the rate limit, then faults: latency, `reset` (dropped before "
         "handling), `rate` (an injected status), `after_commit` (writes only).",
-        "issue §3",
+        "—",
     ),
 )
 
 
 def markdown_table() -> str:
     """The table as ``docs/sandbox.md`` shows it (a test keeps the two identical)."""
-    lines = ["| topic | what the sandbox does | reference |", "| --- | --- | --- |"]
+    lines = [
+        "| topic | what the sandbox does | docs/digital-river-api.md |",
+        "| --- | --- | --- |",
+    ]
     lines += [
         f"| {_cell(row.topic)} | {_cell(row.choice)} | {_cell(row.section)} |"
         for row in ASSUMPTIONS

@@ -1,4 +1,6 @@
-"""``POST /fulfillment-cancellations``: the merchant asks, the fulfiller decides (reference §11).
+"""``POST /fulfillment-cancellations``: the merchant asks, the fulfiller decides.
+
+The resource is docs/digital-river-api.md §11.
 
 Decided at once by the policy set through ``POST /_sandbox/fulfiller``: accept what is still
 pending or backordered, refuse what shipped; or reject everything.

@@ -1,7 +1,7 @@
-"""SKUs and inventory items (reference §7, §8): writes, validation, ``physical``, events.
+"""SKUs and inventory items (docs/digital-river-api.md §7, §8): writes, checks, ``physical``.
 
-A SKU and its inventory item pair by sharing the ``id`` (§8.3); neither resource checks that
-the other exists, so the daemon alone keeps the pair in step.
+A SKU and its inventory item pair by sharing the ``id`` (docs/digital-river-api.md §8.3);
+neither resource checks that the other exists, so the daemon alone keeps the pair in step.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from catalog_sync.core import codes
+from catalog_sync.sandbox import rules
 from catalog_sync.sandbox import validation as v
 from catalog_sync.sandbox.assumptions import (
     CODE_ALREADY_EXISTS,
@@ -48,12 +48,13 @@ ITEM_KINDS: Final[dict[str, v.Check]] = {
     "countryOfOrigin": v.country,
     "allowOversell": v.boolean,
 }
-#: Fields a SKU needs unless a SKU group supplies them (reference §7.4).
+#: Fields a SKU needs unless a SKU group supplies them (docs/digital-river-api.md §7.4).
 _UNGROUPED_REQUIRED: Final = ("countryOfOrigin", "eccn", "taxCode")
-#: Reference §7.3: tolerated on SKU writes, never stored (not settable from 2021-12-13).
+#: docs/digital-river-api.md §7.3: tolerated on SKU writes, never stored (not settable from
+#: 2021-12-13).
 _IGNORED_ON_SKUS: Final = frozenset({"allowOversell"})
 _DEFAULT_WEIGHT_UNIT: Final = "oz"
-#: Field order of the Sku model (reference §7.3), ``physical`` being derived.
+#: Field order of the Sku model (docs/digital-river-api.md §7.3), ``physical`` being derived.
 _SKU_FIELD_ORDER: Final = (
     *("name", "description", "eccn", "hsCode", "taxCode", "countryOfOrigin", "partNumber"),
     *("manufacturerId", "skuGroupId", "managedFulfillment", "physical", "image", "url"),
@@ -104,7 +105,10 @@ def update_sku(data: DataSet, sku_id: str, body: Obj) -> Obj:
 
 
 def delete_sku(data: DataSet, sku_id: str) -> None:
-    """``DELETE /skus/{id}``: the SKU only; a paired inventory item survives (§7.1)."""
+    """``DELETE /skus/{id}``: the SKU only; a paired inventory item survives.
+
+    docs/digital-river-api.md §7.1 leaves this open; the choice is in the assumptions table.
+    """
     removed = data.skus.delete(sku_id)
     if removed is None:
         raise not_found("Sku", sku_id)
@@ -119,7 +123,7 @@ def _sku_fields(body: Obj) -> Obj:
 
 
 def _default_unit(fields: Obj) -> Obj:
-    """Reference §7.3: a weight without a unit is in ounces."""
+    """docs/digital-river-api.md §7.3: a weight without a unit is in ounces."""
     if fields.get("weight") is not None and fields.get("weightUnit") is None:
         fields["weightUnit"] = _DEFAULT_WEIGHT_UNIT
     return fields
@@ -203,7 +207,7 @@ def _new_id(body: Obj, what: str) -> str:
 
 
 def _check_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not codes.is_valid_id(value):
+    if not isinstance(value, str) or not rules.is_id(value):
         raise invalid_parameter("id", value, f"{what} ID")
     return value
 

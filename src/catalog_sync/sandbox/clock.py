@@ -24,12 +24,12 @@ class Clock:
 
 
 def stamp(moment: datetime) -> str:
-    """Resource timestamps: whole seconds with a literal ``Z`` (reference §2)."""
+    """Resource timestamps: whole seconds with a literal ``Z`` (docs/digital-river-api.md §2)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stamp_micro(moment: datetime) -> str:
-    """Event timestamps: microseconds with a literal ``Z`` (reference §2)."""
+    """Event timestamps: microseconds with a literal ``Z`` (docs/digital-river-api.md §2)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -1,7 +1,8 @@
 """The data one mode holds, and the id sequences shared by both modes.
 
-Test and live data are separate (reference §1: objects of one mode are invisible to the other
-mode's keys); ids come from one sequence so that an admin call can find an object by id alone.
+Test and live data are separate (docs/digital-river-api.md §1: objects of one mode are
+invisible to the other mode's keys); ids come from one sequence so that an admin call can find
+an object by id alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Final
 from catalog_sync.sandbox.clock import Clock
 from catalog_sync.sandbox.store import Collection
 
-#: Starting points that give ids of the shape of DR's samples (reference §2).
+#: Starting points that give ids of the shape of DR's samples (docs/digital-river-api.md §2).
 ID_BASES: Final = {
     "order": 20444079,
     "order_item": 12791183,
@@ -71,9 +72,11 @@ class DataSet:
     shipments: Collection = field(default_factory=Collection)
     fulfillments: Collection = field(default_factory=Collection)
     events: Collection = field(default_factory=Collection)
-    #: order id -> line id -> progress; order lines carry no counters on the wire (§9.2).
+    #: order id -> line id -> progress; order lines carry no counters on the wire
+    #: (docs/digital-river-api.md §9.2).
     progress: dict[str, dict[str, LineProgress]] = field(default_factory=dict)
-    #: "<fulfillment order id>:<line id>" -> running sum for ``totalBackordered`` (§14.3).
+    #: "<fulfillment order id>:<line id>" -> running sum for ``totalBackordered``
+    #: (docs/digital-river-api.md §14.3).
     backordered_total: dict[str, int] = field(default_factory=dict)
 
     def collections(self) -> dict[str, Collection]:

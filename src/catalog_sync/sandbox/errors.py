@@ -1,4 +1,7 @@
-"""The API's error body, and the exception handlers raise to produce it (reference §3)."""
+"""The API's error body, and the exceptions handlers raise to produce it.
+
+The shape, the types and their statuses are docs/digital-river-api.md §3.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Any, Final
 
 from starlette.responses import JSONResponse
 
-#: Reference §3.2: the HTTP status of each error ``type``.
+#: docs/digital-river-api.md §3.2: the HTTP status of each error ``type``.
 TYPE_BY_STATUS: Final = {
     400: "bad_request",
     401: "unauthorized",
@@ -23,7 +26,7 @@ TYPE_BY_STATUS: Final = {
     504: "gateway_timeout",
 }
 
-#: Reference §1: exactly this body, no ``code`` and no ``parameter``.
+#: docs/digital-river-api.md §1: exactly this body, no ``code`` and no ``parameter``.
 UNAUTHORIZED_BODY: Final = {
     "type": "unauthorized",
     "errors": [{"message": "An authorization error has occurred."}],

@@ -1,4 +1,7 @@
-"""Events: what every state change leaves behind for ``GET /events`` (reference §14)."""
+"""Events: what every state change leaves behind for ``GET /events``.
+
+The event object and its types are docs/digital-river-api.md §14.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Fulfillment orders, cancellations and shipments: DR's fulfiller, played (reference §10-§12).
+"""Fulfillment orders, cancellations and shipments: DR's fulfiller, played.
+
+The resources are docs/digital-river-api.md §10 to §12.
 
 The five line counters (pending, backordered, shipped, cancelled, returned) always sum to the
 line's quantity: every change is a move of units from one counter to another.
@@ -282,7 +284,10 @@ def ship(data: DataSet, order_id: str, body: Obj) -> Obj:
 
 
 def backorder(data: DataSet, order_id: str, body: Obj) -> Obj:
-    """Backorder pending units; the event's lines carry the backorder additions (§14.3)."""
+    """Backorder pending units; the event's lines carry the backorder additions.
+
+    The additions are docs/digital-river-api.md §14.3.
+    """
     order = copy.deepcopy(find_fulfillment_order(data, order_id))
     picks = pick_lines(order, body.get("items"), ("pending",))
     available = stamp(later(data.clock.now(), days=BACKORDER_AVAILABLE_DAYS))

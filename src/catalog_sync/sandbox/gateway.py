@@ -17,10 +17,10 @@ from typing import Any, Final
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog_sync.sandbox.bodies import parse_body
 from catalog_sync.sandbox.errors import UNAUTHORIZED_BODY, ApiError, error_response
 from catalog_sync.sandbox.faults import drop_connection, injected_error
 from catalog_sync.sandbox.state import Sandbox
-from catalog_sync.sandbox.validation import parse_body
 
 ADMIN_PREFIX: Final = "/_sandbox"
 #: The scope key handlers read the caller's mode from.

@@ -1,8 +1,10 @@
-"""Orders: the storefront's side, played by ``POST /_sandbox/orders`` (reference §9, §15 step 2).
+"""Orders: the storefront's side, played by ``POST /_sandbox/orders``.
+
+The order is docs/digital-river-api.md §9; its creation is step 2 of §15.
 
 The order carries what the daemon reads (currency, locale, shipTo, shippingChoice, line ids,
 amounts, the charge); per-line progress is kept aside in :class:`LineProgress`, because DR's
-order lines show only a ``state`` (§9.2).
+order lines show only a ``state`` (docs/digital-river-api.md §9.2).
 """
 
 from __future__ import annotations
@@ -105,7 +107,10 @@ def create_order(data: DataSet, body: Obj) -> Obj:
 
 
 def order_details(order: Obj) -> Obj:
-    """The order as ``orderDetails`` shows it: everything but ``payment`` (reference §13.3)."""
+    """The order as ``orderDetails`` shows it: everything but ``payment``.
+
+    The field is docs/digital-river-api.md §13.3.
+    """
     return {key: value for key, value in order.items() if key != "payment"}
 
 

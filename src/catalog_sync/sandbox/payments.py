@@ -1,4 +1,6 @@
-"""``POST /fulfillments``: captures and cancels of the order's charge (reference §13, §14.3).
+"""``POST /fulfillments``: captures and cancels of the order's charge.
+
+The request and the events it leaves are docs/digital-river-api.md §13 and §14.3.
 
 One call is checked whole before anything changes, so a 409 leaves no partial capture behind;
 then it emits, in order, ``fulfillment.created``, the charge's capture / cancel events, and the

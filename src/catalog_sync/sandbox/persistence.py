@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
-from catalog_sync.core import json_values
+from catalog_sync.sandbox.assumptions import BODY_MAX_DEPTH
+from catalog_sync.sandbox.bodies import repaired
 from catalog_sync.sandbox.dataset import DataSet, LineProgress
 from catalog_sync.sandbox.state import Sandbox
 
@@ -21,7 +22,7 @@ FORMAT_VERSION: Final = 1
 #: How ``json.dumps`` writes a surrogate: a file without one holds no lone surrogate.
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 #: Levels of the state document above one stored object (document, modes, mode, collection).
-_STATE_DEPTH: Final = json_values.MAX_DEPTH + 4
+_STATE_DEPTH: Final = BODY_MAX_DEPTH + 4
 SAVE_INTERVAL: Final = 2.0
 
 
@@ -62,7 +63,7 @@ def load(sandbox: Sandbox, path: Path) -> bool:
     document = json.loads(text)
     if _SURROGATE_ESCAPE.search(text):
         # Saved by a version that stored lone surrogates: keep them as text, never serve them.
-        document = json_values.storable(document, max_depth=_STATE_DEPTH)
+        document = repaired(document, _STATE_DEPTH)
     restore(sandbox, document)
     return True
 

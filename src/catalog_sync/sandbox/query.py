@@ -1,4 +1,7 @@
-"""List query parameters (reference §5): limit, cursors, ``ids``, time ranges, field filters."""
+"""List query parameters: limit, cursors, ``ids``, time ranges, field filters.
+
+What each means is docs/digital-river-api.md §5.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-key token buckets: the API's rate limit (reference §4)."""
+"""Per-key token buckets: the API's rate limit (docs/digital-river-api.md §4)."""
 
 from __future__ import annotations
 

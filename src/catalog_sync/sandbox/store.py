@@ -42,7 +42,7 @@ class Page:
     has_more: bool
 
     def envelope(self) -> Obj:
-        """Return ``{"hasMore", "data"}`` (reference §5)."""
+        """Return ``{"hasMore", "data"}`` (docs/digital-river-api.md §5)."""
         return {"hasMore": self.has_more, "data": self.data}
 
 

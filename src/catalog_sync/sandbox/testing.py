@@ -117,13 +117,19 @@ def item_body(**overrides: Any) -> dict[str, Any]:
 
 
 def create_pair(client: httpx.Client, product_id: str, **overrides: Any) -> None:
-    """PUT the SKU and POST the inventory item of one product (reference §15 step 1)."""
+    """PUT the SKU and POST the inventory item of one product.
+
+    Step 1 of the flow in docs/digital-river-api.md §15.
+    """
     client.put(f"/skus/{product_id}", json=sku_body(**overrides)).raise_for_status()
     client.post("/inventory-items", json={"id": product_id, **item_body()}).raise_for_status()
 
 
 def fulfillment_order_body(order: dict[str, Any]) -> dict[str, Any]:
-    """The fulfillment order the daemon creates for an accepted order (reference §15 step 3)."""
+    """The fulfillment order the daemon creates for an accepted order.
+
+    Step 3 of the flow in docs/digital-river-api.md §15.
+    """
     return {
         "upstreamId": order["id"],
         "currency": order["currency"],

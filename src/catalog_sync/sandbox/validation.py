@@ -1,4 +1,4 @@
-"""Request-body checks with the API's error bodies (reference §3.3, §7.3, §8.2).
+"""Request-body checks with the API's error bodies (docs/digital-river-api.md §3.3, §7.3, §8.2).
 
 Each field has a kind; a kind is a function that raises the API's 400 for a bad value and
 returns the value to store (numeric strings become integers where DR coerces them).
@@ -12,7 +12,8 @@ from typing import Any, Final
 
 import pycountry
 
-from catalog_sync.core import codes, json_values
+from catalog_sync.sandbox import rules
+from catalog_sync.sandbox.assumptions import INTEGER_MAX
 from catalog_sync.sandbox.clock import parse_time
 from catalog_sync.sandbox.errors import (
     invalid_parameter,
@@ -29,31 +30,7 @@ METADATA_VALUE_MAX: Final = 500
 _CURRENCIES: Final = frozenset(c.alpha_3 for c in pycountry.currencies)
 _INTEGER_TEXT: Final = re.compile(r"^-?\d+$")
 #: Longest numeric string that can be a 64-bit integer (with a sign).
-_INTEGER_DIGITS: Final = 20
-
-
-def parse_body(raw: bytes) -> Any:
-    """The JSON value of a request body, or the 400 for a body that cannot be represented.
-
-    Refused, before anything is stored: bytes that are not UTF-8, text that is not JSON,
-    ``\\ud800``-style escapes of lone surrogates (in a value or a name), numbers that are not
-    finite or not in 64 bits, and nesting deeper than ``json_values.MAX_DEPTH``. Stored, any of
-    them would make every later answer that includes it, ``GET /events`` too, fail to encode.
-    """
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise invalid_request(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
-    try:
-        value = json_values.loads(text)
-    except ValueError:
-        raise invalid_request("The request body is not valid JSON.") from None
-    except RecursionError:
-        raise invalid_request("The request body is nested too deeply.") from None
-    found = json_values.problems(value, limit=1)
-    if found:
-        raise invalid_request(f"The request body cannot be used: {found[0]}.")
-    return value
+_INTEGER_DIGITS: Final = len(str(-INTEGER_MAX))
 
 
 def as_object(value: Any, parameter: str | None = None) -> Body:
@@ -107,11 +84,7 @@ def count(parameter: str, value: Any) -> int:
         if len(value.strip()) > _INTEGER_DIGITS:  # int() refuses 4,300 digits with a ValueError
             raise invalid_parameter(parameter, value)
         value = int(value)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 0 <= value <= json_values.INT64_MAX
-    ):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INTEGER_MAX:
         raise invalid_parameter(parameter, _shown(value))
     return value
 
@@ -127,7 +100,7 @@ def positive(parameter: str, value: Any) -> int:
 def country(parameter: str, value: Any) -> str:
     """An ISO 3166-1 alpha-2 code the API accepts as a country of origin (``KP`` refused)."""
     result = text(parameter, value)
-    if not codes.is_accepted_country(result):
+    if not rules.is_origin_country(result):
         raise invalid_parameter(parameter, result, "Country of Origin")
     return result
 
@@ -135,7 +108,7 @@ def country(parameter: str, value: Any) -> str:
 def address_country(parameter: str, value: Any) -> str:
     """An ISO 3166-1 alpha-2 code in an address."""
     result = text(parameter, value)
-    if result not in codes.COUNTRY_CODES:
+    if not rules.is_country(result):
         raise invalid_parameter(parameter, result)
     return result
 
@@ -143,7 +116,7 @@ def address_country(parameter: str, value: Any) -> str:
 def hs_code(parameter: str, value: Any) -> str:
     """An HS code in the format DR checks."""
     result = text(parameter, value)
-    if not codes.is_valid_hs_code(result):
+    if not rules.is_hs_code(result):
         raise invalid_parameter(parameter, result, "HS code")
     return result
 
@@ -151,7 +124,7 @@ def hs_code(parameter: str, value: Any) -> str:
 def eccn(parameter: str, value: Any) -> str:
     """An export control classification number (format only)."""
     result = text(parameter, value)
-    if not codes.is_valid_eccn(result):
+    if not rules.is_eccn(result):
         raise invalid_parameter(parameter, result, "ECCN")
     return result
 
@@ -167,7 +140,7 @@ def currency(parameter: str, value: Any) -> str:
 def weight_unit(parameter: str, value: Any) -> str:
     """One of the weight units the API lists."""
     result = text(parameter, value)
-    if result not in codes.WEIGHT_UNITS:
+    if not rules.is_weight_unit(result):
         raise invalid_parameter(parameter, result)
     return result
 
@@ -212,7 +185,8 @@ def check_fields(
 ) -> Body:
     """Validate ``body`` against ``kinds``; return the accepted fields (``None`` = clear).
 
-    ``nulls`` allows explicit ``null`` (the merge-update semantics of reference §7.1).
+    ``nulls`` allows explicit ``null`` (the merge-update semantics of
+    docs/digital-river-api.md §7.1).
     """
     accepted: Body = {}
     for name, value in body.items():
