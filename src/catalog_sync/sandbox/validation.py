@@ -28,7 +28,8 @@ Body = dict[str, Any]
 METADATA_KEY_MAX: Final = 40
 METADATA_VALUE_MAX: Final = 500
 _CURRENCIES: Final = frozenset(c.alpha_3 for c in pycountry.currencies)
-_INTEGER_TEXT: Final = re.compile(r"^-?\d+$")
+#: ASCII digits only: `int()` would read "٣" as 3, which no JSON API means by a number.
+_INTEGER_TEXT: Final = re.compile(r"^-?[0-9]+$")
 #: Longest numeric string that can be a 64-bit integer (with a sign).
 _INTEGER_DIGITS: Final = len(str(-INTEGER_MAX))
 
