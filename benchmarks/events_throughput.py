@@ -175,10 +175,14 @@ async def handle_all(
         rate_limit=rate or 100_000,
         poll_interval=0.05,
     )
-    async with DigitalRiverClient.from_settings(settings) as client:
+    async with DigitalRiverClient.from_settings(settings.api) as client:
         with open_state(settings) as store:
-            handler = FulfillmentHandler(settings, client, store, Notifier(), batch_size=batch)
-            poller = EventPoller(settings, client, store, Notifier(), on_new=handler.wake.set)
+            handler = FulfillmentHandler(
+                settings.fulfillment, client, store, Notifier(), batch_size=batch
+            )
+            poller = EventPoller(
+                settings.events, client, store, Notifier(), on_new=handler.wake.set
+            )
             warm_up = await _warm_up(sb, key, store, poller, handler)
             if flow is None:
                 await queue_orders(sb.base_url, key, orders)

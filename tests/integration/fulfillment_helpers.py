@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,13 @@ class Edge:
 @asynccontextmanager
 async def edge(settings: Settings) -> AsyncIterator[Edge]:
     """The edge of ``settings``; handler retries are fast for tests."""
-    notifier = Notifier([JsonlSink(settings.notify_jsonl or Path("notify.jsonl"))])
+    notifier = Notifier([JsonlSink(settings.notify.jsonl or Path("notify.jsonl"))])
+    fast = replace(settings.fulfillment, retry_base=0.01)
     with open_state(settings) as store:
-        async with DigitalRiverClient.from_settings(settings) as client:
+        async with DigitalRiverClient.from_settings(settings.api) as client:
             client.retry = RetryPolicy(attempts=6, initial_backoff=0.01, max_backoff=0.05)
-            handler = FulfillmentHandler(settings, client, store, notifier, retry_base=0.01)
-            poller = EventPoller(settings, client, store, notifier, on_new=handler.wake.set)
+            handler = FulfillmentHandler(fast, client, store, notifier)
+            poller = EventPoller(settings.events, client, store, notifier, on_new=handler.wake.set)
             yield Edge(store, poller, handler)
 
 

@@ -61,7 +61,7 @@ def ask(
 
 async def transmit(e: Edge, settings: Settings) -> PassResult:
     """One ``orders transmit`` pass over the edge's store and handler."""
-    return await RequestTransmitter(settings, e.store, e.handler).transmit_once()
+    return await RequestTransmitter(settings.merchant_requests, e.store, e.handler).transmit_once()
 
 
 def log(e: Edge, order_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -11,13 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import open_state
+from catalog_sync.state import InboxEvent, open_state
 
 TIMEOUT = 15.0
 
@@ -154,19 +156,123 @@ def test_metrics_endpoint_serves_health_and_series(env: dict[str, str], tmp_path
     assert "catalog_sync_api_latency_seconds_bucket" in metrics
 
 
-def test_sighup_with_a_bad_config_keeps_running(env: dict[str, str], tmp_path: Path) -> None:
-    """A reload with an invalid file is refused loudly and the daemon keeps its configuration."""
+# -- SIGHUP: each test observes what a reload changes, never only that it was logged ----------
+#: Generous: a reload's effect must show within it even on a loaded machine.
+EFFECT_TIMEOUT = 60.0
+#: A physical product of the example catalogs: its order gets a fulfillment order.
+TENT = "TC-TENT-2P-GRN"
+#: An event about an order Digital River does not know: deferred and retried until dead.
+STUCK = {
+    "id": "stuck-1",
+    "type": "fulfillment_order.pending",
+    "liveMode": False,
+    "data": {"object": {"id": "fo-none", "upstreamId": "order-nobody-placed"}},
+}
+
+
+def _state(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "catalog-sync.db"
+
+
+def polled_once(tmp_path: Path) -> bool:
+    """Whether the poller has finished a pass (it is then asleep until the next)."""
+    with open_state(_state(tmp_path)) as store:
+        return store.event_cursor().last_poll_at is not None
+
+
+def inbox_event(tmp_path: Path, event_id: str) -> InboxEvent | None:
+    """The inbox row of ``event_id`` as the daemon last committed it."""
+    with open_state(_state(tmp_path)) as store:
+        return store.inbox_event(event_id)
+
+
+def fulfillment_order_of(sandbox: RunningSandbox, order_id: str) -> dict[str, Any] | None:
+    """The fulfillment order the daemon created for ``order_id``, once it has."""
+    with sandbox.api() as api:
+        found = api.get("/fulfillment-orders", params={"upstreamIds": order_id})
+        data: list[dict[str, Any]] = found.json()["data"]
+    return data[0] if data else None
+
+
+def reload(process: DaemonProcess, config: Path, text: str) -> None:
+    """Rewrite the config file and send SIGHUP."""
+    config.write_text(text, encoding="utf-8")
+    assert process.process is not None
+    process.process.send_signal(signal.SIGHUP)
+
+
+def test_sighup_with_a_bad_config_keeps_the_running_configuration(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """A reload with an invalid file is refused loudly and none of it is applied.
+
+    The refused file also asks for an hourly poll: had that part been taken, the order placed
+    afterwards would not be handled within the deadline.
+    """
     config = tmp_path / "catalog-sync.toml"
-    config.write_text("audit_interval = 600\n", encoding="utf-8")
+    config.write_text("poll_interval = 0.2\n", encoding="utf-8")
     with started(env, tmp_path, "--config", str(config)) as process:
-        config.write_text("audit_interval = -1\n", encoding="utf-8")
-        assert process.process is not None
-        process.process.send_signal(signal.SIGHUP)
+        reload(process, config, "poll_interval = 3600\naudit_interval = -1\n")
         wait_until(lambda: "configuration reload failed" in process.output(), timeout=TIMEOUT)
-        config.write_text("audit_interval = 900\n", encoding="utf-8")
-        process.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: "configuration reloaded" in process.output(), timeout=TIMEOUT)
+        order = sandbox.create_order([{"skuId": TENT, "quantity": 1}])
+        wait_until(
+            lambda: fulfillment_order_of(sandbox, order["id"]),
+            timeout=EFFECT_TIMEOUT,
+            what="the order to be handled at the running poll interval",
+        )
+        assert process.process is not None
         assert process.process.poll() is None
+
+
+def test_sighup_applies_a_shorter_poll_interval_to_a_sleeping_poller(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Asleep on an hourly poll, the daemon handles a new order soon after SIGHUP asks for 0.2 s.
+
+    Nothing but the poll reads events, so under the old interval the fulfillment order could
+    not appear before the deadline.
+    """
+    config = tmp_path / "catalog-sync.toml"
+    config.write_text("poll_interval = 3600\n", encoding="utf-8")
+    with started(env, tmp_path, "--config", str(config)) as process:
+        wait_until(lambda: polled_once(tmp_path), timeout=TIMEOUT, what="the first poll")
+        order = sandbox.create_order([{"skuId": TENT, "quantity": 1}])
+        reload(process, config, "poll_interval = 0.2\n")
+        wait_until(
+            lambda: fulfillment_order_of(sandbox, order["id"]),
+            timeout=EFFECT_TIMEOUT,
+            what="the order to be handled at the new poll interval",
+        )
+
+
+def test_sighup_applies_a_lower_handler_max_attempts(
+    env: dict[str, str], tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """An event failing under 1000 allowed tries is a dead letter soon after SIGHUP allows 2.
+
+    With doubling waits, 1000 tries would keep it retrying for days.
+    """
+    config = tmp_path / "catalog-sync.toml"
+    config.write_text("poll_interval = 0.2\nhandler_max_attempts = 1000\n", encoding="utf-8")
+    with started(env, tmp_path, "--config", str(config)) as process:
+        sandbox.admin.post("/_sandbox/events", json=STUCK).raise_for_status()
+
+        def tried() -> bool:
+            row = inbox_event(tmp_path, "stuck-1")
+            return row is not None and row.attempts >= 1
+
+        wait_until(tried, timeout=EFFECT_TIMEOUT, what="a first failed try")
+        reload(process, config, "poll_interval = 0.2\nhandler_max_attempts = 2\n")
+        wait_until(
+            lambda: getattr(inbox_event(tmp_path, "stuck-1"), "status", None) == "dead",
+            timeout=EFFECT_TIMEOUT,
+            what="the event to become a dead letter",
+        )
+    row = inbox_event(tmp_path, "stuck-1")
+    assert row is not None
+    tries = re.search(r"\(after (\d+) attempts\)", row.last_error or "")
+    assert tries is not None
+    assert int(tries.group(1)) < 1000
 
 
 def test_config_show_masks_the_key(env: dict[str, str], sandbox: RunningSandbox) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.integration.fulfillment_helpers import (
@@ -13,6 +14,8 @@ from tests.integration.fulfillment_helpers import (
 )
 
 from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.state import InboxEvent
+from catalog_sync.support.settings import FulfillmentSettings
 
 
 def test_the_sandbox_appends_a_raw_event_as_sent(sandbox: RunningSandbox) -> None:
@@ -56,3 +59,38 @@ async def test_a_live_event_is_refused_with_a_test_key(
     assert row is not None
     assert row.status == "dead"
     assert "mode_mismatch" in kinds
+
+
+#: An event about an order Digital River does not know: deferred, fetched, retried, and in
+#: the end a dead letter.
+STUCK = {
+    "id": "stuck-1",
+    "type": "fulfillment_order.pending",
+    "liveMode": False,
+    "data": {"object": {"id": "fo-none", "upstreamId": "order-nobody-placed"}},
+}
+
+
+async def test_a_lower_max_attempts_dead_letters_the_next_failure(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Reconfigured from 1000 tries to 2, an event already tried fails for good at its next try.
+
+    Under 1000 tries with doubling waits it would stay due for days, not reach ``dead`` here.
+    """
+    admin_post(sandbox, "/_sandbox/events", STUCK)
+    async with edge(edge_settings(sandbox, tmp_path, handler_max_attempts=1000)) as e:
+
+        def stuck() -> InboxEvent:
+            row = e.store.inbox_event("stuck-1")
+            assert row is not None
+            return row
+
+        await e.settle(lambda: e.store.inbox_event("stuck-1") is not None)
+        await e.settle(lambda: stuck().attempts >= 1)
+        e.handler.reconfigure(FulfillmentSettings(max_attempts=2, retry_base=0.01))
+        await e.settle(lambda: stuck().status == "dead")
+        error = stuck().last_error or ""
+    tries = re.search(r"order not recorded yet .*\(after (\d+) attempts\)", error)
+    assert tries is not None
+    assert int(tries.group(1)) < 1000

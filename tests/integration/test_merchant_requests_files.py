@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from tests.integration.fulfillment_helpers import (
@@ -22,7 +23,7 @@ from tests.integration.merchant_helpers import (
     transmit,
 )
 
-from catalog_sync.requests.transmitter import RequestTransmitter
+from catalog_sync.requests.transmitter import REJECTED, RequestTransmitter
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.support.metrics import Metrics
 
@@ -107,7 +108,9 @@ async def test_service_sends_a_dropped_request_within_seconds(
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 2}])
         metrics = Metrics()
-        service = RequestTransmitter(settings, e.store, e.handler, metrics=metrics)
+        service = RequestTransmitter(
+            settings.merchant_requests, e.store, e.handler, metrics=metrics
+        )
         stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(stop)) for s in (service, e.handler)]
         row = {"orderId": order_id, "action": "fulfill", "quantity": "all"}
@@ -121,3 +124,36 @@ async def test_service_sends_a_dropped_request_within_seconds(
         await asyncio.gather(*tasks)
         assert [s for _r, _l, s in line_statuses(e, order_id)] == ["Completed"]
         assert b"catalog_sync_request_queue_depth 0.0" in metrics.render()
+
+
+# -- a reload reaches the service ----------------------------------------------------------------
+async def test_a_shorter_settle_time_takes_a_waiting_file_at_the_next_pass(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A file held back by an hour's settle time is taken once the settle time drops to 0."""
+    requests = tmp_path / "requests"
+    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=3_600_000)
+    async with edge(settings) as e:
+        service = RequestTransmitter(settings.merchant_requests, e.store, e.handler)
+        dropped = drop(requests, "wait.csv", "orderId,action,quantity\nnone,cancel,all\n")
+        service.intake()
+        held = dropped.exists()
+        service.reconfigure(replace(settings.merchant_requests, settle_ms=0))
+        service.intake()
+    assert (held, dropped.exists()) == (True, False)
+
+
+async def test_a_lower_size_limit_rejects_the_next_file_unread(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """After ``request_max_bytes`` drops, a file over the new limit is rejected with it named."""
+    requests = tmp_path / "requests"
+    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
+    async with edge(settings) as e:
+        service = RequestTransmitter(settings.merchant_requests, e.store, e.handler)
+        service.reconfigure(replace(settings.merchant_requests, max_bytes=64))
+        drop(requests, "big.csv", "orderId,action,quantity\n" + "none,cancel,all\n" * 10)
+        service.intake()
+    errors = (requests / "big.csv.errors.json").read_text(encoding="utf-8")
+    assert (requests / REJECTED / "big.csv").exists()
+    assert "larger than the 64-byte limit (setting request_max_bytes)" in errors

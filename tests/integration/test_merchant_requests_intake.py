@@ -135,7 +135,7 @@ async def test_the_daemon_pass_goes_on_past_hostile_files(
         drop(requests, "c.json", f'[{{"orderId": {huge}, "action": "cancel", "quantity": "all"}}]')
         os.mkfifo(requests / "d.csv")
         drop(requests, "z.csv", f"{HEADER}{order_id},{line},cancel,1\n")
-        service = RequestTransmitter(settings, e.store, e.handler)
+        service = RequestTransmitter(settings.merchant_requests, e.store, e.handler)
         service.intake()
         assert sorted(p.name for p in (requests / REJECTED).iterdir()) == [
             "a.json",

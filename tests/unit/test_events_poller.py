@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from catalog_sync.state import (
 )
 from catalog_sync.support.clock import stamp
 from catalog_sync.support.notifications import Notifier
-from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import EventSettings, Settings
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 KEY = SecretStr("sk_test_" + "0" * 32)
@@ -122,9 +123,9 @@ def api() -> FakeEvents:
     return FakeEvents()
 
 
-def _settings(folder: Path) -> Settings:
+def _settings(folder: Path, key: SecretStr = KEY) -> Settings:
     return Settings(
-        api_key=KEY,
+        api_key=key,
         api_base="https://api.test",
         state=folder / "state.db",
         poll_interval=1.0,
@@ -132,15 +133,17 @@ def _settings(folder: Path) -> Settings:
     )
 
 
-async def _rig(api: FakeEvents, folder: Path, clock: Clock) -> AsyncIterator[Rig]:
-    settings = _settings(folder)
+async def _rig(
+    api: FakeEvents, folder: Path, clock: Clock, key: SecretStr = KEY
+) -> AsyncIterator[Rig]:
+    settings = _settings(folder, key)
     sink = RecordingSink()
     async with DigitalRiverClient.from_settings(
-        settings, transport=httpx.MockTransport(api)
+        settings.api, transport=httpx.MockTransport(api)
     ) as client:
         client.retry = RetryPolicy(attempts=1)
         with open_state(settings) as store:
-            poller = EventPoller(settings, client, store, Notifier([sink]), clock=clock)
+            poller = EventPoller(settings.events, client, store, Notifier([sink]), clock=clock)
             yield Rig(api, store, clock, sink, poller)
 
 
@@ -166,6 +169,45 @@ async def test_a_live_event_with_a_test_key_is_refused_loudly_and_kept(rig: Rig)
     assert "live-mode event while the configured key is test mode" in (event.last_error or "")
     assert [n.kind for n in rig.sink.sent] == ["mode_mismatch"]
     assert '"events.mode_mismatch"' in logs.getvalue()
+
+
+async def test_a_test_event_with_a_live_key_is_refused(api: FakeEvents, tmp_path: Path) -> None:
+    """The poller takes its mode from the key: with a live key, test-mode events are refused."""
+    api.add("e1", START, liveMode=False)
+    async for rig in _rig(api, tmp_path, Clock(), key=SecretStr("sk_live_" + "0" * 32)):
+        await rig.poller.poll_once()
+        event = rig.store.inbox_event("e1")
+    assert event is not None
+    assert "test-mode event while the configured key is live mode" in (event.last_error or "")
+
+
+async def _until(done: Callable[[], bool], within: float = 30.0) -> None:
+    """Poll ``done`` until it holds; fail after ``within`` seconds (a deadline, not a pace)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not done():
+        assert loop.time() < deadline, "the poller did not get there in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_shorter_poll_interval_ends_the_wait_under_way(rig: Rig) -> None:
+    """Reconfigured while asleep on an hour, the poller reads new events at once, not in an hour.
+
+    Nothing else reads events: under the old interval the event could not arrive before the
+    test's deadline.
+    """
+    hourly = EventSettings(poll_interval=3600.0, overlap_seconds=10.0)
+    poller = EventPoller(hourly, rig.poller.client, rig.store, Notifier(), clock=rig.clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await _until(lambda: rig.store.event_cursor().last_poll_at is not None)
+        rig.api.add("e1", START)
+        poller.reconfigure(replace(hourly, poll_interval=0.05))
+        await _until(lambda: rig.store.inbox_event("e1") is not None)
+    finally:
+        stop.set()
+        await task
 
 
 async def test_an_unparseable_event_is_a_dead_letter_and_its_page_goes_on(rig: Rig) -> None:

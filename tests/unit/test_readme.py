@@ -9,6 +9,7 @@ import click
 import pytest
 
 from catalog_sync.cli import main
+from catalog_sync.daemon.runner import LIVE_SETTINGS
 from catalog_sync.support.settings import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
@@ -44,6 +45,13 @@ def _is_documented(command: str, readme: str) -> bool:
 def test_every_setting_is_documented(name: str) -> None:
     """The configuration table names each setting's environment variable."""
     assert f"`CATALOG_SYNC_{name.upper()}`" in README
+
+
+def test_the_reload_paragraph_names_exactly_the_live_settings() -> None:
+    """What README says SIGHUP applies at once is what the daemon applies, no more, no less."""
+    sentence = README.split("SIGHUP re-reads the configuration", 1)[1].split("apply at once", 1)[0]
+    named = set(re.findall(r"`(\w+)`", sentence))
+    assert named == LIVE_SETTINGS
 
 
 @pytest.mark.parametrize("command", sorted(_commands(main)))

@@ -95,12 +95,12 @@ def test_key_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_rate_limit_defaults_by_key_kind(key: str, rate: float) -> None:
     """Test keys get the API's 25/s, other keys its live 250/s."""
-    assert load_settings(api_key=key).effective_rate_limit() == rate
+    assert load_settings(api_key=key).api.rate_limit == rate
 
 
 def test_rate_limit_setting_overrides_default() -> None:
     """An explicit rate limit is used as is."""
-    assert load_settings(api_key=KEY, rate_limit=10).effective_rate_limit() == 10
+    assert load_settings(api_key=KEY, rate_limit=10).api.rate_limit == 10
 
 
 # -- the API key: whitespace, characters, secrecy ---------------------------------------------

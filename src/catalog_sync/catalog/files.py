@@ -25,7 +25,6 @@ from typing import Final
 from catalog_sync.core.catalog import CATALOG_SUFFIXES, Catalog, CatalogBuilder, merge_catalogs
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits, OverLimitError
 from catalog_sync.support.files import is_dropped_file_name
-from catalog_sync.support.settings import Settings
 from catalog_sync.support.settle import Signature
 
 #: Opened without blocking (a FIFO swapped in after the type check must not hang the reader)
@@ -52,15 +51,6 @@ def catalog_paths(targets: Iterable[Path]) -> list[Path]:
         else:
             found.add(target)
     return sorted(found)
-
-
-def catalog_limits(settings: Settings) -> Limits:
-    """The parser's limits as configured."""
-    return Limits(
-        file_bytes=settings.catalog_max_file_bytes,
-        line_chars=settings.catalog_max_line_chars,
-        field_chars=settings.catalog_max_field_chars,
-    )
 
 
 def display_name(path: Path) -> str:

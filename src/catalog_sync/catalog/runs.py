@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
-from catalog_sync.catalog.watcher import CatalogCache, wait_any
+from catalog_sync.catalog.watcher import CatalogCache
 from catalog_sync.core.plan import PairDrift
 from catalog_sync.dr import DRError
 from catalog_sync.state import CatalogState
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics
+from catalog_sync.support.settings import CatalogSettings
+from catalog_sync.support.waits import Pause
 
 log = get_logger("runs")
 
@@ -175,17 +177,19 @@ class AuditService:
 
     name = "audit"
 
-    def __init__(self, runs: CatalogRuns, *, interval: float) -> None:
+    def __init__(self, runs: CatalogRuns, settings: CatalogSettings) -> None:
+        """Audit every ``settings.audit_interval`` seconds."""
         self._runs = runs
-        self.interval = interval
-        self._changed = asyncio.Event()
+        self.interval = settings.audit_interval
+        self._pause = Pause()
         self._audits = 0
 
-    def reconfigure(self, *, interval: float) -> None:
-        """Take a new interval now; the wait in progress is measured again from its start."""
-        if interval != self.interval:
-            self.interval = interval
-            self._changed.set()
+    def reconfigure(self, settings: CatalogSettings) -> None:
+        """SIGHUP: take a new interval now; the wait in progress is measured again from its
+        start."""
+        if settings.audit_interval != self.interval:
+            self.interval = settings.audit_interval
+            self._pause.retime()
 
     def status_line(self) -> str:
         """How many audits ran."""
@@ -193,17 +197,10 @@ class AuditService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Audit on the interval until ``stop``."""
-        loop = asyncio.get_running_loop()
-        since = loop.time()
         while not stop.is_set():
-            self._changed.clear()
-            remaining = since + self.interval - loop.time()
-            if remaining <= 0:
-                # ``audit`` reports its own failures; a failed audit waits for the next interval.
-                await self._runs.audit()
-                self._audits += 1
-                since = loop.time()
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await wait_any(stop, self._changed)
+            await self._pause.sleep(stop, lambda: self.interval)
+            if stop.is_set():
+                return
+            # ``audit`` reports its own failures; a failed audit waits for the next interval.
+            await self._runs.audit()
+            self._audits += 1

@@ -29,7 +29,9 @@ from catalog_sync.catalog.files import (
 from catalog_sync.core.catalog import Catalog, merge_catalogs
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
 from catalog_sync.support.logs import get_logger
+from catalog_sync.support.settings import CatalogSettings
 from catalog_sync.support.settle import SettleTracker, Signature, signature
+from catalog_sync.support.waits import wait_any
 
 log = get_logger("watch")
 
@@ -150,29 +152,24 @@ class CatalogWatcher:
 
     name = "watcher"
 
-    def __init__(
-        self,
-        folder: Path,
-        *,
-        apply: ApplyFiles,
-        startup: Startup,
-        debounce_ms: int,
-        settle_ms: int,
-    ) -> None:
-        self._folder = folder
+    def __init__(self, settings: CatalogSettings, *, apply: ApplyFiles, startup: Startup) -> None:
+        """Watch ``settings.folder`` with its ``debounce_ms`` and ``settle_ms``."""
+        self._folder = settings.folder
         self._apply = apply
         self._startup = startup
-        self.debounce_ms = debounce_ms
-        self._settle = SettleTracker(settle_ms)
+        self.debounce_ms = settings.debounce_ms
+        self._settle = SettleTracker(settings.settle_ms)
         self._pending: set[Path] = set()
         self._wake = asyncio.Event()
         self._restart = asyncio.Event()
 
-    def reconfigure(self, *, debounce_ms: int, settle_ms: int) -> None:
-        """Apply new timings live: the watch restarts with them and the folder is rescanned."""
-        if (debounce_ms, settle_ms) == (self.debounce_ms, self.settle_ms):
+    def reconfigure(self, settings: CatalogSettings) -> None:
+        """SIGHUP: apply new timings live; the watch restarts with them and the folder is
+        rescanned (the folder itself is opened once and changes only on a restart)."""
+        timings = (settings.debounce_ms, settings.settle_ms)
+        if timings == (self.debounce_ms, self.settle_ms):
             return
-        self.debounce_ms, self._settle.settle_ms = debounce_ms, settle_ms
+        self.debounce_ms, self._settle.settle_ms = timings
         self._restart.set()
         self._wake.set()
 
@@ -247,15 +244,3 @@ class CatalogWatcher:
         settled, wait = self._settle.split(self._pending)
         self._pending -= settled
         return settled, wait
-
-
-async def wait_any(*events: asyncio.Event, then: Callable[[], object] | None = None) -> None:
-    """Return when any of ``events`` is set, then call ``then``."""
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-    if then is not None:
-        then()

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from catalog_sync.catalog.files import catalog_limits, catalog_paths, load_catalog_files
+from catalog_sync.catalog.files import catalog_paths, load_catalog_files
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.catalog.report import report_json_schema
 from catalog_sync.cli import main
@@ -43,15 +43,16 @@ _RECONCILE_HINT = (
 @asynccontextmanager
 async def reconciler(settings: Settings) -> AsyncIterator[Reconciler]:
     """A reconciler wired to the settings' client, state and folders."""
+    catalog = settings.catalog
     with open_state(settings) as store:
-        async with DigitalRiverClient.from_settings(settings) as client:
+        async with DigitalRiverClient.from_settings(settings.api) as client:
             yield Reconciler(
                 client,
                 store,
-                catalogs=settings.catalogs,
-                reports=settings.reports,
-                reports_keep=settings.reports_keep,
-                limits=catalog_limits(settings),
+                catalogs=catalog.folder,
+                reports=catalog.reports,
+                reports_keep=catalog.reports_keep,
+                limits=catalog.limits,
             )
 
 
@@ -61,10 +62,10 @@ async def reconciler(settings: Settings) -> AsyncIterator[Reconciler]:
 @handle_errors
 def validate(paths: tuple[Path, ...], config_file: Path | None) -> None:
     """Check catalog files (default: the catalogs folder); exit 1 on any problem."""
-    settings = settings_from(config_file)
-    targets = list(paths) or [settings.catalogs]
+    settings = settings_from(config_file).catalog
+    targets = list(paths) or [settings.folder]
     files = catalog_paths(targets)
-    catalog = load_catalog_files(files, catalog_limits(settings))
+    catalog = load_catalog_files(files, settings.limits)
     for problem in catalog.problems:
         click.echo(str(problem))
     click.echo(
@@ -117,7 +118,7 @@ def reconcile(
     setup_logging()
     settings = settings_from(config_file, max_delete=max_delete)
     options = ReconcileOptions(
-        dry_run=dry_run, audit=audit, prune=prune, max_delete_pct=settings.max_delete
+        dry_run=dry_run, audit=audit, prune=prune, max_delete_pct=settings.catalog.max_delete
     )
 
     async def body() -> ReconcileResult:

@@ -51,9 +51,9 @@ class _Wired:
 @asynccontextmanager
 async def wired(settings: Settings) -> AsyncIterator[_Wired]:
     """The poller and handler of ``settings``, closed on exit."""
-    notifier = Notifier.from_settings(settings)
+    notifier = Notifier.from_settings(settings.notify)
     with open_state(settings) as store:
-        async with DigitalRiverClient.from_settings(settings) as client:
+        async with DigitalRiverClient.from_settings(settings.api) as client:
             poller, handler = fulfillment_services(settings, client, store, notifier)
             try:
                 yield _Wired(store, poller, handler)

@@ -380,7 +380,8 @@ def _transmit_if_free(settings: Settings, command: str) -> None:
 
 async def _transmit(settings: Settings) -> PassResult:
     async with wired(settings) as w:
-        return await RequestTransmitter(settings, w.store, w.handler).transmit_once()
+        transmitter = RequestTransmitter(settings.merchant_requests, w.store, w.handler)
+        return await transmitter.transmit_once()
 
 
 def _echo_pass(result: PassResult) -> None:
@@ -400,5 +401,6 @@ def report(limit: int, config_file: Path | None) -> None:
     """Write the orders HTML page (reports/orders-<time>.html and orders-latest.html)."""
     settings = settings_from(config_file)
     with open_state(settings) as store:
-        path = write_orders_report(store, settings.reports, utc_clock(), limit=limit)
+        reports = settings.merchant_requests.reports
+        path = write_orders_report(store, reports, utc_clock(), limit=limit)
     click.echo(str(path))

@@ -60,7 +60,7 @@ def status(as_json: bool, config_file: Path | None) -> None:
     if not settings.state.exists():
         fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
     with open_state(settings) as store:
-        document = gather_status(store, sections=status_sections(settings))
+        document = gather_status(store, sections=status_sections(settings.events))
     if as_json:
         click.echo(json.dumps(document, indent=2))
     else:

@@ -19,13 +19,12 @@ import signal
 import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Final
 
-from catalog_sync.catalog.files import catalog_limits
 from catalog_sync.catalog.reconcile import Reconciler
 from catalog_sync.catalog.runs import AuditService, CatalogRuns
-from catalog_sync.catalog.watcher import CatalogCache, CatalogWatcher, wait_any
+from catalog_sync.catalog.watcher import CatalogCache, CatalogWatcher
 from catalog_sync.daemon.instance_lock import DAEMON_COMMAND, InstanceLock
 from catalog_sync.daemon.service import Service
 from catalog_sync.daemon.systemd_notify import SystemdNotifier, watchdog_interval
@@ -34,6 +33,7 @@ from catalog_sync.state import StateBackend, open_state
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics, MetricsServer, bind_metrics_socket, metrics_routes
 from catalog_sync.support.settings import Settings, SettingsError
+from catalog_sync.support.waits import wait_any
 
 log = get_logger("daemon")
 
@@ -43,17 +43,23 @@ RESTART_DELAY: Final = 1.0
 RESTART_DELAY_MAX: Final = 60.0
 
 #: Settings a SIGHUP applies to the running daemon; any other change needs a restart (the
-#: client, the state database, the folders and the metrics port are opened once).
+#: client, the state database, the folders and the metrics port are opened once). Each is
+#: read by a running service from its group, which the service's ``reconfigure`` replaces.
 LIVE_SETTINGS: Final = frozenset(
     {
-        "audit_interval",
-        "debounce_ms",
-        "settle_ms",
-        "poll_interval",
-        "handler_max_attempts",
-        "stop_timeout",
+        "audit_interval",  # the audit
+        "debounce_ms",  # the catalog watcher
+        "settle_ms",  # the catalog watcher and the request transmitter
+        "poll_interval",  # the poller; the handler's first retry wait follows it
+        "handler_max_attempts",  # the handler
+        "request_max_bytes",  # the request transmitter
+        "stop_timeout",  # the daemon itself
     }
 )
+
+#: Hands one running service its group of the settings after a reload, e.g.
+#: ``lambda s: poller.reconfigure(s.events)``.
+Reconfigure = Callable[[Settings], None]
 
 
 @dataclass(frozen=True)
@@ -64,25 +70,24 @@ class DaemonContext:
     client: DigitalRiverClient
     store: StateBackend
     metrics: Metrics
+    reconfigures: list[Reconfigure] = field(default_factory=list)
+
+    def on_reload(self, reconfigure: Reconfigure) -> None:
+        """Have ``reconfigure`` called with the running settings after each SIGHUP that
+        validates: a service registers the call that hands it its own group."""
+        self.reconfigures.append(reconfigure)
 
 
 #: Builds one extra service (the event poller, the request transmitter) from the context.
 ServiceFactory = Callable[[DaemonContext], Service]
 
 
-@runtime_checkable
-class Reconfigurable(Protocol):
-    """A service that takes new settings on SIGHUP (only :data:`LIVE_SETTINGS` change)."""
-
-    def apply_settings(self, settings: Settings) -> None:
-        """Adopt the new settings from the next iteration on."""
-
-
 def validate(settings: Settings) -> None:
     """Check at start (and on reload) what the settings model cannot: key and folders."""
     settings.resolved_api_key()
-    if not settings.catalogs.is_dir():
-        raise SettingsError(f"catalogs: {settings.catalogs} is not an existing folder")
+    folder = settings.catalog.folder
+    if not folder.is_dir():
+        raise SettingsError(f"catalogs: {folder} is not an existing folder")
 
 
 class Daemon:
@@ -101,6 +106,7 @@ class Daemon:
         ``restart_delay`` is the first pause before a failed service is started again."""
         self._settings = settings
         self._reload_settings = reload
+        self._reconfigures: list[Reconfigure] = []
         self._factories = tuple(services)
         self._notifier = notifier or SystemdNotifier()
         self._restart_delay = restart_delay
@@ -121,7 +127,7 @@ class Daemon:
         before "daemon started".
         """
         with InstanceLock(self._settings.state, command=DAEMON_COMMAND):
-            port = self._settings.metrics_port
+            port = self._settings.daemon.metrics_port
             self._metrics_socket = None if port is None else bind_metrics_socket(port)
             try:
                 return asyncio.run(self._main())
@@ -132,37 +138,35 @@ class Daemon:
     async def _main(self) -> int:
         settings = self._settings
         with open_state(settings) as store:
-            async with DigitalRiverClient.from_settings(settings) as client:
+            async with DigitalRiverClient.from_settings(settings.api) as client:
                 metrics = Metrics()
                 client.on_response.append(metrics.observe_api_call)
                 context = DaemonContext(settings, client, store, metrics)
                 return await self._serve(context)
 
     async def _serve(self, context: DaemonContext) -> int:
-        settings = context.settings
-        limits = catalog_limits(settings)
+        catalog = context.settings.catalog
         reconciler = Reconciler(
             context.client,
             context.store,
-            catalogs=settings.catalogs,
-            reports=settings.reports,
-            reports_keep=settings.reports_keep,
-            limits=limits,
+            catalogs=catalog.folder,
+            reports=catalog.reports,
+            reports_keep=catalog.reports_keep,
+            limits=catalog.limits,
         )
-        cache = CatalogCache(settings.catalogs, limits)
+        cache = CatalogCache(catalog.folder, catalog.limits)
         self._runs = CatalogRuns(
             reconciler, context.store, cache, context.metrics, on_finished=self._publish_status
         )
-        self._watcher = CatalogWatcher(
-            settings.catalogs,
-            apply=self._runs.files_changed,
-            startup=self._runs.startup,
-            debounce_ms=settings.debounce_ms,
-            settle_ms=settings.settle_ms,
+        watcher = CatalogWatcher(
+            catalog, apply=self._runs.files_changed, startup=self._runs.startup
         )
-        self._audit = AuditService(self._runs, interval=settings.audit_interval)
+        audit = AuditService(self._runs, catalog)
+        context.on_reload(lambda s: watcher.reconfigure(s.catalog))
+        context.on_reload(lambda s: audit.reconfigure(s.catalog))
         self._extras = [factory(context) for factory in self._factories]
-        self._services = [self._watcher, self._audit, *self._extras]
+        self._reconfigures = context.reconfigures
+        self._services = [watcher, audit, *self._extras]
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         self._tasks = {
@@ -179,7 +183,7 @@ class Daemon:
         log.info(
             "daemon started",
             services=[s.name for s in self._services],
-            catalogs=str(settings.catalogs),
+            catalogs=str(catalog.folder),
             metrics_port=None if server is None else server.port,
         )
         failed = await self._until_stopped()
@@ -264,7 +268,7 @@ class Daemon:
         """Let services finish in-flight work for ``stop_timeout``, then cancel the rest."""
         self._stop.set()
         self._notifier.stopping()
-        timeout = self._settings.stop_timeout
+        timeout = self._settings.daemon.stop_timeout
         _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
         if pending:
             log.warning(
@@ -287,7 +291,11 @@ class Daemon:
 
     # -- reload ----------------------------------------------------------------------------
     def _reload(self) -> None:
-        """SIGHUP: re-read and re-validate; on error keep the running configuration."""
+        """SIGHUP: re-read and re-validate; on error keep the running configuration.
+
+        Otherwise the live settings that changed replace the running ones and every service is
+        handed its group again; any other change is only logged, as needing a restart.
+        """
         self._notifier.reloading()
         try:
             new = self._reload_settings()
@@ -307,11 +315,8 @@ class Daemon:
         self._settings = old.model_copy(
             update={name: getattr(new, name) for name in changed & LIVE_SETTINGS}
         )
-        self._watcher.reconfigure(debounce_ms=new.debounce_ms, settle_ms=new.settle_ms)
-        self._audit.reconfigure(interval=new.audit_interval)
-        for service in self._services:
-            if isinstance(service, Reconfigurable):
-                service.apply_settings(self._settings)
+        for reconfigure in self._reconfigures:
+            reconfigure(self._settings)
         log.info("configuration reloaded", changed=sorted(changed & LIVE_SETTINGS))
         self._notifier.ready(self._status_text())
 

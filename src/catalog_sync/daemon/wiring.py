@@ -19,7 +19,7 @@ from catalog_sync.requests.log import requests_status
 from catalog_sync.requests.transmitter import RequestTransmitter
 from catalog_sync.state import StateBackend
 from catalog_sync.support.notifications import Notifier
-from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import EventSettings
 
 
 class _NotifierCloser:
@@ -49,10 +49,12 @@ class _EventParts:
     def _get(self, ctx: DaemonContext) -> tuple[EventPoller, FulfillmentHandler, Notifier]:
         key = id(ctx)
         if key not in self._built:
-            notifier = Notifier.from_settings(ctx.settings)
+            notifier = Notifier.from_settings(ctx.settings.notify)
             poller, handler = fulfillment_services(
                 ctx.settings, ctx.client, ctx.store, notifier, metrics=ctx.metrics
             )
+            ctx.on_reload(lambda s: poller.reconfigure(s.events))
+            ctx.on_reload(lambda s: handler.reconfigure(s.fulfillment))
             self._built[key] = (poller, handler, notifier)
         return self._built[key]
 
@@ -69,9 +71,11 @@ class _EventParts:
             return _NotifierCloser(self._get(ctx)[2])
 
         def transmitter(ctx: DaemonContext) -> Service:
-            return RequestTransmitter(
-                ctx.settings, ctx.store, self._get(ctx)[1], metrics=ctx.metrics
+            service = RequestTransmitter(
+                ctx.settings.merchant_requests, ctx.store, self._get(ctx)[1], metrics=ctx.metrics
             )
+            ctx.on_reload(lambda s: service.reconfigure(s.merchant_requests))
+            return service
 
         return [poller, handler, transmitter, closer]
 
@@ -82,11 +86,12 @@ def daemon_services() -> Sequence[ServiceFactory]:
     return _EventParts().factories()
 
 
-def status_sections(settings: Settings) -> Mapping[str, SectionProvider]:
-    """What ``status`` shows beyond the catalog, judged by ``settings`` (the lag warning)."""
+def status_sections(settings: EventSettings) -> Mapping[str, SectionProvider]:
+    """What ``status`` shows beyond the catalog, judged by ``settings.events`` (the lag
+    warning)."""
 
     def events(store: StateBackend) -> Mapping[str, Any]:
-        return status_info(store, warn_days=settings.event_retention_warn_days)
+        return status_info(store, warn_days=settings.retention_warn_days)
 
     def dead_letters(store: StateBackend) -> Mapping[str, Any]:
         return {"count": store.inbox_counts()["dead"]}

@@ -70,11 +70,10 @@ from catalog_sync.dr.models import (
 from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, Sleep, retrying
 from catalog_sync.support.logs import get_logger, register_secret
+from catalog_sync.support.settings import ApiSettings, is_test_key
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from catalog_sync.support.settings import Settings
 
 M = TypeVar("M", bound=Identified)
 QueryValue = str | int | float | bool | datetime | Sequence[str]
@@ -119,7 +118,7 @@ class ClientStats:
 class DigitalRiverClient:
     """Async client for the Digital River endpoints catalog-sync uses.
 
-    Use as ``async with DigitalRiverClient.from_settings(settings) as client: ...``. One
+    Use as ``async with DigitalRiverClient.from_settings(settings.api) as client: ...``. One
     instance per process: it owns the process's rate budget and connection pool.
     """
 
@@ -142,6 +141,8 @@ class DigitalRiverClient:
         """
         key = api_key.get_secret_value()
         register_secret(key)
+        #: Whether the key is a live-mode key: the mode of everything this client sees.
+        self.live_mode = not is_test_key(key)
         self._base_url = base_url.rstrip("/")
         self.budget = budget if budget is not None else RateBudget(rate_limit)
         self.retry = retry if retry is not None else RetryPolicy()
@@ -170,13 +171,13 @@ class DigitalRiverClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls, settings: ApiSettings, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> Self:
-        """Build the client from settings (key, base URL, rate, concurrency, timeout, retry)."""
+        """Build the client from ``settings.api`` (key, URL, rate, concurrency, timeout, retry)."""
         return cls(
-            base_url=settings.api_base,
-            api_key=settings.resolved_api_key(),
-            rate_limit=settings.effective_rate_limit(),
+            base_url=settings.base_url,
+            api_key=settings.key,
+            rate_limit=settings.rate_limit,
             max_concurrency=settings.max_concurrency,
             timeout=settings.request_timeout,
             retry=RetryPolicy.from_settings(settings),

@@ -13,12 +13,10 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from catalog_sync.dr.errors import DRError, RateLimited
-
-if TYPE_CHECKING:
-    from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import ApiSettings
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[object]]
@@ -34,10 +32,10 @@ class RetryPolicy:
     that no cap shortens: the server said when it will accept the call again.
     """
 
-    attempts: int = 6
-    initial_backoff: float = 0.5
-    max_backoff: float = 30.0
-    jitter: float = 0.5
+    attempts: int = ApiSettings.retry_attempts
+    initial_backoff: float = ApiSettings.retry_initial_backoff
+    max_backoff: float = ApiSettings.retry_max_backoff
+    jitter: float = ApiSettings.retry_jitter
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -46,8 +44,8 @@ class RetryPolicy:
             raise ValueError("backoffs must be positive and jitter not negative")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        """Build the policy from the ``retry_*`` settings."""
+    def from_settings(cls, settings: ApiSettings) -> RetryPolicy:
+        """Build the policy from the ``retry_*`` settings of ``settings.api``."""
         return cls(
             attempts=settings.retry_attempts,
             initial_backoff=settings.retry_initial_backoff,

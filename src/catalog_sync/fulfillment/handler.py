@@ -70,7 +70,7 @@ from catalog_sync.support.clock import Clock, stamp, utc_clock
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import Notifier
-from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import FulfillmentSettings, Settings
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
 _FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
@@ -112,7 +112,7 @@ class FulfillmentHandler:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: FulfillmentSettings,
         client: DigitalRiverClient,
         store: StateBackend,
         notifier: Notifier,
@@ -120,13 +120,9 @@ class FulfillmentHandler:
         metrics: Metrics | None = None,
         clock: Clock = utc_clock,
         batch_size: int = 2000,
-        retry_base: float | None = None,
     ) -> None:
-        """``retry_base`` is the first backoff of an event or write (doubling after each try).
-
-        It defaults to the poll interval, at most one second: a failure is retried about when
-        the next events would be read anyway.
-        """
+        """``settings.retry_base`` is the first backoff of an event or write, doubling after
+        each try; after ``settings.max_attempts`` the event is a dead letter."""
         self._settings = settings
         self._client = client
         self._store = store
@@ -134,9 +130,6 @@ class FulfillmentHandler:
         self._metrics = metrics
         self._clock = clock
         self._batch = batch_size
-        self._retry_base = (
-            retry_base if retry_base is not None else min(settings.poll_interval, 1.0)
-        )
         self._physical: dict[str, bool] = {}
         #: Orders with a write in flight: never two writes of one order at once.
         self._busy: set[str] = set()
@@ -148,6 +141,12 @@ class FulfillmentHandler:
     def status_line(self) -> str:
         """E.g. ``"1234 events handled, 2 writes pending"``."""
         return self._status
+
+    def reconfigure(self, settings: FulfillmentSettings) -> None:
+        """SIGHUP: the next failure counts against the new ``max_attempts`` and backs off from
+        the new ``retry_base``; an idle handler looks again at once."""
+        self._settings = settings
+        self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Decide and write until ``stop``, writes pipelined (the daemon's loop).
@@ -192,7 +191,7 @@ class FulfillmentHandler:
         ]
         done, _ = await asyncio.wait(
             [*signals, *writes.keys()],
-            timeout=min(1.0, self._settings.poll_interval),
+            timeout=self._settings.retry_base,
             return_when="FIRST_COMPLETED",
         )
         for signal in signals:
@@ -385,7 +384,7 @@ class FulfillmentHandler:
     ) -> None:
         """Park the event for a later try (keeping the decision's status), or dead-letter it."""
         attempts = row.attempts + 1
-        if attempts >= self._settings.handler_max_attempts:
+        if attempts >= self._settings.max_attempts:
             self._dead(writes, row, order_id, f"{error} (after {attempts} attempts)", now)
             return
         retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
@@ -410,7 +409,7 @@ class FulfillmentHandler:
         )
 
     def _backoff(self, attempts: int) -> float:
-        return float(min(MAX_BACKOFF, self._retry_base * 2.0 ** (attempts - 1)))
+        return float(min(MAX_BACKOFF, self._settings.retry_base * 2.0 ** (attempts - 1)))
 
     async def _fetch_order(
         self, order_id: str, intents: list[Intent], writes: LedgerWrites
@@ -635,7 +634,7 @@ class FulfillmentHandler:
             )
             return
         attempts = entry.attempts + 1
-        if attempts < self._settings.handler_max_attempts:
+        if attempts < self._settings.max_attempts:
             retry_at = stamp(now + timedelta(seconds=self._backoff(attempts)))
             writes.retries.append(WriteRetry(intent.key, outcome.error, retry_at))
             return
@@ -693,9 +692,10 @@ def fulfillment_services(
     *,
     metrics: Metrics | None = None,
 ) -> tuple[EventPoller, FulfillmentHandler]:
-    """The poller and the handler, wired so new events wake the handler at once."""
-    handler = FulfillmentHandler(settings, client, store, notifier, metrics=metrics)
+    """The poller and the handler, each given its group of ``settings``, wired so new events
+    wake the handler at once."""
+    handler = FulfillmentHandler(settings.fulfillment, client, store, notifier, metrics=metrics)
     poller = EventPoller(
-        settings, client, store, notifier, metrics=metrics, on_new=handler.wake.set
+        settings.events, client, store, notifier, metrics=metrics, on_new=handler.wake.set
     )
     return poller, handler

@@ -22,7 +22,6 @@ may have been missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -45,7 +44,8 @@ from catalog_sync.support.clock import Clock, parse_stamp, stamp, utc_clock
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import Notifier
-from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import EventSettings
+from catalog_sync.support.waits import Pause
 
 #: The distributed-model types (reference §14.3); fewer than 20, as ``types`` requires (§16.5).
 EVENT_TYPES: Final = (
@@ -93,7 +93,7 @@ class EventPoller:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: EventSettings,
         client: DigitalRiverClient,
         store: StateBackend,
         notifier: Notifier,
@@ -103,7 +103,7 @@ class EventPoller:
         on_new: Callable[[], None] | None = None,
         live_mode: bool | None = None,
     ) -> None:
-        """``live_mode`` defaults to the mode of the configured key (``sk_test_`` = test)."""
+        """``live_mode`` defaults to the mode of the client's key."""
         self._settings = settings
         self._client = client
         self._store = store
@@ -111,11 +111,8 @@ class EventPoller:
         self._metrics = metrics
         self._clock = clock
         self._on_new = on_new
-        if live_mode is None:
-            key = settings.resolved_api_key().get_secret_value()
-            live_mode = not key.startswith("sk_test_")
-        self._live = live_mode
-        self._overlap = timedelta(seconds=settings.event_overlap_seconds)
+        self._live = client.live_mode if live_mode is None else live_mode
+        self._pause = Pause()
         self._status = "starting"
         self._lag_warned_at: datetime | None = None
 
@@ -127,6 +124,16 @@ class EventPoller:
     def status_line(self) -> str:
         """E.g. ``"caught up, 3 new"``."""
         return self._status
+
+    def reconfigure(self, settings: EventSettings) -> None:
+        """SIGHUP: adopt ``settings`` now. A wait under way is measured again from its start
+        with the new interval, so a shorter one polls at once rather than after the old."""
+        self._settings = settings
+        self._pause.retime()
+
+    @property
+    def _overlap(self) -> timedelta:
+        return timedelta(seconds=self._settings.overlap_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``; API errors are logged and the next poll tries again.
@@ -146,14 +153,14 @@ class EventPoller:
             if checked is None or now - checked >= LAG_CHECK_EVERY:
                 checked = now
                 await self.check_lag()
-            await _wait(stop, self._settings.poll_interval)
+            await self._pause.sleep(stop, lambda: self._settings.poll_interval)
 
     async def _sweep_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             cursor = self._store.event_cursor()
             if cursor.last_id is not None and cursor.walk_top_id is None:
                 await self._guarded(self._sweep(self._clock()))
-            await _wait(stop, self._sweep_every())
+            await self._pause.sleep(stop, self._sweep_every)
 
     async def _guarded(self, work: Awaitable[PollResult]) -> None:
         try:
@@ -343,7 +350,7 @@ class EventPoller:
             return
         now = self._clock()
         away = now - parse_stamp(cursor.last_poll_at)
-        warn = timedelta(days=self._settings.event_retention_warn_days)
+        warn = timedelta(days=self._settings.retention_warn_days)
         if away <= warn:
             return
         if away > RETENTION:
@@ -364,7 +371,7 @@ class EventPoller:
     async def check_lag(self) -> None:
         """Update metrics; notify (once a day at most) when the lag nears the retention."""
         info = status_info(
-            self._store, now=self._clock(), warn_days=self._settings.event_retention_warn_days
+            self._store, now=self._clock(), warn_days=self._settings.retention_warn_days
         )
         if self._metrics is not None:
             self._metrics.event_lag.set(info["lag_seconds"])
@@ -515,12 +522,6 @@ def _max_time(current: str | None, events: Iterable[RawEvent]) -> str | None:
     if current is not None:
         times.append(current)
     return max(times, default=None)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _add(a: PollResult, b: PollResult) -> PollResult:

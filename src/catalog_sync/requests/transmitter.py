@@ -62,7 +62,7 @@ from catalog_sync.support.clock import Clock, stamp, utc_clock
 from catalog_sync.support.files import is_dropped_file_name
 from catalog_sync.support.logs import get_logger, redact
 from catalog_sync.support.metrics import Metrics
-from catalog_sync.support.settings import Settings
+from catalog_sync.support.settings import RequestSettings
 from catalog_sync.support.settle import SettleTracker
 
 PROCESSED: Final = "processed"
@@ -446,7 +446,7 @@ class RequestTransmitter:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: RequestSettings,
         store: RequestLogState,
         handler: IntentSender,
         *,
@@ -461,16 +461,17 @@ class RequestTransmitter:
         self._clock = clock
         self._interval = interval
         self.folder = RequestFolder(
-            settings.requests, store, max_bytes=settings.request_max_bytes, clock=clock
+            settings.folder, store, max_bytes=settings.max_bytes, clock=clock
         )
         self._settle = SettleTracker(settings.settle_ms)
         self.files_processed = 0
         self._open = 0
 
-    def apply_settings(self, settings: Settings) -> None:
-        """SIGHUP: take the new settle time and file size limit."""
+    def reconfigure(self, settings: RequestSettings) -> None:
+        """SIGHUP: take the new settle time and file size limit from the next pass on (the
+        folder itself changes only on a restart)."""
         self._settle.settle_ms = settings.settle_ms
-        self.folder.max_bytes = settings.request_max_bytes
+        self.folder.max_bytes = settings.max_bytes
 
     def status_line(self) -> str:
         """E.g. ``"3 requests open, 2 files processed"``."""

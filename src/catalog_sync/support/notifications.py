@@ -22,7 +22,7 @@ import httpx
 
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.support.logs import get_logger, redact, register_secret
-from catalog_sync.support.settings import Settings, url_secrets, webhook_label
+from catalog_sync.support.settings import NotifySettings, url_secrets, webhook_label
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -118,13 +118,11 @@ class Notifier:
         self.failures = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Notifier:
-        """The sinks ``notify_jsonl`` and ``notify_webhooks`` configure."""
-        sinks: list[Sink] = [
-            WebhookSink(url.get_secret_value()) for url in settings.notify_webhooks
-        ]
-        if settings.notify_jsonl is not None:
-            sinks.insert(0, JsonlSink(settings.notify_jsonl))
+    def from_settings(cls, settings: NotifySettings) -> Notifier:
+        """The sinks ``settings.notify`` configures (``notify_jsonl``, ``notify_webhooks``)."""
+        sinks: list[Sink] = [WebhookSink(url.get_secret_value()) for url in settings.webhooks]
+        if settings.jsonl is not None:
+            sinks.insert(0, JsonlSink(settings.jsonl))
         return cls(sinks)
 
     async def notify(self, record: NotificationRecord) -> None:

@@ -1,7 +1,14 @@
 """Every setting of catalog-sync, from defaults, a TOML file and ``CATALOG_SYNC_*`` variables.
 
-One model so that ``config show``, validation at start and the README's table all describe the
-same thing; environment variables override the file, as systemd drop-ins expect.
+Two layers. :class:`Settings` is the flat model that is loaded and validated: its field names
+are the TOML keys and ``CATALOG_SYNC_*`` variables, so ``config show``, validation at start and
+the README's table all describe the same thing; environment variables override the file, as
+systemd drop-ins expect. Components never read it whole: each takes the one group of its
+concern, a small frozen view built from it (``settings.api``, ``settings.catalog``,
+``settings.events``, ``settings.fulfillment``, ``settings.merchant_requests``,
+``settings.daemon``, ``settings.notify``), so what a component depends on is in its signature
+and a reload hands each running service its own group again. The groups hold the defaults,
+each with the reason for it; the flat model takes its defaults from them.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -22,13 +30,16 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as SourceError
 
+from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
 from catalog_sync.support.logs import register_secret
 
 PRODUCTION_API: Final = "https://api.digitalriver.com"
 DEFAULT_CONFIG_FILE: Final = Path("/etc/catalog-sync/catalog-sync.toml")
-#: Reference §4: requests per second per secret key.
+#: Requests per second the API allows one secret key (docs/digital-river-api.md §4).
 TEST_KEY_RATE: Final = 25.0
 LIVE_KEY_RATE: Final = 250.0
+#: How a secret test-mode key begins; any other key is live (docs/digital-river-api.md §1).
+TEST_KEY_PREFIX: Final = "sk_test_"
 #: The file name systemd's ``LoadCredential=api-key:...`` gives the key under
 #: ``$CREDENTIALS_DIRECTORY``.
 CREDENTIAL_NAME: Final = "api-key"
@@ -42,6 +53,149 @@ _YEAR: Final = 365 * 24 * 3600.0
 _HOUR_MS: Final = 3_600_000
 
 Seconds = Annotated[float, Field(gt=0, le=_YEAR)]
+#: The longest first wait of a failed event or write, whatever the poll interval.
+_MAX_RETRY_BASE: Final = 1.0
+
+
+def is_test_key(key: str) -> bool:
+    """Whether ``key`` is a test-mode key: the one place that tells the modes apart.
+
+    The key, not the URL, decides the mode (docs/digital-river-api.md §1); the rate the API
+    allows and the events the poller accepts both follow from it.
+    """
+    return key.startswith(TEST_KEY_PREFIX)
+
+
+# -- the settings by concern --------------------------------------------------------------
+# Built by the properties of ``Settings`` from the flat, validated values; a test may build
+# one directly (they do not validate: that is the flat model's job).
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How the process's one client talks to Digital River (``settings.api``)."""
+
+    key: SecretStr
+    """The secret key, from ``api_key``, ``api_key_file`` or the systemd credential."""
+    rate_limit: float
+    """Requests per second for the whole process. Unset, the API's own limit for the key's
+    mode: asking for more only earns 429s, asking for less wastes the budget."""
+    base_url: str = PRODUCTION_API
+    """Production: the key, not the URL, decides test or live mode, so one URL serves both."""
+    max_concurrency: int = 16
+    """Calls in flight are about rate x latency; sixteen keep the budget busy while answers
+    take tens of milliseconds, and bound the connection pool (DR advises against many
+    concurrent requests, docs/digital-river-api.md §4)."""
+    request_timeout: float = 30.0
+    """Long enough for a slow list page under load, short enough that a dead connection is
+    noticed and retried (an unknown outcome is read back, never assumed)."""
+    retry_attempts: int = 6
+    """Six tries, the first included: with the backoffs below about 15 s of waiting, enough to
+    ride out a brief 5xx or 429 spell while a run still reports a lasting failure promptly."""
+    retry_initial_backoff: float = 0.5
+    """A transient failure is tried again quickly, yet well after a round trip."""
+    retry_max_backoff: float = 30.0
+    """Caps the doubling, so a long outage is still probed twice a minute."""
+    retry_jitter: float = 0.5
+    """Up to half the backoff again, at random: tasks that failed together do not retry in
+    lockstep (DR advises jitter, docs/digital-river-api.md §4)."""
+
+    @property
+    def live_mode(self) -> bool:
+        """Whether the key is a live-mode key (see :func:`is_test_key`)."""
+        return not is_test_key(self.key.get_secret_value())
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Catalog files, their runs and reports (``settings.catalog``)."""
+
+    folder: Path = Path("catalogs")
+    """Relative to the working folder, so a checkout works as is; the systemd unit sets an
+    absolute path of its own."""
+    reports: Path = Path("reports")
+    """In the working folder too, beside the catalogs: where an operator looks first."""
+    reports_keep: int = 50
+    """About two days of hourly audits (fewer when files change often): enough to compare
+    before and after a change, in a folder that stays small."""
+    max_delete: float = 10.0
+    """A prune removing more than a tenth of the remote pairs is likelier a missing file than
+    intent; a larger one needs ``--max-delete``."""
+    limits: Limits = DEFAULT_LIMITS
+    """What a catalog file may hold; each limit's reason is on :class:`Limits`."""
+    audit_interval: float = 3600.0
+    """Hourly: drift made by hand is repaired within the hour, while the full read of every pair
+    an audit makes stays a small share of the rate budget."""
+    debounce_ms: int = 50
+    """A copy or an editor's save is a burst of file events within milliseconds; 50 ms groups it
+    into one run while a change still looks immediate to a person."""
+    settle_ms: int = 200
+    """A file must be quiet this long before it is read: it covers a writer's short pauses when
+    a file is written in place; a file renamed into place waits only what remains of it."""
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """The event poller (``settings.events``)."""
+
+    poll_interval: float = 5.0
+    """An accepted order gets its fulfillment order within seconds, at twelve small reads a
+    minute: nothing against the rate budget."""
+    overlap_seconds: float = 10.0
+    """Events may become visible late or out of order (docs/digital-river-api.md §14.1); each
+    sweep re-reads this far back, and a duplicate costs only an id lookup."""
+    retention_warn_days: float = 7.0
+    """The API keeps events 30 days; a week of lag still leaves three weeks to act."""
+
+
+@dataclass(frozen=True)
+class FulfillmentSettings:
+    """The fulfillment handler (``settings.fulfillment``)."""
+
+    max_attempts: int = 8
+    """With the first wait doubling, eight tries span about two minutes at the defaults
+    (1 + 2 + ... + 64 s): a passing outage is ridden out, a lasting fault becomes a dead letter
+    someone looks at instead of a retry that goes on for days."""
+    retry_base: float = _MAX_RETRY_BASE
+    """First wait before a failed event or write is tried again, and how often the idle handler
+    looks for retries that fell due: the poll interval, at most a second, so a failure is
+    retried about when the next events would be read anyway."""
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """Merchant request files (``settings.merchant_requests``)."""
+
+    folder: Path = Path("requests")
+    """Relative to the working folder, as the catalogs folder is."""
+    max_bytes: int = 1_048_576
+    """A request file holds rows of ids and quantities; a mebibyte is thousands of them, and a
+    larger file is a mistake that should not be read into memory."""
+    settle_ms: int = CatalogSettings.settle_ms
+    """The one settle time of both watched folders (see :attr:`CatalogSettings.settle_ms`)."""
+    reports: Path = CatalogSettings.reports
+    """The orders report goes beside the reconcile reports: one folder to look in."""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """What belongs to the ``run`` process itself (``settings.daemon``)."""
+
+    stop_timeout: float = 20.0
+    """Writes in flight get their answers (most within a second) and the unit's
+    ``TimeoutStopSec`` (30 s) still sees a clean exit rather than a kill."""
+    metrics_port: int | None = None
+    """Off: a port is opened only when an operator asks for one."""
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where notifications go besides the state database (``settings.notify``)."""
+
+    jsonl: Path | None = None
+    """Off: nothing is written outside the state unless asked."""
+    webhooks: tuple[SecretStr, ...] = ()
+    """None: nothing is sent to another host unless asked."""
 
 
 class SettingsError(ValueError):
@@ -67,7 +221,7 @@ class Settings(BaseSettings):
         default=None,
         description="File holding the key (systemd credential); used when api_key is unset.",
     )
-    api_base: str = Field(default=PRODUCTION_API, description="Base URL of the API.")
+    api_base: str = Field(default=ApiSettings.base_url, description="Base URL of the API.")
     rate_limit: float | None = Field(
         default=None,
         gt=0,
@@ -75,84 +229,125 @@ class Settings(BaseSettings):
         description="Requests/s for the whole process; default 25 for sk_test_ keys, 250 live.",
     )
     max_concurrency: int = Field(
-        default=16, ge=1, le=1000, description="Requests in flight at once."
+        default=ApiSettings.max_concurrency,
+        ge=1,
+        le=1000,
+        description="Requests in flight at once.",
     )
-    request_timeout: Seconds = Field(default=30.0, description="Seconds before a call times out.")
+    request_timeout: Seconds = Field(
+        default=ApiSettings.request_timeout, description="Seconds before a call times out."
+    )
     retry_attempts: int = Field(
-        default=6, ge=1, le=100, description="Tries per call, first included."
+        default=ApiSettings.retry_attempts,
+        ge=1,
+        le=100,
+        description="Tries per call, first included.",
     )
-    retry_initial_backoff: Seconds = Field(default=0.5, description="First backoff, seconds.")
-    retry_max_backoff: Seconds = Field(default=30.0, description="Longest backoff, seconds.")
+    retry_initial_backoff: Seconds = Field(
+        default=ApiSettings.retry_initial_backoff, description="First backoff, seconds."
+    )
+    retry_max_backoff: Seconds = Field(
+        default=ApiSettings.retry_max_backoff, description="Longest backoff, seconds."
+    )
     retry_jitter: float = Field(
-        default=0.5, ge=0, le=10, description="Random share added to a backoff."
+        default=ApiSettings.retry_jitter,
+        ge=0,
+        le=10,
+        description="Random share added to a backoff.",
     )
 
     # -- catalog ----------------------------------------------------------------------------
-    catalogs: Path = Field(default=Path("catalogs"), description="Folder of catalog files.")
+    catalogs: Path = Field(default=CatalogSettings.folder, description="Folder of catalog files.")
     state: Path = Field(default=Path("state/catalog-sync.db"), description="SQLite state database.")
-    reports: Path = Field(default=Path("reports"), description="Folder of reconcile reports.")
+    reports: Path = Field(
+        default=CatalogSettings.reports, description="Folder of reconcile reports."
+    )
     reports_keep: int = Field(
-        default=50, ge=1, le=100_000, description="Reports kept before pruning."
+        default=CatalogSettings.reports_keep,
+        ge=1,
+        le=100_000,
+        description="Reports kept before pruning.",
     )
     max_delete: float = Field(
-        default=10.0, ge=0, le=100, description="Largest share (%) of pairs --prune may delete."
+        default=CatalogSettings.max_delete,
+        ge=0,
+        le=100,
+        description="Largest share (%) of pairs --prune may delete.",
     )
 
     # -- catalog file limits: a file over one is a fatal problem of that file, found while
     # streaming it, so no file can hold the daemon's memory or its event loop ----------------
     catalog_max_file_bytes: int = Field(
-        default=100 * 1024 * 1024, ge=1, description="Largest catalog file, in bytes."
+        default=DEFAULT_LIMITS.file_bytes, ge=1, description="Largest catalog file, in bytes."
     )
     catalog_max_line_chars: int = Field(
-        default=1024 * 1024,
+        default=DEFAULT_LIMITS.line_chars,
         ge=1,
         description="Longest line of a CSV/JSONL catalog, CSV row or JSON record, in characters.",
     )
     catalog_max_field_chars: int = Field(
-        default=64 * 1024,
+        default=DEFAULT_LIMITS.field_chars,
         ge=1,
         le=131072,
         description="Longest CSV cell or JSON string of a catalog, in characters (at most 131072).",
     )
 
     # -- daemon -----------------------------------------------------------------------------
-    audit_interval: Seconds = Field(default=3600.0, description="Seconds between full audits.")
+    audit_interval: Seconds = Field(
+        default=CatalogSettings.audit_interval, description="Seconds between full audits."
+    )
     debounce_ms: int = Field(
-        default=50, ge=1, le=_HOUR_MS, description="Quiet time before a change applies."
+        default=CatalogSettings.debounce_ms,
+        ge=1,
+        le=_HOUR_MS,
+        description="Quiet time before a change applies.",
     )
     settle_ms: int = Field(
-        default=200, ge=0, le=_HOUR_MS, description="A file must be unchanged this long."
+        default=CatalogSettings.settle_ms,
+        ge=0,
+        le=_HOUR_MS,
+        description="A file must be unchanged this long.",
     )
-    poll_interval: Seconds = Field(default=5.0, description="Seconds between event polls.")
+    poll_interval: Seconds = Field(
+        default=EventSettings.poll_interval, description="Seconds between event polls."
+    )
     requests: Path = Field(
-        default=Path("requests"), description="Folder of merchant request files."
+        default=RequestSettings.folder, description="Folder of merchant request files."
     )
     handler_max_attempts: int = Field(
-        default=8, ge=1, le=1000, description="Tries before dead letter."
+        default=FulfillmentSettings.max_attempts,
+        ge=1,
+        le=1000,
+        description="Tries before dead letter.",
     )
     event_overlap_seconds: Seconds = Field(
-        default=10.0,
+        default=EventSettings.overlap_seconds,
         description="Re-read events this far behind the newest seen (late, out-of-order events).",
     )
     event_retention_warn_days: Annotated[float, Field(gt=0, lt=30)] = Field(
-        default=7.0,
+        default=EventSettings.retention_warn_days,
         description="Warn when event handling lags this many days (the API keeps 30 days).",
     )
     notify_jsonl: Path | None = Field(
-        default=None, description="JSONL file notifications are appended to."
+        default=NotifySettings.jsonl, description="JSONL file notifications are appended to."
     )
     notify_webhooks: list[SecretStr] = Field(
         default_factory=list,
         description="URLs notifications are POSTed to as JSON (retried); a JSON list in env.",
     )
     metrics_port: int | None = Field(
-        default=None, ge=0, le=65535, description="Loopback port for /healthz and /metrics."
+        default=DaemonSettings.metrics_port,
+        ge=0,
+        le=65535,
+        description="Loopback port for /healthz and /metrics.",
     )
-    stop_timeout: Seconds = Field(default=20.0, description="Seconds to finish on SIGTERM.")
+    stop_timeout: Seconds = Field(
+        default=DaemonSettings.stop_timeout, description="Seconds to finish on SIGTERM."
+    )
 
     # -- merchant request files -------------------------------------------------------------
     request_max_bytes: int = Field(
-        default=1_048_576,
+        default=RequestSettings.max_bytes,
         ge=1,
         le=64 * 1_048_576,
         description="Largest request file read, in bytes (1 MiB); a larger one is rejected.",
@@ -255,12 +450,81 @@ class Settings(BaseSettings):
         register_secret(key)
         return SecretStr(key)
 
-    def effective_rate_limit(self) -> float:
-        """Requests per second for this key: the setting, else the API's limit for the key."""
-        if self.rate_limit is not None:
-            return self.rate_limit
-        is_test = self.resolved_api_key().get_secret_value().startswith("sk_test_")
-        return TEST_KEY_RATE if is_test else LIVE_KEY_RATE
+    # -- the groups: how components read settings (only `state` is read flat, by open_state) -
+    @property
+    def api(self) -> ApiSettings:
+        """The client's settings; resolving the key, so this raises :class:`SettingsError`
+        when there is none (commands that never call the API do not ask for this group)."""
+        key = self.resolved_api_key()
+        rate = self.rate_limit
+        if rate is None:
+            rate = TEST_KEY_RATE if is_test_key(key.get_secret_value()) else LIVE_KEY_RATE
+        return ApiSettings(
+            key=key,
+            rate_limit=rate,
+            base_url=self.api_base,
+            max_concurrency=self.max_concurrency,
+            request_timeout=self.request_timeout,
+            retry_attempts=self.retry_attempts,
+            retry_initial_backoff=self.retry_initial_backoff,
+            retry_max_backoff=self.retry_max_backoff,
+            retry_jitter=self.retry_jitter,
+        )
+
+    @property
+    def catalog(self) -> CatalogSettings:
+        """The catalog watcher, runs, audit and reports."""
+        return CatalogSettings(
+            folder=self.catalogs,
+            reports=self.reports,
+            reports_keep=self.reports_keep,
+            max_delete=self.max_delete,
+            limits=Limits(
+                file_bytes=self.catalog_max_file_bytes,
+                line_chars=self.catalog_max_line_chars,
+                field_chars=self.catalog_max_field_chars,
+            ),
+            audit_interval=self.audit_interval,
+            debounce_ms=self.debounce_ms,
+            settle_ms=self.settle_ms,
+        )
+
+    @property
+    def events(self) -> EventSettings:
+        """The event poller."""
+        return EventSettings(
+            poll_interval=self.poll_interval,
+            overlap_seconds=self.event_overlap_seconds,
+            retention_warn_days=self.event_retention_warn_days,
+        )
+
+    @property
+    def fulfillment(self) -> FulfillmentSettings:
+        """The fulfillment handler; its first retry wait follows the poll interval."""
+        return FulfillmentSettings(
+            max_attempts=self.handler_max_attempts,
+            retry_base=min(self.poll_interval, _MAX_RETRY_BASE),
+        )
+
+    @property
+    def merchant_requests(self) -> RequestSettings:
+        """The merchant request folder (``requests`` is the folder's own setting)."""
+        return RequestSettings(
+            folder=self.requests,
+            max_bytes=self.request_max_bytes,
+            settle_ms=self.settle_ms,
+            reports=self.reports,
+        )
+
+    @property
+    def daemon(self) -> DaemonSettings:
+        """The ``run`` process."""
+        return DaemonSettings(stop_timeout=self.stop_timeout, metrics_port=self.metrics_port)
+
+    @property
+    def notify(self) -> NotifySettings:
+        """The notification sinks."""
+        return NotifySettings(jsonl=self.notify_jsonl, webhooks=tuple(self.notify_webhooks))
 
 
 def clean_api_key(text: str) -> str:

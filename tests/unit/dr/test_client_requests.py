@@ -173,7 +173,7 @@ def test_format_time_refuses_naive_times() -> None:
 async def test_from_settings_uses_the_key_rate() -> None:
     """From settings, a test key gets the test rate (25/s) and the configured base URL."""
     settings = Settings(api_key=SecretStr("sk_test_abcdefgh"), api_base="http://127.0.0.1:9")
-    async with DigitalRiverClient.from_settings(settings) as client:
+    async with DigitalRiverClient.from_settings(settings.api) as client:
         described = (client.budget.rate, repr(client))
     assert described == (
         25.0,

@@ -60,9 +60,13 @@ def test_retry_after_below_backoff_keeps_backoff() -> None:
 def test_policy_comes_from_settings() -> None:
     """The schedule lives in settings (``retry_*``)."""
     settings = Settings(
-        retry_attempts=4, retry_initial_backoff=0.25, retry_max_backoff=9, retry_jitter=0.1
+        api_key="sk_test_0123456789abcdef",
+        retry_attempts=4,
+        retry_initial_backoff=0.25,
+        retry_max_backoff=9,
+        retry_jitter=0.1,
     )
-    assert RetryPolicy.from_settings(settings) == RetryPolicy(4, 0.25, 9, 0.1)
+    assert RetryPolicy.from_settings(settings.api) == RetryPolicy(4, 0.25, 9, 0.1)
 
 
 def test_policy_refuses_zero_attempts() -> None:
