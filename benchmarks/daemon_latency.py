@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog_sync.demo.walkthrough import (
+from catalog_sync.demo.testing import (
     DaemonProcess,
     daemon_env,
     start_sandbox_process,
@@ -35,6 +35,7 @@ from catalog_sync.demo.walkthrough import (
 )
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import open_state
+from catalog_sync.support.files import write_atomically
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -78,11 +79,9 @@ class Catalog:
         index = n // self.per_file
         text = file_text(*self._span(index), self.renamed)
         path = self._path(index)
-        temp = path.with_name(f".{path.name}.tmp")
 
         def drop() -> None:
-            temp.write_text(text, encoding="utf-8")
-            temp.replace(path)
+            write_atomically(path, [text], private=False)
 
         return drop
 

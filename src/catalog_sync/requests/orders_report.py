@@ -14,6 +14,7 @@ from typing import Any, Final
 from catalog_sync.core.orders import line_quantities
 from catalog_sync.requests.log import STATUSES, order_requests
 from catalog_sync.state import StateBackend
+from catalog_sync.support.files import write_atomically
 from catalog_sync.support.templating import environment
 
 LATEST: Final = "orders-latest.html"
@@ -61,7 +62,5 @@ def write_orders_report(
     html = render_orders(orders_view(store, limit=limit), generated)
     path = directory / f"orders-{generated.strftime('%Y%m%dT%H%M%S')}.html"
     for target in (path, directory / LATEST):
-        partial = target.with_name(f".{target.name}.part")
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(target)
+        write_atomically(target, [html], private=False)
     return path

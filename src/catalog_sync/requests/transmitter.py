@@ -29,7 +29,6 @@ import errno
 import hashlib
 import json
 import os
-import secrets
 import stat
 import time
 from dataclasses import dataclass, replace
@@ -59,7 +58,7 @@ from catalog_sync.state import (
     StateError,
 )
 from catalog_sync.support.clock import Clock, stamp, utc_clock
-from catalog_sync.support.files import is_dropped_file_name
+from catalog_sync.support.files import is_dropped_file_name, write_atomically
 from catalog_sync.support.logs import get_logger, redact
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.settings import Settings
@@ -342,7 +341,8 @@ class RequestFolder:
                 for p in problems
             ],
         }
-        _write_atomically(target, json.dumps(document, indent=2) + "\n")
+        # Read by the merchant's systems: created like any file of theirs (umask), not private.
+        write_atomically(target, [json.dumps(document, indent=2), "\n"], private=False)
         return target
 
     def _move(self, path: Path, name: str, outcome: str) -> Path | None:
@@ -406,23 +406,6 @@ def _request_of(row: RequestRow, request_id: str) -> MerchantRequest:
         tracking_company=row.tracking_company,
         tracking_url=row.tracking_url,
     )
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Write under a short hidden temporary name (never read as a request), then rename.
-
-    Short, so that it fits whatever the target's length; created like any file (umask), as
-    the merchant's systems read errors files.
-    """
-    partial = target.with_name(f".errors-{secrets.token_hex(8)}.part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        partial.replace(target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 class IntentSender(Protocol):
@@ -525,15 +508,6 @@ class RequestTransmitter:
         return PassResult(tuple(o for o in outcomes if o is not None), writes, self._open)
 
     def _ready_files(self) -> list[Path]:
-        """Files quiet for the settle time by their mtime (one pass cannot watch them)."""
-        now = self._clock().timestamp()
-        limit = self._settle.settle_ms / 1000
-        return [p for p in request_paths(self.folder.folder) if now - _mtime(p) >= limit]
-
-
-def _mtime(path: Path) -> float:
-    """The entry's own mtime (a link's, not its target's: a dangling link is rejected too)."""
-    try:
-        return path.lstat().st_mtime
-    except OSError:
-        return float("inf")
+        """Files already settled by their mtime (one pass cannot watch them stay unchanged)."""
+        now_ns = int(self._clock().timestamp() * 1_000_000_000)
+        return self._settle.settled_at_once(request_paths(self.folder.folder), now_ns)
