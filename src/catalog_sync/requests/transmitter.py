@@ -37,11 +37,11 @@ from typing import Final, Protocol
 
 from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import Intent
+from catalog_sync.core.problems import Problem
 from catalog_sync.core.request_files import (
     ERRORS_SUFFIX,
     ParsedRequestFile,
     RequestRow,
-    RowProblem,
     excerpt,
     is_request_file_name,
     parse_request_file,
@@ -92,7 +92,7 @@ class FileOutcome:
     name: str
     outcome: str
     accepted: int
-    problems: tuple[RowProblem, ...]
+    problems: tuple[Problem, ...]
     moved_to: Path | None
     errors_file: Path | None
 
@@ -261,7 +261,7 @@ class RequestFolder:
             recorded, found = self._claim_rows(reader, parsed, digest, now)
             outcome = PROCESSED if recorded else REJECTED
             if not parsed.rows and not parsed.problems:
-                found.append(RowProblem(name, 1, None, "no request rows"))
+                found.append(Problem(name, 1, None, "no request rows"))
             problems = _redacted(found)
             errors_file = self._write_errors(path, name, problems) if problems else None
             claims = RequestClaims(
@@ -287,7 +287,7 @@ class RequestFolder:
 
         An errors file that cannot be written is logged; the file is moved all the same.
         """
-        problems = _redacted([RowProblem(name, 1, None, message)])
+        problems = _redacted([Problem(name, 1, None, message)])
         errors_file: Path | None = None
         try:
             errors_file = self._write_errors(path, name, problems)
@@ -311,7 +311,7 @@ class RequestFolder:
     @staticmethod
     def _claim_rows(
         reader: LedgerReader, parsed: ParsedRequestFile, digest: str, now: str
-    ) -> tuple[list[RecordedRequest], list[RowProblem]]:
+    ) -> tuple[list[RecordedRequest], list[Problem]]:
         """Decide each valid row, each seeing the rows before; refusals become problems."""
         problems = list(parsed.problems)
         recorded: list[RecordedRequest] = []
@@ -323,11 +323,11 @@ class RequestFolder:
                     claim_request(reader, request, Source(parsed.name, row.line), now, claimed)
                 )
             except RequestRefusedError as exc:
-                problems.append(RowProblem(parsed.name, row.line, "request", str(exc)))
+                problems.append(Problem(parsed.name, row.line, "request", str(exc)))
         problems.sort(key=lambda p: p.line)
         return recorded, problems
 
-    def _write_errors(self, path: Path, name: str, problems: tuple[RowProblem, ...]) -> Path:
+    def _write_errors(self, path: Path, name: str, problems: tuple[Problem, ...]) -> Path:
         """Write ``<file>.errors.json`` beside the file (write, then rename into place).
 
         A name too long for the suffix is shortened and tagged with a hash of the full name,
@@ -368,10 +368,10 @@ class RequestFolder:
         return target
 
 
-def _redacted(problems: list[RowProblem]) -> tuple[RowProblem, ...]:
+def _redacted(problems: list[Problem]) -> tuple[Problem, ...]:
     """Problems as they may be shown: a refusal's message is redacted like any excerpt."""
     return tuple(
-        RowProblem(
+        Problem(
             p.file,
             p.line,
             None if p.field is None else printable(redact(p.field)),

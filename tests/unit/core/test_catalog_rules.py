@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import JSON, DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 
 Check = Callable[[Mapping[str, JSON]], list[DesiredPair | Problem]]
 
