@@ -22,6 +22,7 @@ from catalog_sync.core.orders import (
     LineClaim,
     Order,
     OrderLine,
+    Origin,
     OverQuantityError,
     claimed,
     next_target,
@@ -113,8 +114,6 @@ CANCELLATION_KEY_SEPARATOR: Final = "~"
 CANCELLATION_ANSWERS: Final = frozenset(
     {"fulfillment_cancellation.accepted", "fulfillment_cancellation.rejected"}
 )
-#: The origin of the intents an event's decision records: ``event:<event id>``.
-EVENT_ORIGIN_PREFIX: Final = "event:"
 
 # ------------------------------------------------------------------ the inbox statuses
 #: Every inbox status, in the order ``status`` and ``events list`` show them.
@@ -188,18 +187,6 @@ def inbox_statuses_moved_by(trigger: InboxTrigger) -> tuple[InboxStatus, ...]:
     return tuple(s for s in INBOX_STATUSES if (s, trigger) in INBOX_TRANSITIONS)
 
 
-def event_origin(event_id: str) -> str:
-    """Return the origin of the intents decided on an event (``event:<id>``)."""
-    return f"{EVENT_ORIGIN_PREFIX}{event_id}"
-
-
-def origin_event_id(origin: str) -> str | None:
-    """Return the event an intent was decided on, or None for any other origin."""
-    return (
-        origin.removeprefix(EVENT_ORIGIN_PREFIX) if origin.startswith(EVENT_ORIGIN_PREFIX) else None
-    )
-
-
 def answered_upstream_id(event: Mapping[str, Any]) -> str | None:
     """Return the ``upstreamId`` of our cancellation an event answers, or None.
 
@@ -255,14 +242,14 @@ def decide(
     event_id = read_str(event, "id", "id")
     obj = event_object(event)
     if kind == "order.accepted":
-        return _accepted(obj, order, intents, physical_of or {}, event_origin(event_id))
+        return _accepted(obj, order, intents, physical_of or {}, Origin.event(event_id))
     handler = _HANDLERS.get(kind)
     if handler is None:
         return Decision("ignored", f"{kind}: not a type this daemon acts on")
     if order is None:
         return _without_order(kind)
     try:
-        return handler(_Context(kind, event_origin(event_id), obj, order, tuple(intents)))
+        return handler(_Context(kind, Origin.event(event_id), obj, order, tuple(intents)))
     except OverQuantityError as exc:
         return Decision("error", f"{kind}: {exc}")
 
@@ -286,7 +273,7 @@ def _without_order(kind: str) -> Decision:
 @dataclass(frozen=True, slots=True)
 class _Context:
     kind: str
-    origin: str
+    origin: Origin
     obj: Mapping[str, Any]
     order: Order
     intents: tuple[Intent, ...]
@@ -305,7 +292,7 @@ def _accepted(
     order: Order | None,
     intents: Sequence[Intent],
     physical_of: Mapping[str, bool],
-    origin: str,
+    origin: Origin,
 ) -> Decision:
     new_order = order_from_api(obj, physical_of) if order is None else None
     current = new_order or order

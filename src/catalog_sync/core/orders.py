@@ -15,17 +15,21 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import BeforeValidator, PlainSerializer, TypeAdapter
 
 IntentKind = Literal["create_fulfillment_order", "capture", "cancel_charge", "fulfiller_cancel"]
 IntentStatus = Literal["pending", "done", "failed"]
+#: What an intent can be decided on (see :class:`Origin`).
+OriginKind = Literal["event", "request"]
 #: The fulfiller's view of a line, from fulfillment-order events (reference §10.3).
 FoState = Literal["pending", "backordered", "shipped", "cancelled"]
 
 #: Kinds whose claims become DR's captured or cancelled totals once they land.
 CHARGE_KINDS: Final[frozenset[IntentKind]] = frozenset({"capture", "cancel_charge"})
+#: Every origin kind, in the order :class:`Origin` recognises them.
+ORIGIN_KINDS: Final[tuple[OriginKind, ...]] = ("event", "request")
 #: Every intent status: recorded and still to be sent (or read back), landed at DR, refused.
 INTENT_STATUSES: Final[tuple[IntentStatus, ...]] = ("pending", "done", "failed")
 #: The statuses of an intent still to be sent: the ledger's open work (due, in flight or
@@ -122,6 +126,58 @@ class LineClaim:
     target: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What an intent was decided on: a Digital River event or a merchant request, by id.
+
+    A typed value wherever the code holds it; :meth:`encode` and :meth:`decode` are the one
+    text form (``event:<id>``, ``request:<id>``), used only where an intent is stored as JSON,
+    and the state matches origins on their own columns, never on that text.
+    """
+
+    kind: OriginKind
+    id: str
+
+    @classmethod
+    def event(cls, event_id: str) -> Origin:
+        """The origin of the intents decided on the event ``event_id``."""
+        return cls("event", event_id)
+
+    @classmethod
+    def request(cls, request_id: str) -> Origin:
+        """The origin of the intents a merchant request ``request_id`` records."""
+        return cls("request", request_id)
+
+    @property
+    def event_id(self) -> str | None:
+        """The event the intents were decided on, or None for a merchant request."""
+        return self.id if self.kind == "event" else None
+
+    def encode(self) -> str:
+        """The origin as text: ``<kind>:<id>``."""
+        return f"{self.kind}:{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Origin:
+        """The origin :meth:`encode` wrote; ``ValueError`` for any other text."""
+        kind, separator, origin_id = text.partition(":")
+        for known in ORIGIN_KINDS:
+            if kind == known and separator and origin_id:
+                return cls(known, origin_id)
+        raise ValueError(f"not an intent origin: {text!r}")
+
+
+def _stored_origin(value: object) -> object:
+    """An origin as stored (its text), read back as an :class:`Origin`; others as they are."""
+    return Origin.decode(value) if isinstance(value, str) else value
+
+
+#: How an intent holds its origin: an :class:`Origin`, stored as its text.
+StoredOrigin = Annotated[
+    Origin, BeforeValidator(_stored_origin), PlainSerializer(Origin.encode, return_type=str)
+]
+
+
 @dataclass(frozen=True)
 class Intent:
     """One ledger row: a write to DR, recorded before it is sent."""
@@ -131,7 +187,7 @@ class Intent:
     order_id: str
     body: dict[str, Any] = field(hash=False)
     lines: tuple[LineClaim, ...]
-    origin: str
+    origin: StoredOrigin
     status: IntentStatus = "pending"
     #: For a fulfiller cancellation: the fulfiller's final answer once applied, so a replayed
     #: cancellation event does not release units twice.

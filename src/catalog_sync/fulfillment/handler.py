@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from catalog_sync.core.fulfillment import Decision, decide, order_id_of, origin_event_id
+from catalog_sync.core.fulfillment import Decision, decide, order_id_of
 from catalog_sync.core.orders import (
     FulfillmentError,
     Intent,
@@ -642,7 +642,7 @@ class FulfillmentHandler:
         writes.retries.append(WriteRetry(intent.key, outcome.error, None))
         error = f"{_describe(intent)} failed {attempts} times: {outcome.error}"
         writes.history.append((intent.order_id, None, f"{error}; parked until `events retry`"))
-        event_id = origin_event_id(intent.origin)
+        event_id = intent.origin.event_id
         if event_id is not None:
             writes.events.append(EventOutcome(event_id, "dead", error, attempted=False))
         writes.notices.append(

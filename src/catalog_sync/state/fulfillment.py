@@ -21,7 +21,6 @@ from catalog_sync.core.fulfillment import (
     INBOX_OPEN,
     INBOX_RECEIVED,
     INBOX_STATUSES,
-    event_origin,
     inbox_statuses_moved_by,
 )
 from catalog_sync.core.notices import NotificationRecord
@@ -30,6 +29,7 @@ from catalog_sync.core.orders import (
     INTENT_OPEN,
     Intent,
     Order,
+    Origin,
     intent_from_json,
     order_from_json,
     to_json,
@@ -132,7 +132,7 @@ class FulfillmentTables:
         """Requeue events (``None``: every dead letter) and unpark their writes, atomically."""
         with self.transaction():
             ids = self._requeue(event_ids)
-            self.unpark_intents([event_origin(i) for i in ids], now)
+            self.unpark_intents([Origin.event(i) for i in ids], now)
         return ids
 
     # -- inbox: write helpers --------------------------------------------------------------
@@ -390,10 +390,20 @@ class FulfillmentTables:
     def add_intents(self, intents: Iterable[Intent], now: str) -> None:
         """Record new intents (a known key is left alone: natural keys dedupe)."""
         self._writing().executemany(
-            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, next_attempt_at,"
-            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, origin_kind,"
+            " origin_id, next_attempt_at, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (i.key, i.order_id, i.kind, i.status, json.dumps(to_json(i)), now, now)
+                (
+                    i.key,
+                    i.order_id,
+                    i.kind,
+                    i.status,
+                    json.dumps(to_json(i)),
+                    i.origin.kind,
+                    i.origin.id,
+                    now,
+                    now,
+                )
                 for i in intents
             ),
         )
@@ -426,14 +436,14 @@ class FulfillmentTables:
             ((a.reference, a.error, a.key) for a in answers),
         )
 
-    def unpark_intents(self, origins: Iterable[str], now: str) -> int:
+    def unpark_intents(self, origins: Iterable[Origin], now: str) -> int:
         """Make parked intents of these origins due again; returns how many."""
         db = self._writing()
         before = db.total_changes
         db.executemany(
             f"UPDATE intents SET next_attempt_at=?, attempts=0 WHERE {_INTENT_OPEN_SQL}"  # noqa: S608
-            " AND next_attempt_at IS NULL AND json_extract(intent, '$.origin') = ?",
-            ((now, origin) for origin in origins),
+            " AND next_attempt_at IS NULL AND origin_kind = ? AND origin_id = ?",
+            ((now, origin.kind, origin.id) for origin in origins),
         )
         return db.total_changes - before
 

@@ -13,7 +13,7 @@ from typing import Any
 from catalog_sync.core.fulfillment import InboxStatus
 from catalog_sync.core.merchant_requests import Action, Route
 from catalog_sync.core.notices import NotificationRecord
-from catalog_sync.core.orders import Intent, Order
+from catalog_sync.core.orders import Intent, Order, Origin
 
 
 # -- catalog ----------------------------------------------------------------------------------
@@ -286,6 +286,6 @@ class RequestClaims:
     requests: tuple[RecordedRequest, ...] = ()
     intents: tuple[Intent, ...] = ()
     line_retries: tuple[LineRetry, ...] = ()
-    unpark_origins: tuple[str, ...] = ()
+    unpark_origins: tuple[Origin, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     file: RequestFileRecord | None = None
