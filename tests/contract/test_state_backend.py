@@ -116,6 +116,20 @@ def test_known_physical_leaves_unknown_kinds_out(store: StateBackend) -> None:
     assert store.known_physical(["A", "B", "C"]) == {"A": True}
 
 
+def test_lookups_by_many_ids_find_every_one(store: StateBackend) -> None:
+    """Thousands of ids in one lookup (an initial sync, a long events page) are all found,
+    whatever limit the backend has on one query."""
+    ids = [f"P{n:05d}" for n in range(2_345)]
+    store.record_applied([_pair(pair_id) for pair_id in ids])
+    store.store_events([an_event(f"e{pair_id}") for pair_id in ids], NOW)
+    wanted = [*ids, "missing"]
+    assert (
+        set(store.applied_pairs(wanted)),
+        set(store.known_physical(wanted)),
+        store.known_event_ids([f"e{pair_id}" for pair_id in wanted]),
+    ) == (set(ids), set(ids), {f"e{pair_id}" for pair_id in ids})
+
+
 def test_last_run_is_the_newest_finished(store: StateBackend) -> None:
     """last_run reports the newest finished run with its counts."""
     first = store.start_run("reconcile", dry_run=False)

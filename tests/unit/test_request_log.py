@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog_sync.core.merchant_requests import (
     MerchantRequest,
@@ -25,6 +27,7 @@ from catalog_sync.state import (
     RequestClaims,
     RequestFileRecord,
     RequestLineRecord,
+    RequestRecord,
     open_state,
 )
 
@@ -99,3 +102,23 @@ def test_status_counts_open_requests_by_the_one_rule(tmp_path: Path) -> None:
         landed = replace(store.ledger("100")[0].intent, status="done")
         store.commit_ledger(LedgerWrites(updated_intents={landed.key: landed}), NOW)
         assert (requests_status(store)["open"], store.count_open_requests()) == (1, 1)
+
+
+@given(
+    st.builds(
+        MerchantRequest,
+        request_id=st.text(min_size=1),
+        order_id=st.text(min_size=1),
+        action=st.sampled_from(["fulfill", "cancel"]),
+        line_id=st.none() | st.text(min_size=1),
+        quantity=st.none() | st.integers(min_value=1),
+        reason=st.none() | st.text(),
+        tracking_number=st.none() | st.text(),
+        tracking_company=st.none() | st.text(),
+        tracking_url=st.none() | st.text(),
+    )
+)
+def test_a_logged_request_is_the_request_that_was_asked(request: MerchantRequest) -> None:
+    """A merchant's retry rebuilds the request from its log row: every field survives."""
+    record = RequestRecord.of(request, source="a.csv", source_line=3, created_at=NOW)
+    assert record.request() == request

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
-MetadataValue: TypeAlias = str | bool | int
 
 #: Reference §8.3: must hold identical values on the SKU and on its inventory item.
 SHARED_FIELDS: Final = ("manufacturerId", "partNumber", "countryOfOrigin", "eccn", "hsCode")
@@ -56,8 +55,6 @@ CATALOG_FIELDS: Final = (
 )
 SKU_FIELDS: Final = tuple(f for f in CATALOG_FIELDS if f in SHARED_FIELDS + SKU_ONLY_FIELDS)
 ITEM_FIELDS: Final = tuple(f for f in CATALOG_FIELDS if f in SHARED_FIELDS + ITEM_ONLY_FIELDS)
-#: Fields the API computes; never written, never compared.
-READ_ONLY_FIELDS: Final = frozenset({"id", "createdTime", "updatedTime", "physical", "liveMode"})
 #: A SKU's ``physical`` is derived from these, so changing one may turn a SKU digital or physical.
 PHYSICAL_DECIDING_FIELDS: Final = frozenset({"taxCode", "skuGroupId"})
 

@@ -137,10 +137,11 @@ class InventoryItem(Identified):
     live_mode: bool | None = None
 
 
-class SkuUpdate(Request):
-    """``POST /skus/{id}``: only the fields set change; ``None`` clears a field."""
+class SkuUpsert(Request):
+    """``PUT /skus/{id}``: the full desired representation; ``name`` is required, and an
+    explicit ``None`` clears a field."""
 
-    name: str | None = None
+    name: str
     description: str | None = None
     eccn: str | None = None
     hs_code: str | None = None
@@ -156,18 +157,6 @@ class SkuUpdate(Request):
     weight_unit: str | None = None
     item_breadcrumb: str | None = None
     metadata: Metadata | None = None
-
-
-class SkuUpsert(SkuUpdate):
-    """``PUT /skus/{id}``: the full desired representation; ``name`` is required."""
-
-    name: str
-
-
-class SkuCreate(SkuUpsert):
-    """``POST /skus``: like an upsert with the ``id`` in the body (DR generates one if absent)."""
-
-    id: str | None = None
 
 
 class InventoryItemUpdate(Request):
@@ -387,44 +376,6 @@ class FulfillmentCancellationCreate(Request):
     reason: str | None = None
 
 
-# -- shipments (reference §12) ----------------------------------------------------------------
-
-
-class Tracking(Resource):
-    """One tracking number of a shipment line."""
-
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-
-
-class ShipmentItem(Resource):
-    """A shipped line; ``quantity`` is what *this* shipment carried."""
-
-    id: Id
-    fulfillment_order_item_id: Id | None = None
-    fulfillment_order_item_upstream_id: str | None = None
-    inventory_item_id: Id | None = None
-    part_number: str | None = None
-    quantity: int = 0
-    tracking_urls: list[Tracking] | None = None
-    unit_attributes: list[dict[str, Any]] | None = None
-
-
-class Shipment(Identified):
-    """A shipment (the object of ``fulfillment_order.shipped``); its ``id`` keys one capture."""
-
-    created_time: datetime | None = None
-    fulfillment_order_id: Id | None = None
-    fulfillment_order_upstream_id: str | None = None
-    shipping_choice_id: str | None = None
-    tracking_company_id: str | None = None
-    tracking_company: str | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    items: list[ShipmentItem] = Field(default_factory=list)
-    live_mode: bool | None = None
-
-
 # -- fulfillments (reference §13) -------------------------------------------------------------
 
 
@@ -473,66 +424,3 @@ class FulfillmentCreate(Request):
     tracking_number: str | None = None
     tracking_url: str | None = None
     metadata: Metadata | None = None
-
-
-# -- charges and events (reference §14) -------------------------------------------------------
-
-
-class ChargeOperation(Resource):
-    """A capture or a cancel of a charge; ``fulfillment_id`` links it to our fulfillment."""
-
-    id: Id | None = None
-    created_time: datetime | None = None
-    updated_time: datetime | None = None
-    amount: float | None = None
-    state: str | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
-    fulfillment_id: Id | None = None
-
-
-class Charge(Identified):
-    """A charge (the object of ``order.charge.*`` events)."""
-
-    created_time: datetime | None = None
-    currency: str | None = None
-    amount: float | None = None
-    state: str | None = None
-    order_id: Id | None = None
-    source_id: str | None = None
-    payment_session_id: str | None = None
-    captured: bool | None = None
-    refunded: bool | None = None
-    captures: list[ChargeOperation] = Field(default_factory=list)
-    cancels: list[ChargeOperation] = Field(default_factory=list)
-    refunds: list[dict[str, Any]] = Field(default_factory=list)
-    type: str | None = None
-    live_mode: bool | None = None
-
-
-class EventData(Resource):
-    """An event's payload: the resource after the change and the attributes it changed."""
-
-    object: dict[str, Any] = Field(default_factory=dict)
-    previous_attributes: dict[str, Any] = Field(default_factory=dict)
-
-    def object_as(self, model: type[M]) -> M:
-        """Parse ``object`` as ``model`` (which one depends on the event type, §14.3)."""
-        return model.model_validate(self.object)
-
-
-class Event(Identified):
-    """An event; guide samples spell ``digitalriverVersion``, the SDK ``digitalRiverVersion``."""
-
-    type: str
-    data: EventData = Field(default_factory=EventData)
-    live_mode: bool | None = None
-    created_time: datetime | None = None
-    digitalriver_version: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "digitalriverVersion", "digitalRiverVersion", "digitalriver_version"
-        ),
-        serialization_alias="digitalriverVersion",
-    )
-    webhook_ids: list[str] | None = None

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from catalog_sync.core.priorities import Priority
-from catalog_sync.dr.retry import Sleep
+from catalog_sync.support.clock import Sleep
 
 Clock = Callable[[], float]
 #: Float slack so that a bucket refilled to 0.9999999 counts as holding a token.

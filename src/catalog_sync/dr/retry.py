@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from catalog_sync.dr.errors import DRError, RateLimited
+from catalog_sync.support.clock import Sleep
 
 if TYPE_CHECKING:
     from catalog_sync.support.settings import Settings
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[object]]
 #: Called before each wait with the error, the attempt that failed (1-based) and the delay.
 RetryHook = Callable[[DRError, int, float], None]
 

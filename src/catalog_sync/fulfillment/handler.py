@@ -25,7 +25,7 @@ durable commits are shared by a whole batch instead of paid per event:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -80,7 +80,6 @@ MAX_BACKOFF: Final = 300.0
 #: duplicate fulfillment order or two.
 READ_BACK_CHUNK: Final = 50
 Obj = dict[str, Any]
-Sleep = Callable[[float], Any]
 #: Seconds the daemon's loop lets writes finish together before committing them.
 WRITE_GATHER: Final = 0.02
 

@@ -185,7 +185,7 @@ class EventPoller:
         new = pages = 0
         while True:
             try:
-                page, has_more = await self._client.list_events_raw(
+                page, has_more = await self._client.list_events(
                     types=EVENT_TYPES,
                     ending_before=cursor.last_id,
                     limit=PAGE,
@@ -243,7 +243,7 @@ class EventPoller:
         after: str | None = None
         top: str | None = None
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, created_gt=bound, starting_after=after, limit=PAGE
             )
             pages += 1
@@ -263,7 +263,7 @@ class EventPoller:
         """Walk every event the API keeps, newest first; resumable from ``walk_after``."""
         new = pages = 0
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, starting_after=cursor.walk_after, limit=PAGE
             )
             pages += 1
@@ -327,7 +327,7 @@ class EventPoller:
         after: str | None = None
         now = self._clock()
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, created_gt=moment, starting_after=after, limit=PAGE
             )
             rows.extend(inbox_row(event, now, live=self._live) for event in page)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from catalog_sync.core.merchant_requests import (
@@ -114,20 +114,7 @@ def claim_request(
     pending = claimed.setdefault(order.order_id, [])
     intents = accept_request(order, [*ledger, *pending], request)
     pending.extend(intents)
-    record = RequestRecord(
-        request_id=request.request_id,
-        order_id=request.order_id,
-        action=request.action,
-        line_id=request.line_id,
-        quantity=request.quantity,
-        source=source.name,
-        source_line=source.line,
-        created_at=now,
-        tracking_number=request.tracking_number,
-        tracking_company=request.tracking_company,
-        tracking_url=request.tracking_url,
-        reason=request.reason,
-    )
+    record = RequestRecord.of(request, source=source.name, source_line=source.line, created_at=now)
     lines = tuple(
         RequestLineRecord(
             request.request_id, claim.line_id, claim.quantity, ROUTE_OF_KIND[i.kind], i.key
@@ -197,16 +184,11 @@ def retry_order(store: RequestLogState, order_id: str, now: str) -> list[str]:
 def _reclaim(
     order: Order, intents: Sequence[Intent], request: RequestRecord, line: RequestLineRecord
 ) -> tuple[Intent, ...]:
-    again = MerchantRequest(
+    again = replace(
+        request.request(),
         request_id=f"{request.request_id}.{line.line_id}.r{line.retries + 1}",
-        order_id=request.order_id,
-        action=request.action,
         line_id=line.line_id,
         quantity=line.quantity,
-        reason=request.reason,
-        tracking_number=request.tracking_number,
-        tracking_company=request.tracking_company,
-        tracking_url=request.tracking_url,
     )
     return accept_request(order, intents, again)
 

@@ -35,13 +35,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
 
-from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
+from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import Intent
 from catalog_sync.core.problems import Problem
 from catalog_sync.core.request_files import (
     ERRORS_SUFFIX,
     ParsedRequestFile,
-    RequestRow,
     excerpt,
     is_request_file_name,
     parse_request_file,
@@ -317,7 +316,7 @@ class RequestFolder:
         recorded: list[RecordedRequest] = []
         claimed: dict[str, list[Intent]] = {}
         for row in parsed.rows:
-            request = _request_of(row, request_id_of(row, parsed.name, digest))
+            request = row.request(request_id_of(row, parsed.name, digest))
             try:
                 recorded.append(
                     claim_request(reader, request, Source(parsed.name, row.line), now, claimed)
@@ -392,20 +391,6 @@ def _fitted(folder: Path, stem: str, suffix: str) -> Path:
     tag = f"~{hashlib.sha256(os.fsencode(stem)).hexdigest()[:12]}"
     room = limit - len(os.fsencode(tag + suffix))
     return folder / f"{os.fsdecode(os.fsencode(stem)[:room])}{tag}{suffix}"
-
-
-def _request_of(row: RequestRow, request_id: str) -> MerchantRequest:
-    return MerchantRequest(
-        request_id=request_id,
-        order_id=row.order_id,
-        action=row.action,
-        line_id=row.item_id,
-        quantity=row.quantity,
-        reason=row.reason,
-        tracking_number=row.tracking_number,
-        tracking_company=row.tracking_company,
-        tracking_url=row.tracking_url,
-    )
 
 
 class IntentSender(Protocol):

@@ -69,6 +69,18 @@ def sql_in(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(repr(name) for name in names)})"
 
 
+def rows_in(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+    """Run ``sql`` for the distinct ``values``, in chunks; yield every row.
+
+    ``{ids}`` in ``sql`` stands for the placeholders of one chunk (``id IN ({ids})``): a
+    chunk stays far below SQLite's variable limit, however many values there are.
+    """
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        yield from db.execute(sql.format(ids=",".join("?" * len(chunk))), chunk)
+
+
 #: The open inbox statuses as SQL, exactly the condition of the partial index ``inbox_open``.
 _INBOX_OPEN_SQL: Final = sql_in("status", INBOX_OPEN)
 #: The pending intents, as SQL.
@@ -251,15 +263,8 @@ class FulfillmentTables:
     # -- inbox: reads ----------------------------------------------------------------------
     def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
         """Return which of these ids the inbox already holds."""
-        found: set[str] = set()
-        for chunk in _chunks(sorted(set(event_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT id FROM inbox WHERE id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update(row[0] for row in rows)
-        return found
+        rows = rows_in(self._db, "SELECT id FROM inbox WHERE id IN ({ids})", event_ids)
+        return {row[0] for row in rows}
 
     def inbox_event(self, event_id: str) -> InboxEvent | None:
         """Return one inbox row."""
@@ -295,13 +300,8 @@ class FulfillmentTables:
         payloads = {
             event_id: cache[event_id] for event_id in cache.keys() & {r["id"] for r in rows}
         }
-        for chunk in _chunks(missing):
-            marks = ",".join("?" * len(chunk))
-            found = self._db.execute(
-                f"SELECT id, payload FROM inbox WHERE id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            payloads.update((row[0], json.loads(row[1])) for row in found)
+        found = rows_in(self._db, "SELECT id, payload FROM inbox WHERE id IN ({ids})", missing)
+        payloads.update((row[0], json.loads(row[1])) for row in found)
         return [_inbox(row, payloads[row["id"]]) for row in rows]
 
     def inbox_counts(self) -> dict[str, int]:
@@ -471,15 +471,10 @@ class FulfillmentTables:
 
     def orders_by_id(self, order_ids: Iterable[str]) -> dict[str, Order]:
         """Return our records of these orders (absent ones left out)."""
+        sql = "SELECT order_id, snapshot FROM orders WHERE order_id IN ({ids})"
         found: dict[str, Order] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT order_id, snapshot FROM orders WHERE order_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            for row in rows:
-                found[row[0]] = order_from_json(json.loads(row[1]))
+        for row in rows_in(self._db, sql, order_ids):
+            found[row[0]] = order_from_json(json.loads(row[1]))
         return found
 
     def list_orders(self, state: str | None = None, *, limit: int = 1000) -> list[Order]:
@@ -497,29 +492,20 @@ class FulfillmentTables:
 
     def ledgers(self, order_ids: Iterable[str]) -> dict[str, list[LedgerEntry]]:
         """Return the intents of several orders, each list in recording order."""
+        sql = "SELECT * FROM intents WHERE order_id IN ({ids}) ORDER BY seq"
         found: dict[str, list[LedgerEntry]] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT * FROM intents WHERE order_id IN ({marks}) ORDER BY seq",  # noqa: S608
-                chunk,
-            )
-            for row in rows:
-                found.setdefault(row["order_id"], []).append(_ledger(row))
+        for row in rows_in(self._db, sql, order_ids):
+            found.setdefault(row["order_id"], []).append(_ledger(row))
         return found
 
     def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, LedgerMark]:
         """Each order's mark: its newest intent seq and how many intents are no longer open."""
-        marks: dict[str, LedgerMark] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            holders = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT order_id, max(seq) AS top, sum(NOT ({_INTENT_OPEN_SQL})) AS moved"  # noqa: S608
-                f" FROM intents WHERE order_id IN ({holders}) GROUP BY order_id",
-                chunk,
-            )
-            marks.update({row["order_id"]: LedgerMark(row["top"], row["moved"]) for row in rows})
-        return marks
+        sql = (
+            f"SELECT order_id, max(seq) AS top, sum(NOT ({_INTENT_OPEN_SQL})) AS moved"  # noqa: S608
+            " FROM intents WHERE order_id IN ({ids}) GROUP BY order_id"
+        )
+        rows = rows_in(self._db, sql, order_ids)
+        return {row["order_id"]: LedgerMark(row["top"], row["moved"]) for row in rows}
 
     def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
         """Return each order's oldest pending intent, if due: one write per order in flight.
@@ -573,20 +559,8 @@ class FulfillmentTables:
     # -- catalog knowledge -------------------------------------------------------------------
     def known_physical(self, sku_ids: Iterable[str]) -> dict[str, bool]:
         """Return physical/digital for SKUs reconcile applied (unknown ones left out)."""
-        found: dict[str, bool] = {}
-        for chunk in _chunks(sorted(set(sku_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update((row[0], bool(row[1])) for row in rows)
-        return found
-
-
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+        sql = "SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({ids})"
+        return {row[0]: bool(row[1]) for row in rows_in(self._db, sql, sku_ids)}
 
 
 def _inbox(row: sqlite3.Row, payload: dict[str, Any] | None = None) -> InboxEvent:

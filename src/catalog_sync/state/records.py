@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_sync.core.fulfillment import InboxStatus
-from catalog_sync.core.merchant_requests import Action, Route
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, Route
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Intent, Order, Origin
 
@@ -228,6 +228,40 @@ class RequestRecord:
     tracking_company: str | None = None
     tracking_url: str | None = None
     reason: str | None = None
+
+    @classmethod
+    def of(
+        cls, request: MerchantRequest, *, source: str, source_line: int | None, created_at: str
+    ) -> RequestRecord:
+        """The log row of ``request``, received from ``source`` at ``created_at``."""
+        return cls(
+            request_id=request.request_id,
+            order_id=request.order_id,
+            action=request.action,
+            line_id=request.line_id,
+            quantity=request.quantity,
+            source=source,
+            source_line=source_line,
+            created_at=created_at,
+            tracking_number=request.tracking_number,
+            tracking_company=request.tracking_company,
+            tracking_url=request.tracking_url,
+            reason=request.reason,
+        )
+
+    def request(self) -> MerchantRequest:
+        """The request this row logged (the inverse of :meth:`of`)."""
+        return MerchantRequest(
+            request_id=self.request_id,
+            order_id=self.order_id,
+            action=self.action,
+            line_id=self.line_id,
+            quantity=self.quantity,
+            reason=self.reason,
+            tracking_number=self.tracking_number,
+            tracking_company=self.tracking_company,
+            tracking_url=self.tracking_url,
+        )
 
 
 @dataclass(frozen=True, slots=True)
