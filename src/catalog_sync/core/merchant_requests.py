@@ -103,6 +103,41 @@ class MerchantRequest:
     tracking_url: str | None = None
 
 
+class RequestFields(Protocol):
+    """What a request file's row and a request log row both say of a request, besides its id
+    and its line (named differently in each)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def action(self) -> Action: ...
+    @property
+    def quantity(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def tracking_number(self) -> str | None: ...
+    @property
+    def tracking_company(self) -> str | None: ...
+    @property
+    def tracking_url(self) -> str | None: ...
+
+
+def request_of(fields: RequestFields, request_id: str, line_id: str | None) -> MerchantRequest:
+    """The merchant request ``fields`` describe, under ``request_id``, on ``line_id``."""
+    return MerchantRequest(
+        request_id=request_id,
+        order_id=fields.order_id,
+        action=fields.action,
+        line_id=line_id,
+        quantity=fields.quantity,
+        reason=fields.reason,
+        tracking_number=fields.tracking_number,
+        tracking_company=fields.tracking_company,
+        tracking_url=fields.tracking_url,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RequestState:
     """Status of one transmitted request, with its attempts and the API's last message."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from catalog_sync.core.codes import is_valid_id
-from catalog_sync.core.merchant_requests import Action, MerchantRequest
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, request_of
 from catalog_sync.core.problems import Problem
 
 #: Every column a row may carry; ``orderId``, ``action`` and ``quantity`` are required.
@@ -85,17 +85,7 @@ class RequestRow:
 
     def request(self, request_id: str) -> MerchantRequest:
         """The merchant request this row asks for, recorded under ``request_id``."""
-        return MerchantRequest(
-            request_id=request_id,
-            order_id=self.order_id,
-            action=self.action,
-            line_id=self.item_id,
-            quantity=self.quantity,
-            reason=self.reason,
-            tracking_number=self.tracking_number,
-            tracking_company=self.tracking_company,
-            tracking_url=self.tracking_url,
-        )
+        return request_of(self, request_id, self.item_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_sync.core.fulfillment import InboxStatus
-from catalog_sync.core.merchant_requests import Action, MerchantRequest, Route
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, Route, request_of
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Intent, Order, Origin
 
@@ -251,17 +251,7 @@ class RequestRecord:
 
     def request(self) -> MerchantRequest:
         """The request this row logged (the inverse of :meth:`of`)."""
-        return MerchantRequest(
-            request_id=self.request_id,
-            order_id=self.order_id,
-            action=self.action,
-            line_id=self.line_id,
-            quantity=self.quantity,
-            reason=self.reason,
-            tracking_number=self.tracking_number,
-            tracking_company=self.tracking_company,
-            tracking_url=self.tracking_url,
-        )
+        return request_of(self, self.request_id, self.line_id)
 
 
 @dataclass(frozen=True, slots=True)
