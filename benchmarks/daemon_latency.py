@@ -3,7 +3,7 @@
 Run with ``python -m benchmarks.daemon_latency`` (``--pairs``/``--drops`` for a quick try). The
 catalog is ``--files`` CSV files of digital products (one SKU each, so the initial sync is one
 write per pair); the sandbox runs as its own process, rate limit off. Figures printed next to
-their targets (issue 5):
+their targets:
 
 * change-to-remote latency of a write-then-rename drop, median < 500 ms and p95 < 1 s, over
   ``--drops`` drops, against a baseline measured in the same run: the same change applied by a

@@ -97,7 +97,7 @@ def ship_all(sandbox: RunningSandbox, fulfillment_order: FulfillmentOrder) -> di
 
 
 def capture_of(shipment: dict[str, Any]) -> FulfillmentCreate:
-    """The capture for a shipment, mapped as reference §14.4 says."""
+    """The capture for a shipment, mapped as docs/digital-river-api.md §14.4 says."""
     return FulfillmentCreate(
         order_id=shipment["fulfillmentOrderUpstreamId"],
         shipment_id=shipment["id"],

@@ -1,11 +1,12 @@
-"""Merchant-initiated fulfil / cancel requests (issue 7): routing, acceptance, request statuses.
+"""Merchant-initiated fulfil / cancel requests: routing, acceptance, request statuses.
 
 A request claims units at once (its intents are recorded with the request), so no second
-request and no event can take the same units, and it goes where the API wants it (reference
-§11, §13, §14.4): a physical line the fulfiller holds is cancelled through the fulfiller (the
-charge cancel then follows from ``fulfillment_order.cancelled``), a digital line is fulfilled or
-cancelled directly with ``POST /fulfillments``, and a physical line is never fulfilled by hand:
-DR captures it when it ships. Unlike the connector of seed 004, partial quantities are allowed.
+request and no event can take the same units, and it goes where the API wants it
+(docs/digital-river-api.md §11, §13, §14.4): a physical line the fulfiller holds is cancelled
+through the fulfiller (the charge cancel then follows from ``fulfillment_order.cancelled``), a
+digital line is fulfilled or cancelled directly with ``POST /fulfillments``, and a physical line
+is never fulfilled by hand: DR captures it when it ships. Partial quantities are allowed: a
+request may take some of a line's open units.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ _ROUTE_KIND: Final[Mapping[Route, IntentKind]] = {
 }
 #: The route each kind of request intent was sent by (the inverse of the choice above).
 ROUTE_OF_KIND: Final[Mapping[IntentKind, Route]] = {k: r for r, k in _ROUTE_KIND.items()}
-#: DR refuses writes on these orders (reference §13.2, 409 ``order_fulfilled``).
+#: DR refuses writes on these orders (docs/digital-river-api.md §13.2, 409 ``order_fulfilled``).
 _FINISHED_STATES: Final = frozenset({"fulfilled", "complete", "cancelled"})
 
 
@@ -391,7 +392,10 @@ def _fulfillment_body(
     where: Route,
     lines: Sequence[tuple[OrderLine, int]],
 ) -> dict[str, Any]:
-    """Return ``POST /fulfillments`` for a digital fulfil or a direct charge cancel (§13.2)."""
+    """Return ``POST /fulfillments`` for a digital fulfil or a direct charge cancel.
+
+    The request body is docs/digital-river-api.md §13.2.
+    """
     field = "quantity" if where == "digital_fulfill" else "cancelQuantity"
     body: dict[str, Any] = {
         "orderId": order.order_id,
@@ -411,7 +415,7 @@ def _fulfillment_body(
 def _cancellation_body(
     order: Order, request: MerchantRequest, lines: Sequence[tuple[OrderLine, int]]
 ) -> dict[str, Any]:
-    """Return ``POST /fulfillment-cancellations`` (reference §11)."""
+    """Return ``POST /fulfillment-cancellations`` (docs/digital-river-api.md §11)."""
     body: dict[str, Any] = {
         "fulfillmentOrderId": order.fulfillment_order_id,
         "upstreamId": cancellation_upstream_id(order.order_id, request.request_id),

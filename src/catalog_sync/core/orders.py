@@ -1,8 +1,8 @@
 """Orders, their lines and the intent ledger: the counters Digital River does not keep.
 
-DR order lines carry no open / fulfilled / cancelled quantities (reference §9.2), so every unit of
-a line is accounted for here. A write to DR is first recorded as an :class:`Intent` whose
-:class:`LineClaim` rows reserve units of a line; a line's open quantity is what no live claim
+DR order lines carry no open / fulfilled / cancelled quantities (docs/digital-river-api.md §9.2), so
+every unit of a line is accounted for here. A write to DR is first recorded as an :class:`Intent`
+whose :class:`LineClaim` rows reserve units of a line; a line's open quantity is what no live claim
 holds. All per-line work is keyed by the order line ``id``: several lines may share one SKU.
 
 Everything is plain data: entities are frozen dataclasses, DR objects are JSON dicts, and
@@ -23,7 +23,7 @@ IntentKind = Literal["create_fulfillment_order", "capture", "cancel_charge", "fu
 IntentStatus = Literal["pending", "done", "failed"]
 #: What an intent can be decided on (see :class:`Origin`).
 OriginKind = Literal["event", "request"]
-#: The fulfiller's view of a line, from fulfillment-order events (reference §10.3).
+#: The fulfiller's view of a line, from fulfillment-order events (docs/digital-river-api.md §10.3).
 FoState = Literal["pending", "backordered", "shipped", "cancelled"]
 
 #: Kinds whose claims become DR's captured or cancelled totals once they land.
@@ -81,9 +81,11 @@ class OrderLine:
     physical: bool
     fo_item_id: str | None = None
     fo_state: FoState | None = None
-    #: Cumulative ``cancelled`` last seen on a fulfillment_order event (reference §14.4 trap).
+    #: Cumulative ``cancelled`` last seen on a fulfillment_order event (the trap of
+    #: docs/digital-river-api.md §14.4).
     fulfiller_cancelled: int = 0
-    #: Last ``totalBackordered`` seen: DR's duplicate checksum for backorder events (§6).
+    #: Last ``totalBackordered`` seen: DR's duplicate checksum for backorder events
+    #: (docs/digital-river-api.md §6).
     backordered_total: int = 0
     #: Units DR confirmed captured / charge-cancelled (moved only by :func:`settle`).
     fulfilled: int = 0
@@ -307,7 +309,7 @@ def _lowered(claim: LineClaim, failed: Intent, released: Mapping[str, int]) -> L
 
 
 def order_from_api(obj: Mapping[str, Any], physical_of: Mapping[str, bool]) -> Order:
-    """Return our record of a DR Order object (reference §9.2).
+    """Return our record of a DR Order object (docs/digital-river-api.md §9.2).
 
     ``physical_of`` maps SKU id to physical (True) or digital (False); the edge fills it from the
     catalog state or ``GET /skus/{id}``. A SKU missing from it is :class:`UnknownProductKindError`:
@@ -365,7 +367,10 @@ def read_str(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def read_id(obj: Mapping[str, Any], key: str, path: str) -> str:
-    """Return an id that DR sends as a string or as a JSON integer (reference §2, §16.6)."""
+    """Return an id that DR sends as a string or as a JSON integer.
+
+    Which ids come as numbers: docs/digital-river-api.md §2 and §16.6.
+    """
     value = obj.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -373,7 +378,7 @@ def read_id(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def read_count(obj: Mapping[str, Any], key: str, path: str) -> int:
-    """Return a required non-negative integer (DR's samples sometimes quote numbers, §13.2)."""
+    """Return a required non-negative integer, quoted or not (docs/digital-river-api.md §13.2)."""
     value = obj.get(key)
     if isinstance(value, str) and value.isdigit():
         return int(value)

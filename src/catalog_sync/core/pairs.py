@@ -1,4 +1,6 @@
-"""The SKU / inventory-item pair and which API field lives on which side (reference §7, §8).
+"""The SKU / inventory-item pair and which API field lives on which side.
+
+The API's side of it is in docs/digital-river-api.md §7 (SKUs) and §8 (inventory items).
 
 This is the only module that knows the field mapping, so the catalog, the planner, the apply
 layer and the sandbox cannot disagree about where ``allowOversell`` goes.
@@ -14,7 +16,7 @@ from typing import Final, TypeAlias
 
 JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
 
-#: Reference §8.3: must hold identical values on the SKU and on its inventory item.
+#: docs/digital-river-api.md §8.3: must hold identical values on the SKU and on its inventory item.
 SHARED_FIELDS: Final = ("manufacturerId", "partNumber", "countryOfOrigin", "eccn", "hsCode")
 #: Written to the SKU only. ``managedFulfillment`` is deliberately absent: setting it hands the
 #: pair to Digital River (orchestrated model), which is exactly what catalog-sync must not do.

@@ -1,4 +1,4 @@
-"""Merchant request files (issue 7): JSON or CSV rows of fulfil / cancel requests, parsed purely.
+"""Merchant request files: JSON or CSV rows of fulfil / cancel requests, parsed purely.
 
 A file comes from the merchant's own systems, so nothing in it is trusted: every problem is a
 :class:`~catalog_sync.core.problems.Problem`, like a catalog's, reported as

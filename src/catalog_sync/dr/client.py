@@ -5,9 +5,9 @@ Every call goes through :meth:`DigitalRiverClient._call`, which draws a token fr
 holds one of ``max_concurrency`` slots, maps failures onto :mod:`catalog_sync.dr.errors` and
 retries what may be retried.
 
-Retrying writes needs care because the API has no idempotency key (reference §6). GETs, PUT
-upserts, POST updates and DELETEs give the same result when repeated, so any retryable error is
-retried. Creates (``POST /inventory-items``, ``/fulfillment-orders``, ``/fulfillments``,
+Retrying writes needs care because the API has no idempotency key (docs/digital-river-api.md §6).
+GETs, PUT upserts, POST updates and DELETEs give the same result when repeated, so any retryable
+error is retried. Creates (``POST /inventory-items``, ``/fulfillment-orders``, ``/fulfillments``,
 ``/fulfillment-cancellations``) are resent only after an error that proves the request was not
 applied (429, connect failures); otherwise they raise
 :class:`~catalog_sync.dr.errors.OutcomeUnknown` so the caller reads back before resending
@@ -560,7 +560,10 @@ def id_chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 def format_time(value: datetime) -> str:
-    """Render a time as the API writes them: UTC with a literal ``Z`` (reference §2)."""
+    """Render a time as the API writes them: UTC with a literal ``Z``.
+
+    The API's time format is docs/digital-river-api.md §2.
+    """
     if value.tzinfo is None:
         raise ValueError("naive datetime: the API's times are UTC")
     text = value.astimezone(UTC).isoformat()

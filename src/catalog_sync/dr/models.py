@@ -1,10 +1,11 @@
 """Typed views of the Digital River resources catalog-sync reads and writes.
 
-Attributes are snake_case; the wire names are the API's camelCase exactly (reference §7-§14),
-produced by one alias generator so no field can be misspelt by hand. Response models are
-tolerant readers: DR adds fields without notice (reference §1), so unknown fields are kept in
-``model_extra`` instead of failing or being dropped. Ids are strings even where the API sends
-JSON numbers (fulfillment orders and their lines, reference §2): code never parses ids.
+Attributes are snake_case; the wire names are the API's camelCase exactly
+(docs/digital-river-api.md §7-§14), produced by one alias generator so no field can be misspelt
+by hand. Response models are tolerant readers: DR adds fields without notice
+(docs/digital-river-api.md §1), so unknown fields are kept in ``model_extra`` instead of failing
+or being dropped. Ids are strings even where the API sends JSON numbers (fulfillment orders and
+their lines, docs/digital-river-api.md §2): code never parses ids.
 
 Request models refuse unknown top-level fields, so a typo fails here and not as a
 ``400 unknown_parameter`` at the API; :meth:`Request.to_body` sends only what was set, which is
@@ -26,7 +27,8 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
-#: An id as the API sends it, normalised to ``str`` (some are JSON numbers, reference §2).
+#: An id as the API sends it, normalised to ``str``: some are JSON numbers
+#: (docs/digital-river-api.md §2).
 Id = Annotated[str, BeforeValidator(_id_to_str)]
 Metadata = dict[str, str | bool | int]
 
@@ -78,7 +80,10 @@ class Address(Resource):
 
 
 class Contact(Resource):
-    """``shipTo`` / ``billTo``: an address and who receives at it (reference §9.2, §10.2)."""
+    """``shipTo`` / ``billTo``: an address and who receives at it.
+
+    Read on orders (docs/digital-river-api.md §9.2), sent on fulfillment orders (§10.2).
+    """
 
     address: Address | None = None
     name: str | None = None
@@ -95,7 +100,7 @@ class Tax(Resource):
     amount: float | None = None
 
 
-# -- SKUs and inventory items (reference §7, §8) ----------------------------------------------
+# -- SKUs and inventory items (docs/digital-river-api.md §7, §8) -----------------------------------
 
 
 class Sku(Identified):
@@ -176,7 +181,7 @@ class InventoryItemCreate(InventoryItemUpdate):
     id: str | None = None
 
 
-# -- orders (reference §9) --------------------------------------------------------------------
+# -- orders (docs/digital-river-api.md §9) ---------------------------------------------------------
 
 
 class ShippingChoice(Resource):
@@ -219,7 +224,7 @@ class OrderItem(Resource):
 
 
 class Order(Identified):
-    """An order, read side only (the storefront creates orders, reference §9.1)."""
+    """An order, read side only (the storefront creates orders, docs/digital-river-api.md §9.1)."""
 
     upstream_id: str | None = None
     checkout_id: str | None = None
@@ -248,7 +253,7 @@ class Order(Identified):
     metadata: Metadata | None = None
 
 
-# -- fulfillment orders (reference §10) -------------------------------------------------------
+# -- fulfillment orders (docs/digital-river-api.md §10) --------------------------------------------
 
 
 class FulfillmentShippingChoice(Resource):
@@ -331,7 +336,7 @@ class FulfillmentOrderCreate(Request):
     reservation_id: str | None = None
 
 
-# -- fulfillment cancellations (reference §11) ------------------------------------------------
+# -- fulfillment cancellations (docs/digital-river-api.md §11) -------------------------------------
 
 
 class FulfillmentCancellationItem(Resource):
@@ -376,7 +381,7 @@ class FulfillmentCancellationCreate(Request):
     reason: str | None = None
 
 
-# -- fulfillments (reference §13) -------------------------------------------------------------
+# -- fulfillments (docs/digital-river-api.md §13) --------------------------------------------------
 
 
 class FulfillmentItem(Resource):

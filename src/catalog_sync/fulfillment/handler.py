@@ -15,9 +15,9 @@ durable commits are shared by a whole batch instead of paid per event:
    ``claim_due_writes``, committed BEFORE it is sent. An intent found with ``sent_at`` set
    may have landed (a lost answer, a crash), so it is read back (``core.readback``) and only
    what did not land is resent; fulfillment orders are always read back first because DR
-   accepts a second one with the same ``upstreamId`` (reference §6) and that would ship goods
-   twice. A 409 meaning "already done" settles the intent; any other refusal (a quantity too
-   large) fails it, surfaced in the order's history and as a notification. Retryable failures
+   accepts a second one with the same ``upstreamId`` (docs/digital-river-api.md §6) and that would
+   ship goods twice. A 409 meaning "already done" settles the intent; any other refusal (a quantity
+   too large) fails it, surfaced in the order's history and as a notification. Retryable failures
    back off; after ``handler_max_attempts`` the intent is parked and its event becomes a dead
    letter that ``catalog-sync events retry`` re-runs.
 """

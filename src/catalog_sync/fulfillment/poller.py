@@ -1,7 +1,7 @@
 """The event poller: Digital River's events into the inbox, exactly once per event id.
 
-The API gives no order guarantee and events may become visible late (reference §14.1), so the
-cursor is not trusted blindly:
+The API gives no order guarantee and events may become visible late
+(docs/digital-river-api.md §14.1), so the cursor is not trusted blindly:
 
 - *forward*: ``endingBefore=<newest id read>`` returns the events just newer than it; each
   page is stored, oldest first, in the same transaction that advances the cursor, and the
@@ -47,7 +47,8 @@ from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import Settings
 
-#: The distributed-model types (reference §14.3); fewer than 20, as ``types`` requires (§16.5).
+#: The distributed-model types (docs/digital-river-api.md §14.3); fewer than 20, as ``types``
+#: requires (§16.5).
 EVENT_TYPES: Final = (
     "order.accepted",
     "order.cancelled",
@@ -65,7 +66,7 @@ EVENT_TYPES: Final = (
     "fulfillment_cancellation.accepted",
     "fulfillment_cancellation.rejected",
 )
-#: How long the API keeps events (reference §14.1).
+#: How long the API keeps events (docs/digital-river-api.md §14.1).
 RETENTION: Final = timedelta(days=30)
 PAGE: Final = 100
 #: Reading new events is on every capture's critical path: at the rate budget it must not

@@ -1,4 +1,4 @@
-"""The request transmitter (issue 7): request files in, pending request intents out, in seconds.
+"""The request transmitter: request files in, pending request intents out, in seconds.
 
 Two duties in one daemon ``Service`` named ``requests``:
 

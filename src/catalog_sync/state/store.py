@@ -1,7 +1,7 @@
 """SQLite implementation of the state store.
 
-WAL with ``synchronous=FULL`` so a committed transaction survives a crash or power loss: the
-brief's "nothing lost on crash" is a property of every commit here, not of a shutdown hook.
+WAL with ``synchronous=FULL`` so a committed transaction survives a crash or power loss:
+"nothing lost on a crash" is a property of every commit here, not of a shutdown hook.
 
 A database that cannot be used (read-only, immutable, damaged, on a full disk, a folder where
 the file should be) raises :class:`StateError`: the path, what failed and what to do, in one

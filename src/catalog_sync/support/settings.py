@@ -26,7 +26,7 @@ from catalog_sync.support.logs import register_secret
 
 PRODUCTION_API: Final = "https://api.digitalriver.com"
 DEFAULT_CONFIG_FILE: Final = Path("/etc/catalog-sync/catalog-sync.toml")
-#: Reference §4: requests per second per secret key.
+#: docs/digital-river-api.md §4: requests per second per secret key.
 TEST_KEY_RATE: Final = 25.0
 LIVE_KEY_RATE: Final = 250.0
 #: The file name systemd's ``LoadCredential=api-key:...`` gives the key under

@@ -38,7 +38,7 @@ def fulfillment(
     shipment_id: str | None = None,
     key: str | None = None,
 ) -> JSON:
-    """A Fulfillment (reference §13.3): per line (quantity, cancelQuantity), both always present."""
+    """A Fulfillment (docs/digital-river-api.md §13.3): both quantities on every line."""
     obj: JSON = {
         "id": ful_id,
         "createdTime": "2024-01-11T08:00:00Z",

@@ -30,7 +30,7 @@ def test_fields_use_the_api_camel_case_names() -> None:
 
 
 def test_numeric_ids_become_strings() -> None:
-    """A fulfillment order's JSON-number ids (reference §2) are read as strings."""
+    """A fulfillment order's JSON-number ids (docs/digital-river-api.md §2) are read as strings."""
     order = FulfillmentOrder.model_validate(
         {"id": 9292981838, "items": [{"id": 650398674428, "quantity": 2, "pending": 2}]}
     )
