@@ -31,15 +31,8 @@ _WRITING_CALLS = frozenset({"write_text", "write_bytes", "symlink_to", "rename"}
 NAME_MAX = 255
 
 
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    """A umask of 022, as a shell usually has, so only explicit modes make files private."""
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
-
-
 def _mode(path: Path) -> int:
+    """The permission bits of ``path``."""
     return stat.S_IMODE(path.stat().st_mode)
 
 

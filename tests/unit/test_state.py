@@ -11,7 +11,6 @@ import os
 import sqlite3
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -294,14 +293,6 @@ def test_unwritable_folder_for_the_lock_is_a_state_error(tmp_path: Path) -> None
 
 
 # -- private files ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    """A umask of 022, as a shell usually has, so only explicit modes make files private."""
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
 
 
 def _mode(path: Path) -> int:
