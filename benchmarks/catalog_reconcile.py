@@ -1,4 +1,4 @@
-"""Catalog reconciliation at scale (issue 4): our reconciler against a naive script.
+"""Catalog reconciliation at scale: our reconciler against a naive script.
 
 Builds a catalog of ``--pairs`` pairs (100,000 by default), then, against a sandbox with its
 rate limit off, measures an initial sync, an unchanged re-run, a re-run with 1% of the rows
@@ -384,7 +384,7 @@ def measure_rate(workspace: _Workspace, pairs: int) -> RateUse:
 
 
 def report(pairs: int, phases: list[Phase], rate: RateUse) -> list[Check]:
-    """Print the results table and return the checks against the issue's targets."""
+    """Print the results table and return the checks against their targets."""
     header = ["run", "wall s", "pairs/s", "API calls", "write calls", "peak RSS MB"]
     header += ["naive wall s", "naive writes", "time ratio", "writes ratio"]
     rows = [

@@ -3,7 +3,7 @@
 Run with ``python -m benchmarks.daemon_latency`` (``--pairs``/``--drops`` for a quick try). The
 catalog is ``--files`` CSV files of digital products (one SKU each, so the initial sync is one
 write per pair); the sandbox runs as its own process, rate limit off. Figures printed next to
-their targets (issue 5):
+their targets:
 
 * change-to-remote latency of a write-then-rename drop, median < 500 ms and p95 < 1 s, over
   ``--drops`` drops, against a baseline measured in the same run: the same change applied by a
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from catalog_sync.demo.walkthrough import (
+from catalog_sync.demo.testing import (
     DaemonProcess,
     daemon_env,
     start_sandbox_process,
@@ -35,6 +35,7 @@ from catalog_sync.demo.walkthrough import (
 )
 from catalog_sync.sandbox.testing import new_test_key
 from catalog_sync.state import open_state
+from catalog_sync.support.files import write_atomically
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -78,11 +79,9 @@ class Catalog:
         index = n // self.per_file
         text = file_text(*self._span(index), self.renamed)
         path = self._path(index)
-        temp = path.with_name(f".{path.name}.tmp")
 
         def drop() -> None:
-            temp.write_text(text, encoding="utf-8")
-            temp.replace(path)
+            write_atomically(path, [text], private=False)
 
         return drop
 

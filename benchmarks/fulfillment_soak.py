@@ -168,7 +168,7 @@ def _finish(
 
 
 def check(sandbox: RunningSandbox, state: Path, placed: list[dict[str, Any]]) -> list[str]:
-    """Every invariant of issue 6, asserted at the sandbox; returns what failed."""
+    """Every invariant of the fulfillment ledger, asserted at the sandbox; returns what failed."""
     problems: list[str] = []
     with sandbox.api() as api, open_state(state) as store:
         problems.extend(p for order in placed for p in _check_order(api, order))

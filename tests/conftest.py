@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -11,6 +12,14 @@ import pytest
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
 
 SandboxFactory = Callable[..., AbstractContextManager[RunningSandbox]]
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask of 022, as a shell usually has, so only explicit modes make files private."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from catalog_sync.core.merchant_requests import MerchantRequest, accept_request
-from catalog_sync.core.orders import Intent, IntentKind, LineClaim, Order, OrderLine
+from catalog_sync.core.orders import Intent, IntentKind, LineClaim, Order, OrderLine, Origin
 from catalog_sync.state import (
     InboxEvent,
     LedgerReader,
@@ -41,13 +41,17 @@ def an_order(order_id: str = "o1", quantity: int = 2, state: str = "accepted") -
     return Order(order_id, state, "USD", (OrderLine("L1", "sku-1", quantity, physical=False),))
 
 
+#: The event the intents of these tests were decided on, unless a test says otherwise.
+AN_EVENT = Origin.event("e1")
+
+
 def an_intent(
     order_id: str = "o1",
     key: str = "capture:s1",
     *,
     quantity: int = 1,
     kind: IntentKind = "capture",
-    origin: str = "event:e1",
+    origin: Origin = AN_EVENT,
 ) -> Intent:
     """A pending intent claiming ``quantity`` units of line ``L1``."""
     claims = (LineClaim("L1", quantity, quantity),)

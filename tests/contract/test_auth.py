@@ -1,4 +1,4 @@
-"""Authentication and modes (reference §1)."""
+"""Authentication and modes (docs/digital-river-api.md §1)."""
 
 from __future__ import annotations
 

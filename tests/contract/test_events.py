@@ -1,4 +1,4 @@
-"""Events: shape and filters (reference §14)."""
+"""Events: shape and filters (docs/digital-river-api.md §14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The distributed flow of reference §15, played end to end over HTTP."""
+"""The distributed flow of docs/digital-river-api.md §15, played end to end over HTTP."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from tests.format_examples import EXAMPLES, Example
 from tests.hostile_values import foreign_digits
 
 from catalog_sync.core.catalog import parse_bytes
-from catalog_sync.core.errors import Problem, Severity
+from catalog_sync.core.problems import Problem, Severity
 from catalog_sync.core.pairs import DesiredPair
 from catalog_sync.sandbox.testing import item_body, sku_body
 

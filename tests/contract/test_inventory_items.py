@@ -1,4 +1,4 @@
-"""Inventory items and the SKU pairing (reference §8)."""
+"""Inventory items and the SKU pairing (docs/digital-river-api.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lists: envelope, order, cursors, limits and filters (reference §5)."""
+"""Lists: envelope, order, cursors, limits and filters (docs/digital-river-api.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SKUs: statuses, validation bodies, upsert and merge semantics, ``physical`` (reference §7)."""
+"""SKUs (docs/digital-river-api.md §7): statuses, bodies, upsert and merge, ``physical``."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from tests.contract.state_backend_helpers import (
 )
 
 from catalog_sync.core.merchant_requests import RequestRefusedError
-from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus
+from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Origin
 from catalog_sync.state import (
     AppliedPair,
     EventCursor,
@@ -114,6 +114,20 @@ def test_known_physical_leaves_unknown_kinds_out(store: StateBackend) -> None:
     """Only SKUs applied with a known kind are reported."""
     store.record_applied([_pair("A"), AppliedPair("B", "h", "a.csv", 3, physical=None)])
     assert store.known_physical(["A", "B", "C"]) == {"A": True}
+
+
+def test_lookups_by_many_ids_find_every_one(store: StateBackend) -> None:
+    """Thousands of ids in one lookup (an initial sync, a long events page) are all found,
+    whatever limit the backend has on one query."""
+    ids = [f"P{n:05d}" for n in range(2_345)]
+    store.record_applied([_pair(pair_id) for pair_id in ids])
+    store.store_events([an_event(f"e{pair_id}") for pair_id in ids], NOW)
+    wanted = [*ids, "missing"]
+    assert (
+        set(store.applied_pairs(wanted)),
+        set(store.known_physical(wanted)),
+        store.known_event_ids([f"e{pair_id}" for pair_id in wanted]),
+    ) == (set(ids), set(ids), {f"e{pair_id}" for pair_id in ids})
 
 
 def test_last_run_is_the_newest_finished(store: StateBackend) -> None:
@@ -237,7 +251,7 @@ def test_inbox_events_filter_and_order(store: StateBackend) -> None:
 def test_requeue_sends_dead_letters_back_and_unparks_their_writes(store: StateBackend) -> None:
     """``events retry``: the event is received again and its parked write is due again."""
     store.store_events([an_event("e1", status="dead")], NOW)
-    _with_intents(store, an_intent(origin="event:e1"))
+    _with_intents(store, an_intent(origin=Origin.event("e1")))
     store.commit_ledger(LedgerWrites(retries=[WriteRetry("capture:s1", "500", None)]), NOW)
     requeued = store.requeue_events(["e1"], LATER)
     event = store.inbox_event("e1")
@@ -665,11 +679,32 @@ def test_a_line_retry_points_the_line_at_its_new_intent(store: StateBackend) -> 
 
 def test_a_claim_makes_parked_writes_of_an_origin_due_again(store: StateBackend) -> None:
     """Unparking by origin makes a parked write due and resets its attempts."""
-    _with_intents(store, an_intent(origin="request:r1"))
+    _with_intents(store, an_intent(origin=Origin.request("r1")))
     store.commit_ledger(LedgerWrites(retries=[WriteRetry("capture:s1", "503", None)]), NOW)
-    store.claim_units(lambda _: (RequestClaims(unpark_origins=("request:r1",)), None), LATER)
+    store.claim_units(
+        lambda _: (RequestClaims(unpark_origins=(Origin.request("r1"),)), None), LATER
+    )
     entry = store.ledger("o1")[0]
     assert (entry.parked, entry.attempts, entry.next_attempt_at) == (False, 0, LATER)
+
+
+@pytest.mark.parametrize("origin_id", ["r1", "r%", "r_", "request:r1", "'; --"])
+def test_unparking_an_origin_leaves_every_other_origin_parked(
+    store: StateBackend, origin_id: str
+) -> None:
+    """An origin is matched by kind and id exactly: the event of the same id, and ids that
+    only look alike to a text pattern, keep their writes parked."""
+    others = [Origin.event(origin_id), Origin.request(f"{origin_id}x"), Origin.request("r")]
+    intents = [
+        an_intent(key=f"k{n}", origin=origin)
+        for n, origin in enumerate([Origin.request(origin_id), *others])
+    ]
+    _with_intents(store, *intents)
+    parked = [WriteRetry(i.key, "503", None) for i in intents]
+    store.commit_ledger(LedgerWrites(retries=parked), NOW)
+    unpark = RequestClaims(unpark_origins=(Origin.request(origin_id),))
+    store.claim_units(lambda _: (unpark, None), LATER)
+    assert [e.intent.key for e in store.ledger("o1") if not e.parked] == ["k0"]
 
 
 def test_requests_survive_reopen(open_backend: OpenBackend) -> None:

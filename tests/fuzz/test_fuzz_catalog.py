@@ -20,8 +20,8 @@ from tests.hostile_values import hostile_text, json_text, json_values
 
 from catalog_sync.catalog.files import read_catalog_file
 from catalog_sync.core.catalog import Catalog, CatalogBuilder
-from catalog_sync.core.errors import Problem
 from catalog_sync.core.pairs import CATALOG_FIELDS, DesiredPair
+from catalog_sync.core.problems import Problem
 from catalog_sync.core.textstream import Limits
 
 SUFFIXES = ("csv", "json", "jsonl")

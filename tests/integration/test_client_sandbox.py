@@ -97,7 +97,7 @@ def ship_all(sandbox: RunningSandbox, fulfillment_order: FulfillmentOrder) -> di
 
 
 def capture_of(shipment: dict[str, Any]) -> FulfillmentCreate:
-    """The capture for a shipment, mapped as reference §14.4 says."""
+    """The capture for a shipment, mapped as docs/digital-river-api.md §14.4 says."""
     return FulfillmentCreate(
         order_id=shipment["fulfillmentOrderUpstreamId"],
         shipment_id=shipment["id"],
@@ -156,9 +156,9 @@ async def test_wrong_key_is_unauthorized(sandbox: RunningSandbox) -> None:
 
 
 async def test_missing_object_is_not_found(client: DigitalRiverClient) -> None:
-    """Reading an unknown fulfillment is a 404."""
+    """Reading an unknown order is a 404."""
     with pytest.raises(NotFound):
-        await client.get_fulfillment("ful_missing")
+        await client.get_order("missing")
 
 
 async def test_second_create_of_an_id_is_conflict(client: DigitalRiverClient) -> None:

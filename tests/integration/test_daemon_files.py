@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_sync.demo.walkthrough import DaemonProcess, daemon_env, replace_row, wait_until
+from catalog_sync.demo.testing import DaemonProcess, daemon_env, replace_row, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import RunRecord, open_state
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from catalog_sync.demo.walkthrough import DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import open_state
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from catalog_sync.cli import main
 from catalog_sync.daemon.runner import Daemon, DaemonContext
 from catalog_sync.daemon.service import Service
-from catalog_sync.demo.walkthrough import DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.support.settings import Settings
 

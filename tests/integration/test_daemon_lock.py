@@ -21,7 +21,8 @@ import pytest
 from tests.integration.fulfillment_helpers import dr_fulfillments, line_totals
 
 from catalog_sync.daemon.instance_lock import InstanceLock, LockHolder
-from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
 from catalog_sync.state import open_state
 

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS, DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
+from catalog_sync.demo.walkthrough import EXAMPLE_CATALOGS
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import InboxEvent, open_state
 

@@ -14,7 +14,7 @@ from tests.integration.fulfillment_helpers import dr_fulfillments, line_totals, 
 
 from catalog_sync.cli import main
 from catalog_sync.demo.orders import RunCli, run_order_demo, subprocess_cli
-from catalog_sync.demo.walkthrough import daemon_env
+from catalog_sync.demo.testing import daemon_env
 from catalog_sync.sandbox.testing import RunningSandbox
 
 

@@ -1,4 +1,4 @@
-"""Merchant requests meeting failures: 500s, a permanent 400, a lost answer (issue 7)."""
+"""Merchant requests meeting failures: 500s, a permanent 400, a lost answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request files dropped into ``requests/`` and the ``requests`` service (issue 7)."""
+"""Request files dropped into ``requests/`` and the ``requests`` service."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Merchant fulfil / cancel requests over loopback HTTP with the sandbox (issue 7)."""
+"""Merchant fulfil / cancel requests over loopback HTTP with the sandbox."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, Reconci
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import open_state
+from catalog_sync.support.files import write_atomically
 
 PHYSICAL = "4323.310_A"
 DIGITAL = "4512.100_A"
@@ -59,9 +60,7 @@ def write_csv(path: Path, rows: Iterable[dict[str, str]]) -> None:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(out.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, [out.getvalue()], private=False)
 
 
 class Harness:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from catalog_sync.catalog.files import catalog_paths, load_catalog_files, read_catalog_file
 from catalog_sync.cli import main
 from catalog_sync.core.catalog import Catalog
-from catalog_sync.core.errors import Severity
+from catalog_sync.core.problems import Severity
 
 ROWS = "id,name,skuGroupId\nA,Tent,g\nB,Lamp,g\n"
 

@@ -1,4 +1,4 @@
-"""README.md documents every setting and every command the code has."""
+"""README.md documents every setting, every command and every module the code has."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from pathlib import Path
 import click
 import pytest
 
+import catalog_sync
 from catalog_sync.cli import main
 from catalog_sync.daemon.runner import LIVE_SETTINGS
 from catalog_sync.support.settings import Settings
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+PACKAGE = Path(catalog_sync.__file__).parent
+#: How the architecture table names the top package (every other row is relative to it).
+TOP = "catalog_sync/"
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:
@@ -71,3 +75,59 @@ def test_quickstart_is_the_two_make_commands() -> None:
     quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     assert "make demo" in quickstart
     assert "make test" in quickstart
+
+
+def _tree(package: Path) -> list[str]:
+    """Every package (``core/``) and module (``core/plan.py``) of ``package``, as rows name them."""
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if path.name != "__init__.py":
+            names.append(relative.as_posix())
+        elif relative.parent == Path():
+            names.append(TOP)
+        else:
+            names.append(f"{relative.parent.as_posix()}/")
+    return names
+
+
+def _module_rows(readme: str) -> list[str]:
+    """The first cell of every row of the architecture section's module table."""
+    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    table = section.split("### Packages and modules", 1)[1].split("\n### ", 1)[0]
+    return [
+        match.group(1)
+        for row in table.splitlines()
+        if (match := re.match(r"\| `([^`]+)` \|", row)) is not None
+    ]
+
+
+def _unlisted(tree: list[str], rows: list[str]) -> tuple[set[str], set[str]]:
+    """Modules of the tree no row names, and rows naming no module of the tree."""
+    return set(tree) - set(rows), set(rows) - set(tree)
+
+
+@pytest.mark.parametrize("name", _tree(PACKAGE))
+def test_every_module_has_a_row_in_the_architecture_table(name: str) -> None:
+    """The architecture section lists every package and module, one line each."""
+    assert name in _module_rows(README)
+
+
+@pytest.mark.parametrize("name", _module_rows(README))
+def test_every_row_of_the_architecture_table_is_a_module(name: str) -> None:
+    """No row names a module that was moved or deleted, and none is listed twice."""
+    assert name in _tree(PACKAGE)
+    assert _module_rows(README).count(name) == 1
+
+
+def test_a_module_missing_from_the_table_or_gone_from_the_tree_is_caught(tmp_path: Path) -> None:
+    """A module added without a row, and a row left for a deleted module, are both reported."""
+    (tmp_path / "core").mkdir()
+    for name in ("__init__.py", "core/__init__.py", "core/plan.py", "core/new.py"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    readme = (
+        "## Architecture\n### Packages and modules\n| module | what |\n| --- | --- |\n"
+        f"| `{TOP}` | top |\n| `core/` | pure |\n| `core/plan.py` | plan |\n"
+        "| `core/gone.py` | deleted |\n## Next\n"
+    )
+    assert _unlisted(_tree(tmp_path), _module_rows(readme)) == ({"core/new.py"}, {"core/gone.py"})

@@ -1,4 +1,7 @@
-"""Request statuses derived from the ledger, and the request tables of the state store."""
+"""The request log over the state store: recording requests, their files, their counts.
+
+How a status is derived from the ledger's facts is the core's (``test_request_statuses``).
+"""
 
 from __future__ import annotations
 
@@ -6,83 +9,32 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog_sync.core.merchant_requests import (
     MerchantRequest,
     RequestRefusedError,
-    is_open_request,
 )
-from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Order, OrderLine
+from catalog_sync.core.orders import Intent, Order, OrderLine, Origin
 from catalog_sync.requests.log import (
     Source,
-    line_state,
-    request_status,
     requests_status,
     submit_request,
 )
 from catalog_sync.state import (
-    LedgerEntry,
     LedgerWrites,
     RequestClaims,
     RequestFileRecord,
     RequestLineRecord,
+    RequestRecord,
     open_state,
 )
 
 NOW = "2026-01-01T00:00:00.000000Z"
 LINE = RequestLineRecord("r1", "L1", 2, "digital_fulfill", "request:r1:capture")
-INTENT = Intent("request:r1:capture", "capture", "100", {}, (), "request:r1")
+INTENT = Intent("request:r1:capture", "capture", "100", {}, (), Origin.request("r1"))
 ORDER = Order("100", "accepted", "USD", (OrderLine("L1", "d-1", 2, physical=False),))
-
-
-def entry(
-    *,
-    status: str = "pending",
-    attempts: int = 0,
-    parked: bool = False,
-    error: str | None = None,
-    reference: str | None = None,
-) -> LedgerEntry:
-    """A ledger row of the test intent."""
-    intent = Intent(INTENT.key, INTENT.kind, "100", {}, (), INTENT.origin, status=status)  # type: ignore[arg-type]
-    due = None if parked else NOW
-    return LedgerEntry(intent, 1, attempts, None, due, error, reference)
-
-
-@pytest.mark.parametrize(
-    ("ledger", "expected"),
-    [
-        (entry(), ("Open", 0, None)),
-        (entry(attempts=2, error="503"), ("Reprocess", 2, "503")),
-        (entry(attempts=3, parked=True, error="503"), ("Failed", 3, "503")),
-        (entry(status="failed", error="400 bad"), ("Failed", 1, "400 bad")),
-        (entry(status="done", attempts=1, reference="ful_1"), ("Completed", 1, "landed as ful_1")),
-    ],
-)
-def test_line_state_follows_the_ledger(
-    ledger: LedgerEntry, expected: tuple[str, int, str | None]
-) -> None:
-    """Open, Reprocess with attempts, Failed (exhausted or refused), Completed."""
-    state = line_state(LINE, ledger)
-    assert (state.status, state.attempts, state.message) == expected
-
-
-def test_a_merchant_retry_shows_reprocess_with_the_cleared_message() -> None:
-    """After ``orders retry`` the fresh intent's line is Reprocess, keeping the old message."""
-    retried = RequestLineRecord(
-        "r1", "L1", 2, "digital_fulfill", "k2", retries=1, retried_message="400 bad"
-    )
-    state = line_state(retried, entry())
-    assert (state.status, state.message) == ("Reprocess", "400 bad")
-
-
-def test_a_request_is_as_far_as_its_least_advanced_line() -> None:
-    """One Failed line makes the request Failed; all Completed makes it Completed."""
-    done, failed = line_state(LINE, entry(status="done")), line_state(LINE, entry(status="failed"))
-    assert (request_status([done, failed]), request_status([done, done])) == (
-        "Failed",
-        "Completed",
-    )
 
 
 def test_submitted_request_is_logged_with_its_claim_and_counted(tmp_path: Path) -> None:
@@ -141,14 +93,6 @@ def test_a_request_id_is_recorded_once_whatever_its_order(tmp_path: Path) -> Non
         assert store.requests_of("200") == []
 
 
-@pytest.mark.parametrize("status", INTENT_STATUSES)
-@pytest.mark.parametrize("parked", [False, True])
-def test_an_open_request_is_one_not_completed(status: IntentStatus, parked: bool) -> None:
-    """The one "open request" rule and the request statuses agree for every intent status."""
-    shown = request_status([line_state(LINE, entry(status=status, parked=parked))])
-    assert is_open_request([status]) == (shown != "Completed")
-
-
 def test_status_counts_open_requests_by_the_one_rule(tmp_path: Path) -> None:
     """``status`` counts as open what the transmitter's gauge counts (the state's count)."""
     with open_state(tmp_path / "s.db") as store:
@@ -158,3 +102,23 @@ def test_status_counts_open_requests_by_the_one_rule(tmp_path: Path) -> None:
         landed = replace(store.ledger("100")[0].intent, status="done")
         store.commit_ledger(LedgerWrites(updated_intents={landed.key: landed}), NOW)
         assert (requests_status(store)["open"], store.count_open_requests()) == (1, 1)
+
+
+@given(
+    st.builds(
+        MerchantRequest,
+        request_id=st.text(min_size=1),
+        order_id=st.text(min_size=1),
+        action=st.sampled_from(["fulfill", "cancel"]),
+        line_id=st.none() | st.text(min_size=1),
+        quantity=st.none() | st.integers(min_value=1),
+        reason=st.none() | st.text(),
+        tracking_number=st.none() | st.text(),
+        tracking_company=st.none() | st.text(),
+        tracking_url=st.none() | st.text(),
+    )
+)
+def test_a_logged_request_is_the_request_that_was_asked(request: MerchantRequest) -> None:
+    """A merchant's retry rebuilds the request from its log row: every field survives."""
+    record = RequestRecord.of(request, source="a.csv", source_line=3, created_at=NOW)
+    assert record.request() == request

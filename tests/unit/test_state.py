@@ -11,7 +11,6 @@ import os
 import sqlite3
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,15 @@ from hypothesis import strategies as st
 from tests.faults import small_filesystem, unwritable
 
 from catalog_sync.core.fulfillment import INBOX_OPEN
+from catalog_sync.core.orders import Origin
 from catalog_sync.daemon.instance_lock import InstanceLock
-from catalog_sync.state import AppliedPair, StateError, UnsupportedStateError, open_state
+from catalog_sync.state import (
+    AppliedPair,
+    RequestClaims,
+    StateError,
+    UnsupportedStateError,
+    open_state,
+)
 from catalog_sync.state.fulfillment import sql_in
 from catalog_sync.state.schema import MIGRATIONS
 from catalog_sync.state.store import StateStore
@@ -100,6 +106,66 @@ def test_new_times_are_stored_in_the_one_format(tmp_path: Path) -> None:
     assert last is not None
     assert last.started_at.endswith("Z")
     assert len(last.started_at) == len("2026-01-01T00:00:00.000000Z")
+
+
+#: The schema version released before intents kept their origin in columns of their own.
+_BEFORE_ORIGINS = 4
+_THEN = "2026-01-01T00:00:00.000000Z"
+
+
+def _database_with_parked_writes(path: Path) -> None:
+    """A schema-4 database holding a parked write of a request (order o1) and one of an event
+    (order o2; the event is a dead letter since its write was parked)."""
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:_BEFORE_ORIGINS]:
+        db.executescript(script)
+    db.execute(
+        "INSERT INTO inbox (id, type, created_time, payload, status, received_at)"
+        " VALUES ('e1', 'fulfillment_order.shipped', ?, '{}', 'dead', ?)",
+        (_THEN, _THEN),
+    )
+    writes = (("o1", "request:r1:capture", "request:r1"), ("o2", "capture:s1", "event:e1"))
+    for order_id, key, origin in writes:
+        intent = {
+            "key": key,
+            "kind": "capture",
+            "order_id": order_id,
+            "body": {"orderId": order_id},
+            "lines": [{"line_id": "L1", "quantity": 1, "target": 1}],
+            "origin": origin,
+            "status": "pending",
+            "resolution": None,
+        }
+        db.execute(
+            "INSERT INTO intents (key, order_id, kind, status, intent, attempts, updated)"
+            " VALUES (?, ?, 'capture', 'pending', ?, 3, ?)",
+            (key, order_id, json.dumps(intent), _THEN),
+        )
+    db.execute(f"PRAGMA user_version={_BEFORE_ORIGINS}")
+    db.commit()
+    db.close()
+
+
+def test_an_old_databases_parked_request_write_is_found_by_its_origin(tmp_path: Path) -> None:
+    """After the upgrade, a merchant's retry makes the write its request parked due again."""
+    _database_with_parked_writes(tmp_path / "s.db")
+    with open_state(tmp_path / "s.db") as store:
+        unpark = RequestClaims(unpark_origins=(Origin.request("r1"),))
+        store.claim_units(lambda _: (unpark, None), _THEN)
+        assert store.due_request_intents(_THEN) == 1
+        parked = [e.parked for e in (*store.ledger("o1"), *store.ledger("o2"))]
+    assert parked == [False, True]
+
+
+def test_an_old_databases_parked_event_write_is_found_by_its_origin(tmp_path: Path) -> None:
+    """After the upgrade, ``events retry`` of an event makes the write it parked due again."""
+    _database_with_parked_writes(tmp_path / "s.db")
+    with open_state(tmp_path / "s.db") as store:
+        store.requeue_events(["e1"], _THEN)
+        assert store.due_request_intents(_THEN) == 0
+        entries = [*store.ledger("o1"), *store.ledger("o2")]
+    unparked = [e.intent for e in entries if not e.parked]
+    assert [(i.key, i.origin) for i in unparked] == [("capture:s1", Origin.event("e1"))]
 
 
 def test_a_sqlite_url_opens_the_file(tmp_path: Path) -> None:
@@ -227,14 +293,6 @@ def test_unwritable_folder_for_the_lock_is_a_state_error(tmp_path: Path) -> None
 
 
 # -- private files ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    """A umask of 022, as a shell usually has, so only explicit modes make files private."""
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
 
 
 def _mode(path: Path) -> int:

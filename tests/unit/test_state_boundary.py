@@ -84,3 +84,10 @@ def test_the_state_reads_no_payload_shape() -> None:
         text = path.read_text(encoding="utf-8")
         assert "json_extract(payload" not in text, path.name
         assert "'$.data" not in text, path.name
+
+
+def test_the_state_reads_no_stored_json_to_match_rows() -> None:
+    """Rows are found by their columns (an intent's origin included), never by the text of a
+    JSON document stored in them."""
+    for path in STATE.rglob("*.py"):
+        assert "json_extract" not in path.read_text(encoding="utf-8"), path.name

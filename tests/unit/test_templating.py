@@ -8,14 +8,17 @@ U+2028, U+2029), and the JSON still reads back as the same value.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+import catalog_sync
 from catalog_sync.support.templating import JsonText, environment, script_json
 
 #: Pieces of markup a value may hold to break out of, or hide, the script it is embedded in.
@@ -115,3 +118,22 @@ def test_the_filter_is_the_environments() -> None:
     """Every page is rendered by the environment that has the filter."""
     rendered = environment.from_string("<script>{{ v|script_json }}</script>").render(v="</script>")
     assert rendered == '<script>"\\u003c/script\\u003e"</script>'
+
+
+def test_every_page_is_rendered_by_the_one_environment() -> None:
+    """Only ``support.templating`` imports Jinja: a second environment could miss the filter
+    or the autoescaping, and the reconcile report and the orders page would then differ."""
+    package = Path(catalog_sync.__file__).parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] in {"jinja2", "markupsafe"} for name in names):
+                importers.add(str(path.relative_to(package)))
+    assert importers == {"support/templating.py"}

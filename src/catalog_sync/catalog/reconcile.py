@@ -31,7 +31,6 @@ from catalog_sync.catalog.report import (
     write_report,
 )
 from catalog_sync.core.catalog import Catalog
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, Fields, remote_item, remote_sku
 from catalog_sync.core.plan import (
     WRITE_TYPES,
@@ -48,6 +47,7 @@ from catalog_sync.core.plan import (
     UpdateSku,
     plan,
 )
+from catalog_sync.core.problems import FILE_FIELD, Problem, Severity
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
 from catalog_sync.dr import (
     DigitalRiverClient,
@@ -520,7 +520,7 @@ def _problem_entry(problem: Problem) -> ProblemEntry:
     return ProblemEntry(
         file=problem.file,
         line=problem.line,
-        field=problem.field,
+        field=FILE_FIELD if problem.field is None else problem.field,
         message=problem.message,
         severity=severity,
     )

@@ -6,7 +6,6 @@ Schema, so the documented interface and the written files cannot disagree.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from catalog_sync.core import json_values
-from catalog_sync.support.files import make_private_folder, write_private_atomically
+from catalog_sync.support.files import (
+    make_private_folder,
+    symlink_atomically,
+    write_atomically,
+)
 from catalog_sync.support.templating import JsonText, environment
 
 REPORT_SCHEMA_VERSION: Final = 1
@@ -173,23 +176,14 @@ def write_report(report: ReconcileReport, directory: Path, *, keep: int) -> Path
     stem = f"reconcile-{report.started_at:%Y%m%dT%H%M%S%fZ}-{report.run_id}"
     json_path = directory / f"{stem}.json"
     report, document = writable(report)
-    write_private_atomically(json_path, [document])
+    write_atomically(json_path, [document])
     # Streamed to the file: a 100,000-row page is never held whole in memory.
-    write_private_atomically(directory / f"{stem}.html", _html_chunks(report, document))
+    write_atomically(directory / f"{stem}.html", _html_chunks(report, document))
     del document
     for name, target in ((LATEST_JSON, json_path.name), (LATEST_HTML, f"{stem}.html")):
-        _atomic_symlink(directory / name, target)
+        symlink_atomically(directory / name, target)
     _prune(directory, keep)
     return json_path
-
-
-def _atomic_symlink(link: Path, target: str) -> None:
-    # The temporary name is per process: a `reconcile --dry-run` may write its report while
-    # the daemon writes one, and a shared name would let one rename the other's link away.
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(target)
-    tmp.replace(link)
 
 
 def _prune(directory: Path, keep: int) -> None:

@@ -1,7 +1,7 @@
 """``orders list | show | report`` and merchant requests: ``fulfill | cancel | retry | transmit``.
 
 Each order's lines, writes and history as our ledger knows them, and the merchant's own fulfil
-/ cancel requests (issue 7): recorded at once, sent by the daemon (or ``orders transmit``).
+/ cancel requests: recorded at once, sent by the daemon (or ``orders transmit``).
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def render(detail: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-# -- merchant requests (issue 7) ------------------------------------------------------------
+# -- merchant requests ----------------------------------------------------------------------
 def request_section(store: StateBackend, order_id: str) -> dict[str, Any]:
     """Return the request status and request log ``orders show`` adds to an order."""
     order = store.order(order_id)

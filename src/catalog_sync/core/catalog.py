@@ -22,8 +22,8 @@ from typing import Final
 from pydantic import ValidationError
 
 from catalog_sync.core import codes
-from catalog_sync.core.errors import FILE_FIELD, Problem, Severity, excerpt
 from catalog_sync.core.pairs import CATALOG_FIELDS, JSON, DesiredPair, SourceRef, desired_pair
+from catalog_sync.core.problems import FILE_FIELD, Problem, Severity, excerpt
 from catalog_sync.core.rows import DESCRIPTION_MAX, CatalogRow, unsendable
 from catalog_sync.core.textstream import (
     DEFAULT_LIMITS,

@@ -12,18 +12,19 @@ from typing import Final
 
 import pycountry
 
-#: Reference §2: the strictest current rule; anything else is ``400 invalid_parameter``.
+#: The strictest current rule (docs/digital-river-api.md §2); anything else is
+#: ``400 invalid_parameter``.
 ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9._-]+$")
-#: The reference gives no length; ids are URL path segments and database keys, so they are
-#: bounded like most APIs bound them.
+#: No length is documented (docs/digital-river-api.md §17); ids are URL path segments and
+#: database keys, so they are bounded like most APIs bound them.
 ID_MAX_LENGTH: Final = 255
 #: Ids a URL path cannot carry: as a path segment they mean "this folder" and "the parent".
 DOT_SEGMENTS: Final = frozenset({".", ".."})
 #: The id rules as a person reads them in a problem.
 ID_RULES: Final = f"use only A-Z a-z 0-9 . - _, at most {ID_MAX_LENGTH} characters, not . or .."
 
-#: Reference §7.3: ``####.##.####``; the first 6 digits are mandatory, at most 10 digits,
-#: dots are not counted. Only the format is validated by the API, so only the format is here.
+#: ``####.##.####`` (docs/digital-river-api.md §7.3): the first 6 digits are mandatory, at most
+#: 10 digits, dots are not counted. The API validates only the format; so does this.
 #: ASCII digits only: ``\d`` would also take the digits of every other script (``١٢٣٤٥٦``).
 HS_CODE_PATTERN: Final = re.compile(r"^[0-9]{4}\.?[0-9]{2}(?:\.?[0-9]{1,4})?$")
 
@@ -33,7 +34,7 @@ ECCN_PATTERN: Final = re.compile(r"^(?:EAR99|[0-9][A-E][0-9]{3}(?:\.[a-z0-9]{1,3
 
 WEIGHT_UNITS: Final = frozenset({"oz", "lb", "g", "kg"})
 
-#: Valid ISO 3166-1 alpha-2 codes the API still refuses (reference §2: ``KP``).
+#: Valid ISO 3166-1 alpha-2 codes the API still refuses (docs/digital-river-api.md §2: ``KP``).
 REFUSED_COUNTRIES: Final = frozenset({"KP"})
 
 COUNTRY_CODES: Final = frozenset(c.alpha_2 for c in pycountry.countries)

@@ -5,7 +5,8 @@
 whose claims change, and notifications. Duplicates and replays add nothing because every write
 has a natural key (``fo:<order>``, ``capture:<shipment>``, the cumulative cancel vector) and every
 cancel is computed as a difference against the ledger, never taken from the event as is
-(reference §14.4). The edge records the decision in one transaction and only then sends.
+(docs/digital-river-api.md §14.4). The edge records the decision in one transaction, then
+sends.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from catalog_sync.core.orders import (
     LineClaim,
     Order,
     OrderLine,
+    Origin,
     OverQuantityError,
     claimed,
     next_target,
@@ -47,8 +49,8 @@ NotificationKind = Literal[
     "backorder", "capture_failed", "cancellation_refused", "shipped_over_cancel"
 ]
 
-#: Our order states (DR's own are in reference §9.3). Each pair is an allowed move; any other
-#: proposed move is a stale or out-of-order event and leaves the state unchanged.
+#: Our order states (DR's own are in docs/digital-river-api.md §9.3). Each pair is an allowed move;
+#: any other proposed move is a stale or out-of-order event and leaves the state unchanged.
 ORDER_TRANSITIONS: Final[frozenset[tuple[str, str]]] = frozenset(
     {
         ("accepted", "fulfillment_ordered"),
@@ -68,7 +70,8 @@ ORDER_TRANSITIONS: Final[frozenset[tuple[str, str]]] = frozenset(
 )
 
 #: The fulfiller's line states, moved only forward: events arrive late and out of order
-#: (issue 6), so a ``pending`` seen after ``shipped`` is old news, not a regression.
+#: (docs/digital-river-api.md §14.1), so a ``pending`` seen after ``shipped`` is old news, not a
+#: regression.
 LINE_TRANSITIONS: Final[frozenset[tuple[FoState | None, FoState]]] = frozenset(
     {
         (None, "pending"),
@@ -113,8 +116,6 @@ CANCELLATION_KEY_SEPARATOR: Final = "~"
 CANCELLATION_ANSWERS: Final = frozenset(
     {"fulfillment_cancellation.accepted", "fulfillment_cancellation.rejected"}
 )
-#: The origin of the intents an event's decision records: ``event:<event id>``.
-EVENT_ORIGIN_PREFIX: Final = "event:"
 
 # ------------------------------------------------------------------ the inbox statuses
 #: Every inbox status, in the order ``status`` and ``events list`` show them.
@@ -153,7 +154,7 @@ INBOX_TRANSITIONS: Final[Mapping[tuple[InboxStatus, InboxTrigger], InboxStatus]]
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """Something a person must hear about (issue 6: backorders, capture failures)."""
+    """Something a person must hear about: backorders, capture failures."""
 
     kind: NotificationKind
     order_id: str
@@ -188,18 +189,6 @@ def inbox_statuses_moved_by(trigger: InboxTrigger) -> tuple[InboxStatus, ...]:
     return tuple(s for s in INBOX_STATUSES if (s, trigger) in INBOX_TRANSITIONS)
 
 
-def event_origin(event_id: str) -> str:
-    """Return the origin of the intents decided on an event (``event:<id>``)."""
-    return f"{EVENT_ORIGIN_PREFIX}{event_id}"
-
-
-def origin_event_id(origin: str) -> str | None:
-    """Return the event an intent was decided on, or None for any other origin."""
-    return (
-        origin.removeprefix(EVENT_ORIGIN_PREFIX) if origin.startswith(EVENT_ORIGIN_PREFIX) else None
-    )
-
-
 def answered_upstream_id(event: Mapping[str, Any]) -> str | None:
     """Return the ``upstreamId`` of our cancellation an event answers, or None.
 
@@ -220,7 +209,7 @@ def cancellation_upstream_id(order_id: str, request_id: str) -> str:
 
 
 def event_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Return ``data.object`` of an event (reference §14.2)."""
+    """Return ``data.object`` of an event (docs/digital-river-api.md §14.2)."""
     return read_map(read_map(event, "data", "data"), "object", "data.object")
 
 
@@ -255,14 +244,14 @@ def decide(
     event_id = read_str(event, "id", "id")
     obj = event_object(event)
     if kind == "order.accepted":
-        return _accepted(obj, order, intents, physical_of or {}, event_origin(event_id))
+        return _accepted(obj, order, intents, physical_of or {}, Origin.event(event_id))
     handler = _HANDLERS.get(kind)
     if handler is None:
         return Decision("ignored", f"{kind}: not a type this daemon acts on")
     if order is None:
         return _without_order(kind)
     try:
-        return handler(_Context(kind, event_origin(event_id), obj, order, tuple(intents)))
+        return handler(_Context(kind, Origin.event(event_id), obj, order, tuple(intents)))
     except OverQuantityError as exc:
         return Decision("error", f"{kind}: {exc}")
 
@@ -286,7 +275,7 @@ def _without_order(kind: str) -> Decision:
 @dataclass(frozen=True, slots=True)
 class _Context:
     kind: str
-    origin: str
+    origin: Origin
     obj: Mapping[str, Any]
     order: Order
     intents: tuple[Intent, ...]
@@ -305,7 +294,7 @@ def _accepted(
     order: Order | None,
     intents: Sequence[Intent],
     physical_of: Mapping[str, bool],
-    origin: str,
+    origin: Origin,
 ) -> Decision:
     new_order = order_from_api(obj, physical_of) if order is None else None
     current = new_order or order
@@ -329,7 +318,10 @@ def _accepted(
 
 
 def fulfillment_order_body(obj: Mapping[str, Any], lines: Sequence[OrderLine]) -> dict[str, Any]:
-    """Return the ``POST /fulfillment-orders`` body for physical lines (reference §10.2, §15)."""
+    """Return the ``POST /fulfillment-orders`` body for physical lines.
+
+    The mapping from the order is docs/digital-river-api.md §10.2; the flow it belongs to, §15.
+    """
     ship_to = read_map(obj, "shipTo", "shipTo")
     bill_to_raw = obj.get("billTo")
     bill_to: Mapping[str, Any] = bill_to_raw if isinstance(bill_to_raw, Mapping) else {}
@@ -639,7 +631,10 @@ def _charge(ctx: _Context) -> Decision:
 
 
 def _failed_captures(charge: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Return (capture id, reason) of the failed captures on a Charge (reference §14.3)."""
+    """Return (capture id, reason) of the failed captures on a Charge.
+
+    A Charge and its ``captures[]`` are described in docs/digital-river-api.md §14.3.
+    """
     captures = charge.get("captures")
     failed: list[tuple[str, str]] = []
     for n, capture in enumerate(captures if isinstance(captures, list) else []):
@@ -668,7 +663,11 @@ def _unknown_line(ctx: _Context, item: Mapping[str, Any]) -> Decision:
 
 
 def _with_fo_id(order: Order, obj: Mapping[str, Any]) -> Order:
-    """Return ``order`` knowing its fulfillment order id (an integer on §10.3, a string on §12)."""
+    """Return ``order`` knowing its fulfillment order id.
+
+    The id is an integer on a fulfillment order and a string on a shipment
+    (docs/digital-river-api.md §10.3, §12).
+    """
     if order.fulfillment_order_id is not None:
         return order
     key = "fulfillmentOrderId" if "fulfillmentOrderUpstreamId" in obj else "id"

@@ -1,8 +1,8 @@
 """Orders, their lines and the intent ledger: the counters Digital River does not keep.
 
-DR order lines carry no open / fulfilled / cancelled quantities (reference §9.2), so every unit of
-a line is accounted for here. A write to DR is first recorded as an :class:`Intent` whose
-:class:`LineClaim` rows reserve units of a line; a line's open quantity is what no live claim
+DR order lines carry no open / fulfilled / cancelled quantities (docs/digital-river-api.md §9.2), so
+every unit of a line is accounted for here. A write to DR is first recorded as an :class:`Intent`
+whose :class:`LineClaim` rows reserve units of a line; a line's open quantity is what no live claim
 holds. All per-line work is keyed by the order line ``id``: several lines may share one SKU.
 
 Everything is plain data: entities are frozen dataclasses, DR objects are JSON dicts, and
@@ -15,17 +15,21 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import BeforeValidator, PlainSerializer, TypeAdapter
 
 IntentKind = Literal["create_fulfillment_order", "capture", "cancel_charge", "fulfiller_cancel"]
 IntentStatus = Literal["pending", "done", "failed"]
-#: The fulfiller's view of a line, from fulfillment-order events (reference §10.3).
+#: What an intent can be decided on (see :class:`Origin`).
+OriginKind = Literal["event", "request"]
+#: The fulfiller's view of a line, from fulfillment-order events (docs/digital-river-api.md §10.3).
 FoState = Literal["pending", "backordered", "shipped", "cancelled"]
 
 #: Kinds whose claims become DR's captured or cancelled totals once they land.
 CHARGE_KINDS: Final[frozenset[IntentKind]] = frozenset({"capture", "cancel_charge"})
+#: Every origin kind, in the order :class:`Origin` recognises them.
+ORIGIN_KINDS: Final[tuple[OriginKind, ...]] = ("event", "request")
 #: Every intent status: recorded and still to be sent (or read back), landed at DR, refused.
 INTENT_STATUSES: Final[tuple[IntentStatus, ...]] = ("pending", "done", "failed")
 #: The statuses of an intent still to be sent: the ledger's open work (due, in flight or
@@ -77,9 +81,11 @@ class OrderLine:
     physical: bool
     fo_item_id: str | None = None
     fo_state: FoState | None = None
-    #: Cumulative ``cancelled`` last seen on a fulfillment_order event (reference §14.4 trap).
+    #: Cumulative ``cancelled`` last seen on a fulfillment_order event (the trap of
+    #: docs/digital-river-api.md §14.4).
     fulfiller_cancelled: int = 0
-    #: Last ``totalBackordered`` seen: DR's duplicate checksum for backorder events (§6).
+    #: Last ``totalBackordered`` seen: DR's duplicate checksum for backorder events
+    #: (docs/digital-river-api.md §6).
     backordered_total: int = 0
     #: Units DR confirmed captured / charge-cancelled (moved only by :func:`settle`).
     fulfilled: int = 0
@@ -122,6 +128,58 @@ class LineClaim:
     target: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What an intent was decided on: a Digital River event or a merchant request, by id.
+
+    A typed value wherever the code holds it; :meth:`encode` and :meth:`decode` are the one
+    text form (``event:<id>``, ``request:<id>``), used only where an intent is stored as JSON,
+    and the state matches origins on their own columns, never on that text.
+    """
+
+    kind: OriginKind
+    id: str
+
+    @classmethod
+    def event(cls, event_id: str) -> Origin:
+        """The origin of the intents decided on the event ``event_id``."""
+        return cls("event", event_id)
+
+    @classmethod
+    def request(cls, request_id: str) -> Origin:
+        """The origin of the intents a merchant request ``request_id`` records."""
+        return cls("request", request_id)
+
+    @property
+    def event_id(self) -> str | None:
+        """The event the intents were decided on, or None for a merchant request."""
+        return self.id if self.kind == "event" else None
+
+    def encode(self) -> str:
+        """The origin as text: ``<kind>:<id>``."""
+        return f"{self.kind}:{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Origin:
+        """The origin :meth:`encode` wrote; ``ValueError`` for any other text."""
+        kind, separator, origin_id = text.partition(":")
+        for known in ORIGIN_KINDS:
+            if kind == known and separator and origin_id:
+                return cls(known, origin_id)
+        raise ValueError(f"not an intent origin: {text!r}")
+
+
+def _stored_origin(value: object) -> object:
+    """An origin as stored (its text), read back as an :class:`Origin`; others as they are."""
+    return Origin.decode(value) if isinstance(value, str) else value
+
+
+#: How an intent holds its origin: an :class:`Origin`, stored as its text.
+StoredOrigin = Annotated[
+    Origin, BeforeValidator(_stored_origin), PlainSerializer(Origin.encode, return_type=str)
+]
+
+
 @dataclass(frozen=True)
 class Intent:
     """One ledger row: a write to DR, recorded before it is sent."""
@@ -131,7 +189,7 @@ class Intent:
     order_id: str
     body: dict[str, Any] = field(hash=False)
     lines: tuple[LineClaim, ...]
-    origin: str
+    origin: StoredOrigin
     status: IntentStatus = "pending"
     #: For a fulfiller cancellation: the fulfiller's final answer once applied, so a replayed
     #: cancellation event does not release units twice.
@@ -251,7 +309,7 @@ def _lowered(claim: LineClaim, failed: Intent, released: Mapping[str, int]) -> L
 
 
 def order_from_api(obj: Mapping[str, Any], physical_of: Mapping[str, bool]) -> Order:
-    """Return our record of a DR Order object (reference §9.2).
+    """Return our record of a DR Order object (docs/digital-river-api.md §9.2).
 
     ``physical_of`` maps SKU id to physical (True) or digital (False); the edge fills it from the
     catalog state or ``GET /skus/{id}``. A SKU missing from it is :class:`UnknownProductKindError`:
@@ -309,7 +367,10 @@ def read_str(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def read_id(obj: Mapping[str, Any], key: str, path: str) -> str:
-    """Return an id that DR sends as a string or as a JSON integer (reference §2, §16.6)."""
+    """Return an id that DR sends as a string or as a JSON integer.
+
+    Which ids come as numbers: docs/digital-river-api.md §2 and §16.6.
+    """
     value = obj.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -317,7 +378,7 @@ def read_id(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def read_count(obj: Mapping[str, Any], key: str, path: str) -> int:
-    """Return a required non-negative integer (DR's samples sometimes quote numbers, §13.2)."""
+    """Return a required non-negative integer, quoted or not (docs/digital-river-api.md §13.2)."""
     value = obj.get(key)
     if isinstance(value, str) and value.isdigit():
         return int(value)

@@ -1,4 +1,6 @@
-"""The SKU / inventory-item pair and which API field lives on which side (reference §7, §8).
+"""The SKU / inventory-item pair and which API field lives on which side.
+
+The API's side of it is in docs/digital-river-api.md §7 (SKUs) and §8 (inventory items).
 
 This is the only module that knows the field mapping, so the catalog, the planner, the apply
 layer and the sandbox cannot disagree about where ``allowOversell`` goes.
@@ -13,9 +15,8 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
-MetadataValue: TypeAlias = str | bool | int
 
-#: Reference §8.3: must hold identical values on the SKU and on its inventory item.
+#: docs/digital-river-api.md §8.3: must hold identical values on the SKU and on its inventory item.
 SHARED_FIELDS: Final = ("manufacturerId", "partNumber", "countryOfOrigin", "eccn", "hsCode")
 #: Written to the SKU only. ``managedFulfillment`` is deliberately absent: setting it hands the
 #: pair to Digital River (orchestrated model), which is exactly what catalog-sync must not do.
@@ -56,8 +57,6 @@ CATALOG_FIELDS: Final = (
 )
 SKU_FIELDS: Final = tuple(f for f in CATALOG_FIELDS if f in SHARED_FIELDS + SKU_ONLY_FIELDS)
 ITEM_FIELDS: Final = tuple(f for f in CATALOG_FIELDS if f in SHARED_FIELDS + ITEM_ONLY_FIELDS)
-#: Fields the API computes; never written, never compared.
-READ_ONLY_FIELDS: Final = frozenset({"id", "createdTime", "updatedTime", "physical", "liveMode"})
 #: A SKU's ``physical`` is derived from these, so changing one may turn a SKU digital or physical.
 PHYSICAL_DECIDING_FIELDS: Final = frozenset({"taxCode", "skuGroupId"})
 

@@ -222,8 +222,9 @@ def _calls(write: Write) -> int:
 def _put_body(desired: DesiredPair, current: Mapping[str, JSON]) -> dict[str, JSON]:
     """The desired SKU, with ``null`` for every field to clear.
 
-    Whether the API's PUT replaces or merges is not documented (reference §7.1); an explicit
-    ``null`` clears a field under either reading, so a removed catalog value really goes away.
+    Whether the API's PUT replaces or merges is not documented (docs/digital-river-api.md §7.1):
+    an explicit ``null`` clears a field under either reading, so a value removed from the
+    catalog really goes away.
     """
     body: dict[str, JSON] = dict(desired.sku)
     body.update({name: None for name in current if name not in desired.sku})

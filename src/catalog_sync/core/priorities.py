@@ -18,7 +18,7 @@ class Priority(IntEnum):
     MONEY = 0
     """Fulfillments, fulfillment orders and cancellations: captures and cancels of charges."""
     EVENTS = 1
-    """Event polling and the reads handlers need (orders, shipments)."""
+    """Event polling and the reads handlers need (orders)."""
     CATALOG = 2
     """SKU and inventory-item reconcile: bulk work that can wait."""
 
@@ -31,7 +31,6 @@ RESOURCE_PRIORITY: Final[Mapping[str, Priority]] = {
     "fulfillment-cancellations": Priority.MONEY,
     "events": Priority.EVENTS,
     "orders": Priority.EVENTS,
-    "shipments": Priority.EVENTS,
     "skus": Priority.CATALOG,
     "inventory-items": Priority.CATALOG,
 }

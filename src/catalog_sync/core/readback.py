@@ -1,11 +1,11 @@
 """Did a write land? Read-back after a crash or an unknown outcome, decided purely.
 
-The API has no idempotency key (reference §6), so a write whose answer was lost is never resent
-blindly: the edge lists what DR holds (:func:`read_back_query`) and :func:`reconcile_intent`
-says whether the intent landed or exactly what is still missing. The evidence, strongest first:
-our intent key in the fulfillment's ``metadata``; the shipment id for a capture; the
-fulfillment order's or cancellation's ``upstreamId``; and, for charge writes, the per-line
-totals at DR against each claim's cumulative ``target``.
+The API has no idempotency key (docs/digital-river-api.md §6), so a write whose answer was lost is
+never resent blindly: the edge lists what DR holds (:func:`read_back_query`) and
+:func:`reconcile_intent` says whether the intent landed or exactly what is still missing. The
+evidence, strongest first: our intent key in the fulfillment's ``metadata``; the shipment id for a
+capture; the fulfillment order's or cancellation's ``upstreamId``; and, for charge writes, the
+per-line totals at DR against each claim's cumulative ``target``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from catalog_sync.core.orders import (
 
 #: 409 codes that mean "what you ask is already the case", per intent kind: the one place this
 #: rule lives. ``order_fulfilled`` is DR's documented answer once every line is fulfilled
-#: (reference §3.3, §13.2); ``order_cancelled`` is the sandbox's invented code for a fully
-#: cancelled order, which settles a charge cancel but never a capture.
+#: (docs/digital-river-api.md §3.3, §13.2); ``order_cancelled`` is the sandbox's invented code for a
+#: fully cancelled order, which settles a charge cancel but never a capture.
 ALREADY_DONE: Final[frozenset[tuple[IntentKind, str]]] = frozenset(
     {
         ("capture", "order_fulfilled"),

@@ -1,7 +1,8 @@
-"""Merchant request files (issue 7): JSON or CSV rows of fulfil / cancel requests, parsed purely.
+"""Merchant request files: JSON or CSV rows of fulfil / cancel requests, parsed purely.
 
-A file comes from the merchant's own systems, so nothing in it is trusted: every problem is
-reported as ``file:line: field: message`` (written back as ``<file>.errors.json``) and a bad row
+A file comes from the merchant's own systems, so nothing in it is trusted: every problem is a
+:class:`~catalog_sync.core.problems.Problem`, like a catalog's, reported as
+``file:line: field: message`` (written back as ``<file>.errors.json``) and a bad row
 never hides the good ones. A problem with the file itself (undecodable, not an array, unknown
 columns) is reported at the line where it was found and leaves no row to apply: a typo in a
 column name must not turn "cancel 1" into "cancel everything open". For the same reason a
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from catalog_sync.core.codes import is_valid_id
-from catalog_sync.core.merchant_requests import Action
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, request_of
+from catalog_sync.core.problems import Problem
 
 #: Every column a row may carry; ``orderId``, ``action`` and ``quantity`` are required.
 COLUMNS: Final = (
@@ -81,21 +83,9 @@ class RequestRow:
     reason: str | None = None
     request_id: str | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    """Why a row (or the file, ``field`` None) was not accepted."""
-
-    file: str
-    line: int
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+    def request(self, request_id: str) -> MerchantRequest:
+        """The merchant request this row asks for, recorded under ``request_id``."""
+        return request_of(self, request_id, self.item_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +94,7 @@ class ParsedRequestFile:
 
     name: str
     rows: tuple[RequestRow, ...]
-    problems: tuple[RowProblem, ...]
+    problems: tuple[Problem, ...]
 
 
 class _NotTextError(Exception):
@@ -147,7 +137,7 @@ def parse_request_file(name: str, data: bytes, *, redact: Redact = str) -> Parse
     except _FileError as exc:
         return _fatal(name, exc.line, str(exc))
     rows: list[RequestRow] = []
-    problems: list[RowProblem] = []
+    problems: list[Problem] = []
     for line, record in records:
         found = _row(name, line, record, redact)
         if isinstance(found, RequestRow):
@@ -157,7 +147,7 @@ def parse_request_file(name: str, data: bytes, *, redact: Redact = str) -> Parse
     return ParsedRequestFile(name, tuple(rows), bounded_problems(problems))
 
 
-def bounded_problems(problems: list[RowProblem]) -> tuple[RowProblem, ...]:
+def bounded_problems(problems: list[Problem]) -> tuple[Problem, ...]:
     """Return at most :data:`MAX_PROBLEMS` problems, the rest counted in the last one.
 
     A file of a million bad cells must not become an errors file a hundred times its size.
@@ -167,7 +157,7 @@ def bounded_problems(problems: list[RowProblem]) -> tuple[RowProblem, ...]:
     kept = problems[: MAX_PROBLEMS - 1]
     rest = problems[MAX_PROBLEMS - 1]
     more = len(problems) - len(kept)
-    return (*kept, RowProblem(rest.file, rest.line, None, f"{more} more problem(s) not listed"))
+    return (*kept, Problem(rest.file, rest.line, None, f"{more} more problem(s) not listed"))
 
 
 def excerpt(value: str, redact: Redact) -> str:
@@ -203,7 +193,7 @@ def request_id_of(row: RequestRow, name: str, sha256: str) -> str:
 
 
 def _fatal(name: str, line: int, message: str) -> ParsedRequestFile:
-    return ParsedRequestFile(name, (), (RowProblem(name, line, None, message),))
+    return ParsedRequestFile(name, (), (Problem(name, line, None, message),))
 
 
 def _json_records(text: str) -> Iterator[tuple[int, Any]]:
@@ -306,21 +296,21 @@ class _CellCount:
     expected: int
 
 
-def _row(name: str, line: int, record: Any, redact: Redact) -> RequestRow | list[RowProblem]:
+def _row(name: str, line: int, record: Any, redact: Redact) -> RequestRow | list[Problem]:
     """Validate one record; returns the row or every problem it has."""
     if isinstance(record, _CellCount):
         message = f"{record.found} cell(s), the header has {record.expected}"
-        return [RowProblem(name, line, None, message)]
+        return [Problem(name, line, None, message)]
     if not isinstance(record, Mapping):
-        return [RowProblem(name, line, None, "expected an object of request fields")]
-    problems: list[RowProblem] = []
+        return [Problem(name, line, None, "expected an object of request fields")]
+    problems: list[Problem] = []
     reported: set[str] = set()
 
     def bad(field: str, message: str) -> None:
         # One problem per field: the first (its type, length or characters) is the cause.
         if field not in reported:
             reported.add(field)
-            problems.append(RowProblem(name, line, field, message))
+            problems.append(Problem(name, line, field, message))
 
     values = _values(record, bad, redact)
     shown = _Shown(redact)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInf
 from pydantic_core import PydanticCustomError
 
 from catalog_sync.core import codes
-from catalog_sync.core.errors import excerpt
+from catalog_sync.core.problems import excerpt
 from catalog_sync.core.textstream import OversizedInteger
 
 #: Digital River's recommendations and limits.

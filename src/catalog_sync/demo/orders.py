@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
+
+from catalog_sync.demo.testing import wait_until
 
 #: ``catalog-sync ARGS`` -> its standard output, or None when it exited non-zero.
 RunCli = Callable[[Sequence[str]], str | None]
@@ -138,15 +139,16 @@ class _Waiter:
     wait: float
 
     def _until(self, what: str, probe: Callable[[dict[str, Any] | None], Any], order: str) -> Any:
-        deadline = time.monotonic() + self.wait
-        while True:
+        def shown() -> Any:
             output = self.run_cli(["orders", "show", order, "--json"])
-            value = probe(None if output is None else json.loads(output))
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise OrderDemoError(f"catalog-sync did not handle {what} within {self.wait}s")
-            time.sleep(_PROBE_EVERY)
+            return probe(None if output is None else json.loads(output)) or None
+
+        try:
+            return wait_until(shown, timeout=self.wait, interval=_PROBE_EVERY, what=what)
+        except TimeoutError:
+            raise OrderDemoError(
+                f"catalog-sync did not handle {what} within {self.wait}s"
+            ) from None
 
     def fulfillment_order(self, order: str) -> str:
         """The fulfillment order id, once its lines are known (a shipment needs them)."""

@@ -5,13 +5,13 @@ Every call goes through :meth:`DigitalRiverClient._call`, which draws a token fr
 holds one of ``max_concurrency`` slots, maps failures onto :mod:`catalog_sync.dr.errors` and
 retries what may be retried.
 
-Retrying writes needs care because the API has no idempotency key (reference §6). GETs, PUT
-upserts, POST updates and DELETEs give the same result when repeated, so any retryable error is
-retried. Creates (``POST /skus``, ``/inventory-items``, ``/fulfillment-orders``,
-``/fulfillments``, ``/fulfillment-cancellations``) are resent only after an error that proves
-the request was not applied (429, connect failures); otherwise they raise
+Retrying writes needs care because the API has no idempotency key (docs/digital-river-api.md §6).
+GETs, PUT upserts, POST updates and DELETEs give the same result when repeated, so any retryable
+error is retried. Creates (``POST /inventory-items``, ``/fulfillment-orders``, ``/fulfillments``,
+``/fulfillment-cancellations``) are resent only after an error that proves the request was not
+applied (429, connect failures); otherwise they raise
 :class:`~catalog_sync.dr.errors.OutcomeUnknown` so the caller reads back before resending
-(:mod:`catalog_sync.dr.writes` does exactly that).
+(:mod:`catalog_sync.dr.writes` for inventory items, the intent ledger for the others).
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from catalog_sync.dr.errors import (
     transport_error,
 )
 from catalog_sync.dr.models import (
-    Event,
     Fulfillment,
     FulfillmentCancellation,
     FulfillmentCancellationCreate,
@@ -61,14 +60,12 @@ from catalog_sync.dr.models import (
     InventoryItemUpdate,
     Order,
     Request,
-    Shipment,
     Sku,
-    SkuCreate,
-    SkuUpdate,
     SkuUpsert,
 )
 from catalog_sync.dr.ratelimit import RateBudget
-from catalog_sync.dr.retry import RetryPolicy, Sleep, retrying
+from catalog_sync.dr.retry import RetryPolicy, retrying
+from catalog_sync.support.clock import Sleep
 from catalog_sync.support.logs import get_logger, register_secret
 from catalog_sync.support.settings import ApiSettings, is_test_key
 
@@ -217,14 +214,6 @@ class DigitalRiverClient:
         response = await self._call("PUT", "/skus/{id}", sku_id, body=body)
         return SkuUpsertResult(_parse(response, Sku), response.status_code == httpx.codes.CREATED)
 
-    async def update_sku(self, sku_id: str, body: SkuUpdate) -> Sku:
-        """``POST /skus/{id}``: change only the fields set in ``body``."""
-        return _parse(await self._call("POST", "/skus/{id}", sku_id, body=body), Sku)
-
-    async def create_sku(self, body: SkuCreate) -> Sku:
-        """``POST /skus``: not repeat-safe; prefer :meth:`upsert_sku`."""
-        return _parse(await self._call("POST", "/skus", body=body, idempotent=False), Sku)
-
     async def delete_sku(self, sku_id: str) -> None:
         """``DELETE /skus/{id}``."""
         await self._delete("/skus/{id}", sku_id)
@@ -275,25 +264,11 @@ class DigitalRiverClient:
         """``GET /orders/{id}``."""
         return _parse(await self._call("GET", "/orders/{id}", order_id), Order)
 
-    def iter_orders(
-        self,
-        ids: Sequence[str] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        **filters: QueryValue,
-    ) -> AsyncIterator[Order]:
-        """Every order (or those in ``ids``) matching the API's list ``filters``."""
-        return self._iterate("/orders", Order, ids=ids, page_size=page_size, filters=filters)
-
     # -- fulfillment orders -------------------------------------------------------------------
 
     async def create_fulfillment_order(self, body: FulfillmentOrderCreate) -> FulfillmentOrder:
-        """``POST /fulfillment-orders``: not repeat-safe; see ``ensure_fulfillment_order``."""
+        """``POST /fulfillment-orders``: not repeat-safe; the intent ledger reads back first."""
         response = await self._call("POST", "/fulfillment-orders", body=body, idempotent=False)
-        return _parse(response, FulfillmentOrder)
-
-    async def get_fulfillment_order(self, fulfillment_order_id: str) -> FulfillmentOrder:
-        """``GET /fulfillment-orders/{id}``."""
-        response = await self._call("GET", "/fulfillment-orders/{id}", fulfillment_order_id)
         return _parse(response, FulfillmentOrder)
 
     def iter_fulfillment_orders(
@@ -315,15 +290,10 @@ class DigitalRiverClient:
     async def create_fulfillment_cancellation(
         self, body: FulfillmentCancellationCreate
     ) -> FulfillmentCancellation:
-        """``POST /fulfillment-cancellations``: not repeat-safe; see the ``writes`` helper."""
+        """``POST /fulfillment-cancellations``: not repeat-safe; the ledger reads back first."""
         response = await self._call(
             "POST", "/fulfillment-cancellations", body=body, idempotent=False
         )
-        return _parse(response, FulfillmentCancellation)
-
-    async def get_fulfillment_cancellation(self, cancellation_id: str) -> FulfillmentCancellation:
-        """``GET /fulfillment-cancellations/{id}``."""
-        response = await self._call("GET", "/fulfillment-cancellations/{id}", cancellation_id)
         return _parse(response, FulfillmentCancellation)
 
     def iter_fulfillment_cancellations(
@@ -344,31 +314,12 @@ class DigitalRiverClient:
             filters=filters,
         )
 
-    # -- shipments ----------------------------------------------------------------------------
-
-    async def get_shipment(self, shipment_id: str) -> Shipment:
-        """``GET /shipments/{id}``."""
-        return _parse(await self._call("GET", "/shipments/{id}", shipment_id), Shipment)
-
-    def iter_shipments(
-        self,
-        ids: Sequence[str] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        **filters: QueryValue,
-    ) -> AsyncIterator[Shipment]:
-        """Every shipment (or those in ``ids``) matching the API's list ``filters``."""
-        return self._iterate("/shipments", Shipment, ids=ids, page_size=page_size, filters=filters)
-
     # -- fulfillments -------------------------------------------------------------------------
 
     async def create_fulfillment(self, body: FulfillmentCreate) -> Fulfillment:
-        """``POST /fulfillments``: captures or cancels money; see ``writes.ensure_fulfillment``."""
+        """``POST /fulfillments``: captures or cancels money; the ledger reads back first."""
         response = await self._call("POST", "/fulfillments", body=body, idempotent=False)
         return _parse(response, Fulfillment)
-
-    async def get_fulfillment(self, fulfillment_id: str) -> Fulfillment:
-        """``GET /fulfillments/{id}`` (with ``orderDetails``)."""
-        return _parse(await self._call("GET", "/fulfillments/{id}", fulfillment_id), Fulfillment)
 
     def iter_fulfillments(
         self,
@@ -386,30 +337,7 @@ class DigitalRiverClient:
 
     # -- events -------------------------------------------------------------------------------
 
-    async def get_event(self, event_id: str) -> Event:
-        """``GET /events/{id}``."""
-        return _parse(await self._call("GET", "/events/{id}", event_id), Event)
-
     async def list_events(
-        self,
-        *,
-        types: Sequence[str] | None = None,
-        created_gt: datetime | None = None,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
-        limit: int = MAX_PAGE_SIZE,
-        **filters: QueryValue,
-    ) -> Page[Event]:
-        """One page of ``GET /events``, for a poller that keeps its own cursor."""
-        query = _event_filters(types, created_gt, filters)
-        if starting_after is not None:
-            query["startingAfter"] = starting_after
-        if ending_before is not None:
-            query["endingBefore"] = ending_before
-        query["limit"] = _page_size(limit)
-        return await self._page("/events", Event, query)
-
-    async def list_events_raw(
         self,
         *,
         types: Sequence[str] | None = None,
@@ -422,10 +350,10 @@ class DigitalRiverClient:
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page of ``GET /events`` as the API's JSON objects, and ``hasMore``.
 
-        Unlike :meth:`list_events` one malformed event cannot fail the page: the body is read
-        by :func:`~catalog_sync.core.event_pages.decode_page`, which keeps values no parser
-        accepts (huge integers, bytes that are not UTF-8) inside their event, and the poller
-        validates each event itself and keeps the ones it cannot read as dead letters.
+        Events are not parsed into models, so one malformed event cannot fail the page: the
+        body is read by :func:`~catalog_sync.core.event_pages.decode_page`, which keeps values
+        no parser accepts (huge integers, bytes that are not UTF-8) inside their event, and the
+        poller validates each event itself and keeps the ones it cannot read as dead letters.
         Entries that are not JSON objects are wrapped as ``{"value": entry}``, never dropped.
         ``priority`` overrides the rate-budget priority of event reads (a poller whose reads
         are on the captures' critical path must not queue behind those captures).
@@ -441,18 +369,6 @@ class DigitalRiverClient:
         if page.problem is not None:
             raise _invalid_response(response, ValueError(page.problem))
         return list(page.events), page.has_more
-
-    def iter_events(
-        self,
-        *,
-        types: Sequence[str] | None = None,
-        created_gt: datetime | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        **filters: QueryValue,
-    ) -> AsyncIterator[Event]:
-        """Every event matching the filters, following ``startingAfter`` to the end."""
-        query = _event_filters(types, created_gt, filters)
-        return self._iterate("/events", Event, ids=None, page_size=page_size, filters=query)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -645,7 +561,10 @@ def id_chunks(ids: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 def format_time(value: datetime) -> str:
-    """Render a time as the API writes them: UTC with a literal ``Z`` (reference §2)."""
+    """Render a time as the API writes them: UTC with a literal ``Z``.
+
+    The API's time format is docs/digital-river-api.md §2.
+    """
     if value.tzinfo is None:
         raise ValueError("naive datetime: the API's times are UTC")
     text = value.astimezone(UTC).isoformat()

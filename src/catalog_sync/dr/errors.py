@@ -1,7 +1,7 @@
 """Every way a Digital River call can fail, as one tree that callers branch on.
 
 Retry code asks one question, :attr:`DRError.retryable`, and never looks at raw status numbers
-(reference §3: the API's error types and codes). The tree::
+(docs/digital-river-api.md §3: the API's error types and codes). The tree::
 
     DRError                      retryable?
     ├── APIError                 no    the API answered with an error body (other 4xx)
@@ -16,8 +16,8 @@ Retry code asks one question, :attr:`DRError.retryable`, and never looks at raw 
     └── OutcomeUnknown           yes*  a create may or may not have been applied: read back first
 
 ``*`` An :class:`OutcomeUnknown` is never resent by the client itself: the API has no
-idempotency key (reference §6), so only a caller that can read back by a natural key may resend
-(see :mod:`catalog_sync.dr.writes`).
+idempotency key (docs/digital-river-api.md §6), so only a caller that can read back by a natural key
+may resend (see :mod:`catalog_sync.dr.writes`).
 
 No error ever carries request headers, so the API key cannot leak through ``str`` or ``repr``.
 """
@@ -37,7 +37,10 @@ from catalog_sync.support.logs import redact
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
-    """One element of the API's ``errors`` array; each part is optional (reference §3.1)."""
+    """One element of the API's ``errors`` array; each part is optional.
+
+    The body's shape is docs/digital-river-api.md §3.1.
+    """
 
     code: str | None = None
     parameter: str | None = None
@@ -243,7 +246,7 @@ def request_path(request: httpx.Request) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Return the ``Retry-After`` delay in seconds (reference §4: integer seconds)."""
+    """Return the ``Retry-After`` delay in seconds (docs/digital-river-api.md §4: an integer)."""
     if value is None:
         return None
     try:

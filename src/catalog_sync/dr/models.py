@@ -1,10 +1,11 @@
 """Typed views of the Digital River resources catalog-sync reads and writes.
 
-Attributes are snake_case; the wire names are the API's camelCase exactly (reference §7-§14),
-produced by one alias generator so no field can be misspelt by hand. Response models are
-tolerant readers: DR adds fields without notice (reference §1), so unknown fields are kept in
-``model_extra`` instead of failing or being dropped. Ids are strings even where the API sends
-JSON numbers (fulfillment orders and their lines, reference §2): code never parses ids.
+Attributes are snake_case; the wire names are the API's camelCase exactly
+(docs/digital-river-api.md §7-§14), produced by one alias generator so no field can be misspelt
+by hand. Response models are tolerant readers: DR adds fields without notice
+(docs/digital-river-api.md §1), so unknown fields are kept in ``model_extra`` instead of failing
+or being dropped. Ids are strings even where the API sends JSON numbers (fulfillment orders and
+their lines, docs/digital-river-api.md §2): code never parses ids.
 
 Request models refuse unknown top-level fields, so a typo fails here and not as a
 ``400 unknown_parameter`` at the API; :meth:`Request.to_body` sends only what was set, which is
@@ -26,7 +27,8 @@ def _id_to_str(value: Any) -> Any:
     return value
 
 
-#: An id as the API sends it, normalised to ``str`` (some are JSON numbers, reference §2).
+#: An id as the API sends it, normalised to ``str``: some are JSON numbers
+#: (docs/digital-river-api.md §2).
 Id = Annotated[str, BeforeValidator(_id_to_str)]
 Metadata = dict[str, str | bool | int]
 
@@ -78,7 +80,10 @@ class Address(Resource):
 
 
 class Contact(Resource):
-    """``shipTo`` / ``billTo``: an address and who receives at it (reference §9.2, §10.2)."""
+    """``shipTo`` / ``billTo``: an address and who receives at it.
+
+    Read on orders (docs/digital-river-api.md §9.2), sent on fulfillment orders (§10.2).
+    """
 
     address: Address | None = None
     name: str | None = None
@@ -95,7 +100,7 @@ class Tax(Resource):
     amount: float | None = None
 
 
-# -- SKUs and inventory items (reference §7, §8) ----------------------------------------------
+# -- SKUs and inventory items (docs/digital-river-api.md §7, §8) -----------------------------------
 
 
 class Sku(Identified):
@@ -137,10 +142,11 @@ class InventoryItem(Identified):
     live_mode: bool | None = None
 
 
-class SkuUpdate(Request):
-    """``POST /skus/{id}``: only the fields set change; ``None`` clears a field."""
+class SkuUpsert(Request):
+    """``PUT /skus/{id}``: the full desired representation; ``name`` is required, and an
+    explicit ``None`` clears a field."""
 
-    name: str | None = None
+    name: str
     description: str | None = None
     eccn: str | None = None
     hs_code: str | None = None
@@ -156,18 +162,6 @@ class SkuUpdate(Request):
     weight_unit: str | None = None
     item_breadcrumb: str | None = None
     metadata: Metadata | None = None
-
-
-class SkuUpsert(SkuUpdate):
-    """``PUT /skus/{id}``: the full desired representation; ``name`` is required."""
-
-    name: str
-
-
-class SkuCreate(SkuUpsert):
-    """``POST /skus``: like an upsert with the ``id`` in the body (DR generates one if absent)."""
-
-    id: str | None = None
 
 
 class InventoryItemUpdate(Request):
@@ -187,7 +181,7 @@ class InventoryItemCreate(InventoryItemUpdate):
     id: str | None = None
 
 
-# -- orders (reference §9) --------------------------------------------------------------------
+# -- orders (docs/digital-river-api.md §9) ---------------------------------------------------------
 
 
 class ShippingChoice(Resource):
@@ -230,7 +224,7 @@ class OrderItem(Resource):
 
 
 class Order(Identified):
-    """An order, read side only (the storefront creates orders, reference §9.1)."""
+    """An order, read side only (the storefront creates orders, docs/digital-river-api.md §9.1)."""
 
     upstream_id: str | None = None
     checkout_id: str | None = None
@@ -259,7 +253,7 @@ class Order(Identified):
     metadata: Metadata | None = None
 
 
-# -- fulfillment orders (reference §10) -------------------------------------------------------
+# -- fulfillment orders (docs/digital-river-api.md §10) --------------------------------------------
 
 
 class FulfillmentShippingChoice(Resource):
@@ -342,7 +336,7 @@ class FulfillmentOrderCreate(Request):
     reservation_id: str | None = None
 
 
-# -- fulfillment cancellations (reference §11) ------------------------------------------------
+# -- fulfillment cancellations (docs/digital-river-api.md §11) -------------------------------------
 
 
 class FulfillmentCancellationItem(Resource):
@@ -387,45 +381,7 @@ class FulfillmentCancellationCreate(Request):
     reason: str | None = None
 
 
-# -- shipments (reference §12) ----------------------------------------------------------------
-
-
-class Tracking(Resource):
-    """One tracking number of a shipment line."""
-
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-
-
-class ShipmentItem(Resource):
-    """A shipped line; ``quantity`` is what *this* shipment carried."""
-
-    id: Id
-    fulfillment_order_item_id: Id | None = None
-    fulfillment_order_item_upstream_id: str | None = None
-    inventory_item_id: Id | None = None
-    part_number: str | None = None
-    quantity: int = 0
-    tracking_urls: list[Tracking] | None = None
-    unit_attributes: list[dict[str, Any]] | None = None
-
-
-class Shipment(Identified):
-    """A shipment (the object of ``fulfillment_order.shipped``); its ``id`` keys one capture."""
-
-    created_time: datetime | None = None
-    fulfillment_order_id: Id | None = None
-    fulfillment_order_upstream_id: str | None = None
-    shipping_choice_id: str | None = None
-    tracking_company_id: str | None = None
-    tracking_company: str | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
-    items: list[ShipmentItem] = Field(default_factory=list)
-    live_mode: bool | None = None
-
-
-# -- fulfillments (reference §13) -------------------------------------------------------------
+# -- fulfillments (docs/digital-river-api.md §13) --------------------------------------------------
 
 
 class FulfillmentItem(Resource):
@@ -473,66 +429,3 @@ class FulfillmentCreate(Request):
     tracking_number: str | None = None
     tracking_url: str | None = None
     metadata: Metadata | None = None
-
-
-# -- charges and events (reference §14) -------------------------------------------------------
-
-
-class ChargeOperation(Resource):
-    """A capture or a cancel of a charge; ``fulfillment_id`` links it to our fulfillment."""
-
-    id: Id | None = None
-    created_time: datetime | None = None
-    updated_time: datetime | None = None
-    amount: float | None = None
-    state: str | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
-    fulfillment_id: Id | None = None
-
-
-class Charge(Identified):
-    """A charge (the object of ``order.charge.*`` events)."""
-
-    created_time: datetime | None = None
-    currency: str | None = None
-    amount: float | None = None
-    state: str | None = None
-    order_id: Id | None = None
-    source_id: str | None = None
-    payment_session_id: str | None = None
-    captured: bool | None = None
-    refunded: bool | None = None
-    captures: list[ChargeOperation] = Field(default_factory=list)
-    cancels: list[ChargeOperation] = Field(default_factory=list)
-    refunds: list[dict[str, Any]] = Field(default_factory=list)
-    type: str | None = None
-    live_mode: bool | None = None
-
-
-class EventData(Resource):
-    """An event's payload: the resource after the change and the attributes it changed."""
-
-    object: dict[str, Any] = Field(default_factory=dict)
-    previous_attributes: dict[str, Any] = Field(default_factory=dict)
-
-    def object_as(self, model: type[M]) -> M:
-        """Parse ``object`` as ``model`` (which one depends on the event type, §14.3)."""
-        return model.model_validate(self.object)
-
-
-class Event(Identified):
-    """An event; guide samples spell ``digitalriverVersion``, the SDK ``digitalRiverVersion``."""
-
-    type: str
-    data: EventData = Field(default_factory=EventData)
-    live_mode: bool | None = None
-    created_time: datetime | None = None
-    digitalriver_version: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "digitalriverVersion", "digitalRiverVersion", "digitalriver_version"
-        ),
-        serialization_alias="digitalriverVersion",
-    )
-    webhook_ids: list[str] | None = None

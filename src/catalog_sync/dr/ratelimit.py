@@ -1,9 +1,9 @@
 """One rate budget for the whole process: a token bucket with prioritised waiters.
 
-The API allows a number of requests per second per key (reference §4: 25/s test, 250/s live).
-Every call of every task draws from this one bucket, so a healthy run meets no 429 at all. The
-bucket's burst is small (a tenth of a second's worth) so the client never fires more at once
-than the server's own bucket is likely to absorb.
+The API allows a number of requests per second per key (docs/digital-river-api.md §4: 25/s test,
+250/s live). Every call of every task draws from this one bucket, so a healthy run meets no 429 at
+all. The bucket's burst is small (a tenth of a second's worth) so the client never fires more at
+once than the server's own bucket is likely to absorb.
 
 When calls wait, the one with the lowest :class:`Priority` goes first and calls of equal
 priority go in arrival order: a payment capture never queues behind a catalog write. Only the
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from catalog_sync.core.priorities import Priority
-from catalog_sync.dr.retry import Sleep
+from catalog_sync.support.clock import Sleep
 
 Clock = Callable[[], float]
 #: Float slack so that a bucket refilled to 0.9999999 counts as holding a token.

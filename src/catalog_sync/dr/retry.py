@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from catalog_sync.dr.errors import DRError, RateLimited
+from catalog_sync.support.clock import Sleep
 from catalog_sync.support.settings import ApiSettings
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[object]]
 #: Called before each wait with the error, the attempt that failed (1-based) and the delay.
 RetryHook = Callable[[DRError, int, float], None]
 

@@ -26,7 +26,7 @@ Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
 def error_body(type_: str, code: str | None = None, parameter: str | None = None) -> Any:
-    """An error body in the API's shape (reference §3.1)."""
+    """An error body in the API's shape (docs/digital-river-api.md §3.1)."""
     detail = {k: v for k, v in {"code": code, "parameter": parameter}.items() if v}
     return {"type": type_, "errors": [{**detail, "message": f"{type_} happened"}]}
 

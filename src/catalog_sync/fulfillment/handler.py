@@ -15,9 +15,9 @@ durable commits are shared by a whole batch instead of paid per event:
    ``claim_due_writes``, committed BEFORE it is sent. An intent found with ``sent_at`` set
    may have landed (a lost answer, a crash), so it is read back (``core.readback``) and only
    what did not land is resent; fulfillment orders are always read back first because DR
-   accepts a second one with the same ``upstreamId`` (reference §6) and that would ship goods
-   twice. A 409 meaning "already done" settles the intent; any other refusal (a quantity too
-   large) fails it, surfaced in the order's history and as a notification. Retryable failures
+   accepts a second one with the same ``upstreamId`` (docs/digital-river-api.md §6) and that would
+   ship goods twice. A 409 meaning "already done" settles the intent; any other refusal (a quantity
+   too large) fails it, surfaced in the order's history and as a notification. Retryable failures
    back off; after ``handler_max_attempts`` the intent is parked and its event becomes a dead
    letter that ``catalog-sync events retry`` re-runs.
 """
@@ -25,12 +25,12 @@ durable commits are shared by a whole batch instead of paid per event:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from catalog_sync.core.fulfillment import Decision, decide, order_id_of, origin_event_id
+from catalog_sync.core.fulfillment import Decision, decide, order_id_of
 from catalog_sync.core.orders import (
     FulfillmentError,
     Intent,
@@ -80,7 +80,6 @@ MAX_BACKOFF: Final = 300.0
 #: duplicate fulfillment order or two.
 READ_BACK_CHUNK: Final = 50
 Obj = dict[str, Any]
-Sleep = Callable[[float], Any]
 #: Seconds the daemon's loop lets writes finish together before committing them.
 WRITE_GATHER: Final = 0.02
 
@@ -641,7 +640,7 @@ class FulfillmentHandler:
         writes.retries.append(WriteRetry(intent.key, outcome.error, None))
         error = f"{_describe(intent)} failed {attempts} times: {outcome.error}"
         writes.history.append((intent.order_id, None, f"{error}; parked until `events retry`"))
-        event_id = origin_event_id(intent.origin)
+        event_id = intent.origin.event_id
         if event_id is not None:
             writes.events.append(EventOutcome(event_id, "dead", error, attempted=False))
         writes.notices.append(

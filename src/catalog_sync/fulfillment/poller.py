@@ -1,7 +1,7 @@
 """The event poller: Digital River's events into the inbox, exactly once per event id.
 
-The API gives no order guarantee and events may become visible late (reference §14.1), so the
-cursor is not trusted blindly:
+The API gives no order guarantee and events may become visible late
+(docs/digital-river-api.md §14.1), so the cursor is not trusted blindly:
 
 - *forward*: ``endingBefore=<newest id read>`` returns the events just newer than it; each
   page is stored, oldest first, in the same transaction that advances the cursor, and the
@@ -47,7 +47,8 @@ from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import EventSettings
 from catalog_sync.support.waits import Pause
 
-#: The distributed-model types (reference §14.3); fewer than 20, as ``types`` requires (§16.5).
+#: The distributed-model types (docs/digital-river-api.md §14.3); fewer than 20, as ``types``
+#: requires (§16.5).
 EVENT_TYPES: Final = (
     "order.accepted",
     "order.cancelled",
@@ -65,7 +66,7 @@ EVENT_TYPES: Final = (
     "fulfillment_cancellation.accepted",
     "fulfillment_cancellation.rejected",
 )
-#: How long the API keeps events (reference §14.1).
+#: How long the API keeps events (docs/digital-river-api.md §14.1).
 RETENTION: Final = timedelta(days=30)
 PAGE: Final = 100
 #: Reading new events is on every capture's critical path: at the rate budget it must not
@@ -192,7 +193,7 @@ class EventPoller:
         new = pages = 0
         while True:
             try:
-                page, has_more = await self._client.list_events_raw(
+                page, has_more = await self._client.list_events(
                     types=EVENT_TYPES,
                     ending_before=cursor.last_id,
                     limit=PAGE,
@@ -250,7 +251,7 @@ class EventPoller:
         after: str | None = None
         top: str | None = None
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, created_gt=bound, starting_after=after, limit=PAGE
             )
             pages += 1
@@ -270,7 +271,7 @@ class EventPoller:
         """Walk every event the API keeps, newest first; resumable from ``walk_after``."""
         new = pages = 0
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, starting_after=cursor.walk_after, limit=PAGE
             )
             pages += 1
@@ -334,7 +335,7 @@ class EventPoller:
         after: str | None = None
         now = self._clock()
         while True:
-            page, has_more = await self._client.list_events_raw(
+            page, has_more = await self._client.list_events(
                 types=EVENT_TYPES, created_gt=moment, starting_after=after, limit=PAGE
             )
             rows.extend(inbox_row(event, now, live=self._live) for event in page)

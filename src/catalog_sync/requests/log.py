@@ -8,35 +8,39 @@ and a refused request leaves no trace. The
 intents are then sent by the fulfillment handler like any other (``sent_at`` before sending,
 read-back on an unknown outcome), so a request is never applied twice in effect.
 
-Statuses are never stored: :func:`line_state` derives each line's from the intent it points
-to by replaying the ledger's facts through ``request_state_after``, so the log cannot disagree
-with what was actually sent.
+Statuses are never stored: ``core.merchant_requests.line_state`` derives each line's from the
+intent it points to, and this module only reads the facts it needs and shows the result.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
-from catalog_sync.core.fulfillment import event_object
 from catalog_sync.core.merchant_requests import (
+    REQUEST_STATUSES,
+    ROUTE_OF_KIND,
     MerchantRequest,
     RequestRefusedError,
     RequestState,
-    RequestStatus,
-    Route,
     accept_request,
+    awaited_answer,
+    fulfiller_answer,
     is_open_request,
+    line_state,
     order_request_status,
-    request_origin,
-    request_state_after,
+    request_status,
 )
-from catalog_sync.core.orders import FulfillmentError, Intent, IntentKind, IntentStatus, Order
+from catalog_sync.core.orders import (
+    Intent,
+    IntentStatus,
+    Order,
+    Origin,
+)
 from catalog_sync.state import (
     InboxState,
-    LedgerEntry,
     LedgerReader,
     LedgerState,
     LineRetry,
@@ -46,16 +50,6 @@ from catalog_sync.state import (
     RequestLogState,
     RequestRecord,
 )
-
-#: The route each kind of request intent was sent by (the inverse of accept_request's choice).
-ROUTE_OF_KIND: Final[Mapping[IntentKind, Route]] = {
-    "capture": "digital_fulfill",
-    "cancel_charge": "charge_cancel",
-    "fulfiller_cancel": "fulfiller_cancel",
-}
-#: A request's status is its least advanced line's, in this order.
-_SEVERITY: Final[tuple[RequestStatus, ...]] = ("Failed", "Reprocess", "Open", "Completed")
-STATUSES: Final[tuple[RequestStatus, ...]] = ("Open", "Reprocess", "Completed", "Failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +103,7 @@ def claim_request(
             f"request {request.request_id} was already accepted"
             f" (from {where} at {earlier.created_at})"
         )
-    origin = request_origin(request.request_id)
+    origin = Origin.request(request.request_id)
     if any(i.origin == origin for pending in claimed.values() for i in pending):
         raise RequestRefusedError(
             f"request {request.request_id} was already accepted"
@@ -120,20 +114,7 @@ def claim_request(
     pending = claimed.setdefault(order.order_id, [])
     intents = accept_request(order, [*ledger, *pending], request)
     pending.extend(intents)
-    record = RequestRecord(
-        request_id=request.request_id,
-        order_id=request.order_id,
-        action=request.action,
-        line_id=request.line_id,
-        quantity=request.quantity,
-        source=source.name,
-        source_line=source.line,
-        created_at=now,
-        tracking_number=request.tracking_number,
-        tracking_company=request.tracking_company,
-        tracking_url=request.tracking_url,
-        reason=request.reason,
-    )
+    record = RequestRecord.of(request, source=source.name, source_line=source.line, created_at=now)
     lines = tuple(
         RequestLineRecord(
             request.request_id, claim.line_id, claim.quantity, ROUTE_OF_KIND[i.kind], i.key
@@ -170,7 +151,7 @@ def retry_order(store: RequestLogState, order_id: str, now: str) -> list[str]:
         requests = {r.request_id: r for r in reader.requests_of(order_id)}
         retried: list[str] = []
         again_all: list[Intent] = []
-        unpark: list[str] = []
+        unpark: list[Origin] = []
         retries: list[LineRetry] = []
         for line in reader.request_lines_of(order_id):
             entry = ledger.get(line.intent_key)
@@ -203,16 +184,11 @@ def retry_order(store: RequestLogState, order_id: str, now: str) -> list[str]:
 def _reclaim(
     order: Order, intents: Sequence[Intent], request: RequestRecord, line: RequestLineRecord
 ) -> tuple[Intent, ...]:
-    again = MerchantRequest(
+    again = replace(
+        request.request(),
         request_id=f"{request.request_id}.{line.line_id}.r{line.retries + 1}",
-        order_id=request.order_id,
-        action=request.action,
         line_id=line.line_id,
         quantity=line.quantity,
-        reason=request.reason,
-        tracking_number=request.tracking_number,
-        tracking_company=request.tracking_company,
-        tracking_url=request.tracking_url,
     )
     return accept_request(order, intents, again)
 
@@ -227,67 +203,13 @@ def _known_order(reader: LedgerReader, order_id: str) -> Order:
 
 
 # -- statuses -------------------------------------------------------------------------------
-def line_state(line: RequestLineRecord, entry: LedgerEntry | None) -> RequestState:
-    """Return a request line's status: THE one place it is computed.
-
-    Replays what the ledger knows through the transition table: the merchant's retries (each
-    one a Failed → Reprocess), the counted retryable failures of the current intent (the last
-    one "exhausts" the retries exactly when the handler parked the intent), then its end.
-    """
-    state = RequestState()
-    if line.retries:
-        failed = RequestState("Failed", 0, line.retried_message)
-        state = request_state_after(failed, "retry_requested", limit=1)
-    if entry is None:
-        return state
-    limit = entry.attempts if entry.parked else entry.attempts + 1
-    for _ in range(entry.attempts):
-        state = request_state_after(
-            state, "retryable_failure", limit=limit, message=entry.last_error
-        )
-    if entry.intent.status == "done":
-        landed = f"landed as {entry.reference}" if entry.reference else "landed"
-        return request_state_after(state, "succeeded", limit=limit, message=landed)
-    if entry.intent.status == "failed":
-        return request_state_after(
-            state, "permanent_failure", limit=limit, message=entry.last_error
-        )
-    return state
-
-
-def request_status(states: Iterable[RequestState]) -> RequestStatus:
-    """Return a request's status: that of its least advanced line."""
-    found = {s.status for s in states}
-    return next((s for s in _SEVERITY if s in found), "Completed")
-
-
-def fulfiller_answer(store: InboxState, intent: Intent, line_id: str, asked: int) -> str | None:
+def fulfiller_note(store: InboxState, intent: Intent, line_id: str, asked: int) -> str | None:
     """Return what the fulfiller answered to a cancellation line, from its inbox event."""
-    if intent.kind != "fulfiller_cancel" or intent.status != "done":
+    upstream_id = awaited_answer(intent)
+    if upstream_id is None:
         return None
-    event = store.answer_to(str(intent.body.get("upstreamId")))
-    answer = None if event is None else _answer_object(event.payload)
-    if answer is None:
-        return "awaiting the fulfiller"
-    items = answer.get("items")
-    accepted = sum(
-        int(item.get("quantityAccepted") or 0)
-        for item in (items if isinstance(items, list) else [])
-        if isinstance(item, dict) and str(item.get("fulfillmentOrderItemUpstreamId")) == line_id
-    )
-    if answer.get("state") == "rejected" or accepted == 0:
-        return f"rejected by the fulfiller: {asked} unit(s) open again"
-    if accepted < asked:
-        return f"partly accepted: {accepted} of {asked}; {asked - accepted} unit(s) open again"
-    return "accepted by the fulfiller"
-
-
-def _answer_object(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The cancellation object of an answering event (None when it has none)."""
-    try:
-        return event_object(payload)
-    except FulfillmentError:
-        return None
+    event = store.answer_to(upstream_id)
+    return fulfiller_answer(None if event is None else event.payload, line_id, asked)
 
 
 class _RequestsView(LedgerState, InboxState, RequestLogState, Protocol):
@@ -323,7 +245,7 @@ def order_requests(store: _RequestsView, order: Order) -> dict[str, Any]:
                     "message": state.message,
                     "fulfiller": None
                     if entry is None
-                    else fulfiller_answer(store, entry.intent, line.line_id, line.quantity),
+                    else fulfiller_note(store, entry.intent, line.line_id, line.quantity),
                     "intent": line.intent_key,
                 }
             )
@@ -371,7 +293,7 @@ def requests_status(store: _RequestsView) -> dict[str, Any]:
     ``open`` counts open requests (``core.merchant_requests.is_open_request``, the rule the
     transmitter's gauge counts by too); ``by_status`` counts requests per status.
     """
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys(REQUEST_STATUSES, 0)
     open_requests = 0
     lines_by_order: dict[str, list[RequestLineRecord]] = {}
     for line, order_id in store.all_request_lines():

@@ -11,9 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from catalog_sync.core.merchant_requests import REQUEST_STATUSES
 from catalog_sync.core.orders import line_quantities
-from catalog_sync.requests.log import STATUSES, order_requests
+from catalog_sync.requests.log import order_requests
 from catalog_sync.state import StateBackend
+from catalog_sync.support.files import write_atomically
 from catalog_sync.support.templating import environment
 
 LATEST: Final = "orders-latest.html"
@@ -44,7 +46,7 @@ def orders_view(store: StateBackend, *, limit: int) -> list[dict[str, Any]]:
 
 def render_orders(orders: list[dict[str, Any]], generated: datetime) -> str:
     """Return the page's HTML."""
-    counts = dict.fromkeys(STATUSES, 0)
+    counts = dict.fromkeys(REQUEST_STATUSES, 0)
     for order in orders:
         for request in order["requests"]:
             counts[request["status"]] += 1
@@ -61,7 +63,5 @@ def write_orders_report(
     html = render_orders(orders_view(store, limit=limit), generated)
     path = directory / f"orders-{generated.strftime('%Y%m%dT%H%M%S')}.html"
     for target in (path, directory / LATEST):
-        partial = target.with_name(f".{target.name}.part")
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(target)
+        write_atomically(target, [html], private=False)
     return path

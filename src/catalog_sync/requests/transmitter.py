@@ -1,4 +1,4 @@
-"""The request transmitter (issue 7): request files in, pending request intents out, in seconds.
+"""The request transmitter: request files in, pending request intents out, in seconds.
 
 Two duties in one daemon ``Service`` named ``requests``:
 
@@ -29,20 +29,18 @@ import errno
 import hashlib
 import json
 import os
-import secrets
 import stat
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
 
-from catalog_sync.core.merchant_requests import MerchantRequest, RequestRefusedError
+from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import Intent
+from catalog_sync.core.problems import Problem
 from catalog_sync.core.request_files import (
     ERRORS_SUFFIX,
     ParsedRequestFile,
-    RequestRow,
-    RowProblem,
     excerpt,
     is_request_file_name,
     parse_request_file,
@@ -59,7 +57,7 @@ from catalog_sync.state import (
     StateError,
 )
 from catalog_sync.support.clock import Clock, stamp, utc_clock
-from catalog_sync.support.files import is_dropped_file_name
+from catalog_sync.support.files import is_dropped_file_name, write_atomically
 from catalog_sync.support.logs import get_logger, redact
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.settings import RequestSettings
@@ -93,7 +91,7 @@ class FileOutcome:
     name: str
     outcome: str
     accepted: int
-    problems: tuple[RowProblem, ...]
+    problems: tuple[Problem, ...]
     moved_to: Path | None
     errors_file: Path | None
 
@@ -262,7 +260,7 @@ class RequestFolder:
             recorded, found = self._claim_rows(reader, parsed, digest, now)
             outcome = PROCESSED if recorded else REJECTED
             if not parsed.rows and not parsed.problems:
-                found.append(RowProblem(name, 1, None, "no request rows"))
+                found.append(Problem(name, 1, None, "no request rows"))
             problems = _redacted(found)
             errors_file = self._write_errors(path, name, problems) if problems else None
             claims = RequestClaims(
@@ -288,7 +286,7 @@ class RequestFolder:
 
         An errors file that cannot be written is logged; the file is moved all the same.
         """
-        problems = _redacted([RowProblem(name, 1, None, message)])
+        problems = _redacted([Problem(name, 1, None, message)])
         errors_file: Path | None = None
         try:
             errors_file = self._write_errors(path, name, problems)
@@ -312,23 +310,23 @@ class RequestFolder:
     @staticmethod
     def _claim_rows(
         reader: LedgerReader, parsed: ParsedRequestFile, digest: str, now: str
-    ) -> tuple[list[RecordedRequest], list[RowProblem]]:
+    ) -> tuple[list[RecordedRequest], list[Problem]]:
         """Decide each valid row, each seeing the rows before; refusals become problems."""
         problems = list(parsed.problems)
         recorded: list[RecordedRequest] = []
         claimed: dict[str, list[Intent]] = {}
         for row in parsed.rows:
-            request = _request_of(row, request_id_of(row, parsed.name, digest))
+            request = row.request(request_id_of(row, parsed.name, digest))
             try:
                 recorded.append(
                     claim_request(reader, request, Source(parsed.name, row.line), now, claimed)
                 )
             except RequestRefusedError as exc:
-                problems.append(RowProblem(parsed.name, row.line, "request", str(exc)))
+                problems.append(Problem(parsed.name, row.line, "request", str(exc)))
         problems.sort(key=lambda p: p.line)
         return recorded, problems
 
-    def _write_errors(self, path: Path, name: str, problems: tuple[RowProblem, ...]) -> Path:
+    def _write_errors(self, path: Path, name: str, problems: tuple[Problem, ...]) -> Path:
         """Write ``<file>.errors.json`` beside the file (write, then rename into place).
 
         A name too long for the suffix is shortened and tagged with a hash of the full name,
@@ -342,7 +340,8 @@ class RequestFolder:
                 for p in problems
             ],
         }
-        _write_atomically(target, json.dumps(document, indent=2) + "\n")
+        # Read by the merchant's systems: created like any file of theirs (umask), not private.
+        write_atomically(target, [json.dumps(document, indent=2), "\n"], private=False)
         return target
 
     def _move(self, path: Path, name: str, outcome: str) -> Path | None:
@@ -368,10 +367,10 @@ class RequestFolder:
         return target
 
 
-def _redacted(problems: list[RowProblem]) -> tuple[RowProblem, ...]:
+def _redacted(problems: list[Problem]) -> tuple[Problem, ...]:
     """Problems as they may be shown: a refusal's message is redacted like any excerpt."""
     return tuple(
-        RowProblem(
+        Problem(
             p.file,
             p.line,
             None if p.field is None else printable(redact(p.field)),
@@ -392,37 +391,6 @@ def _fitted(folder: Path, stem: str, suffix: str) -> Path:
     tag = f"~{hashlib.sha256(os.fsencode(stem)).hexdigest()[:12]}"
     room = limit - len(os.fsencode(tag + suffix))
     return folder / f"{os.fsdecode(os.fsencode(stem)[:room])}{tag}{suffix}"
-
-
-def _request_of(row: RequestRow, request_id: str) -> MerchantRequest:
-    return MerchantRequest(
-        request_id=request_id,
-        order_id=row.order_id,
-        action=row.action,
-        line_id=row.item_id,
-        quantity=row.quantity,
-        reason=row.reason,
-        tracking_number=row.tracking_number,
-        tracking_company=row.tracking_company,
-        tracking_url=row.tracking_url,
-    )
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Write under a short hidden temporary name (never read as a request), then rename.
-
-    Short, so that it fits whatever the target's length; created like any file (umask), as
-    the merchant's systems read errors files.
-    """
-    partial = target.with_name(f".errors-{secrets.token_hex(8)}.part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        partial.replace(target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 class IntentSender(Protocol):
@@ -526,15 +494,6 @@ class RequestTransmitter:
         return PassResult(tuple(o for o in outcomes if o is not None), writes, self._open)
 
     def _ready_files(self) -> list[Path]:
-        """Files quiet for the settle time by their mtime (one pass cannot watch them)."""
-        now = self._clock().timestamp()
-        limit = self._settle.settle_ms / 1000
-        return [p for p in request_paths(self.folder.folder) if now - _mtime(p) >= limit]
-
-
-def _mtime(path: Path) -> float:
-    """The entry's own mtime (a link's, not its target's: a dangling link is rejected too)."""
-    try:
-        return path.lstat().st_mtime
-    except OSError:
-        return float("inf")
+        """Files already settled by their mtime (one pass cannot watch them stay unchanged)."""
+        now_ns = int(self._clock().timestamp() * 1_000_000_000)
+        return self._settle.settled_at_once(request_paths(self.folder.folder), now_ns)

@@ -21,7 +21,6 @@ from catalog_sync.core.fulfillment import (
     INBOX_OPEN,
     INBOX_RECEIVED,
     INBOX_STATUSES,
-    event_origin,
     inbox_statuses_moved_by,
 )
 from catalog_sync.core.notices import NotificationRecord
@@ -30,6 +29,7 @@ from catalog_sync.core.orders import (
     INTENT_OPEN,
     Intent,
     Order,
+    Origin,
     intent_from_json,
     order_from_json,
     to_json,
@@ -67,6 +67,18 @@ def sql_in(column: str, values: Iterable[str]) -> str:
     if len(names) == 1:
         return f"{column} = '{names[0]}'"
     return f"{column} IN ({', '.join(repr(name) for name in names)})"
+
+
+def rows_in(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterator[sqlite3.Row]:
+    """Run ``sql`` for the distinct ``values``, in chunks; yield every row.
+
+    ``{ids}`` in ``sql`` stands for the placeholders of one chunk (``id IN ({ids})``): a
+    chunk stays far below SQLite's variable limit, however many values there are.
+    """
+    wanted = sorted(set(values))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        yield from db.execute(sql.format(ids=",".join("?" * len(chunk))), chunk)
 
 
 #: The open inbox statuses as SQL, exactly the condition of the partial index ``inbox_open``.
@@ -132,7 +144,7 @@ class FulfillmentTables:
         """Requeue events (``None``: every dead letter) and unpark their writes, atomically."""
         with self.transaction():
             ids = self._requeue(event_ids)
-            self.unpark_intents([event_origin(i) for i in ids], now)
+            self.unpark_intents([Origin.event(i) for i in ids], now)
         return ids
 
     # -- inbox: write helpers --------------------------------------------------------------
@@ -251,15 +263,8 @@ class FulfillmentTables:
     # -- inbox: reads ----------------------------------------------------------------------
     def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
         """Return which of these ids the inbox already holds."""
-        found: set[str] = set()
-        for chunk in _chunks(sorted(set(event_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT id FROM inbox WHERE id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update(row[0] for row in rows)
-        return found
+        rows = rows_in(self._db, "SELECT id FROM inbox WHERE id IN ({ids})", event_ids)
+        return {row[0] for row in rows}
 
     def inbox_event(self, event_id: str) -> InboxEvent | None:
         """Return one inbox row."""
@@ -295,13 +300,8 @@ class FulfillmentTables:
         payloads = {
             event_id: cache[event_id] for event_id in cache.keys() & {r["id"] for r in rows}
         }
-        for chunk in _chunks(missing):
-            marks = ",".join("?" * len(chunk))
-            found = self._db.execute(
-                f"SELECT id, payload FROM inbox WHERE id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            payloads.update((row[0], json.loads(row[1])) for row in found)
+        found = rows_in(self._db, "SELECT id, payload FROM inbox WHERE id IN ({ids})", missing)
+        payloads.update((row[0], json.loads(row[1])) for row in found)
         return [_inbox(row, payloads[row["id"]]) for row in rows]
 
     def inbox_counts(self) -> dict[str, int]:
@@ -390,10 +390,20 @@ class FulfillmentTables:
     def add_intents(self, intents: Iterable[Intent], now: str) -> None:
         """Record new intents (a known key is left alone: natural keys dedupe)."""
         self._writing().executemany(
-            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, next_attempt_at,"
-            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO intents (key, order_id, kind, status, intent, origin_kind,"
+            " origin_id, next_attempt_at, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (i.key, i.order_id, i.kind, i.status, json.dumps(to_json(i)), now, now)
+                (
+                    i.key,
+                    i.order_id,
+                    i.kind,
+                    i.status,
+                    json.dumps(to_json(i)),
+                    i.origin.kind,
+                    i.origin.id,
+                    now,
+                    now,
+                )
                 for i in intents
             ),
         )
@@ -426,14 +436,14 @@ class FulfillmentTables:
             ((a.reference, a.error, a.key) for a in answers),
         )
 
-    def unpark_intents(self, origins: Iterable[str], now: str) -> int:
+    def unpark_intents(self, origins: Iterable[Origin], now: str) -> int:
         """Make parked intents of these origins due again; returns how many."""
         db = self._writing()
         before = db.total_changes
         db.executemany(
             f"UPDATE intents SET next_attempt_at=?, attempts=0 WHERE {_INTENT_OPEN_SQL}"  # noqa: S608
-            " AND next_attempt_at IS NULL AND json_extract(intent, '$.origin') = ?",
-            ((now, origin) for origin in origins),
+            " AND next_attempt_at IS NULL AND origin_kind = ? AND origin_id = ?",
+            ((now, origin.kind, origin.id) for origin in origins),
         )
         return db.total_changes - before
 
@@ -461,15 +471,10 @@ class FulfillmentTables:
 
     def orders_by_id(self, order_ids: Iterable[str]) -> dict[str, Order]:
         """Return our records of these orders (absent ones left out)."""
+        sql = "SELECT order_id, snapshot FROM orders WHERE order_id IN ({ids})"
         found: dict[str, Order] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT order_id, snapshot FROM orders WHERE order_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            for row in rows:
-                found[row[0]] = order_from_json(json.loads(row[1]))
+        for row in rows_in(self._db, sql, order_ids):
+            found[row[0]] = order_from_json(json.loads(row[1]))
         return found
 
     def list_orders(self, state: str | None = None, *, limit: int = 1000) -> list[Order]:
@@ -487,29 +492,20 @@ class FulfillmentTables:
 
     def ledgers(self, order_ids: Iterable[str]) -> dict[str, list[LedgerEntry]]:
         """Return the intents of several orders, each list in recording order."""
+        sql = "SELECT * FROM intents WHERE order_id IN ({ids}) ORDER BY seq"
         found: dict[str, list[LedgerEntry]] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT * FROM intents WHERE order_id IN ({marks}) ORDER BY seq",  # noqa: S608
-                chunk,
-            )
-            for row in rows:
-                found.setdefault(row["order_id"], []).append(_ledger(row))
+        for row in rows_in(self._db, sql, order_ids):
+            found.setdefault(row["order_id"], []).append(_ledger(row))
         return found
 
     def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, LedgerMark]:
         """Each order's mark: its newest intent seq and how many intents are no longer open."""
-        marks: dict[str, LedgerMark] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            holders = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT order_id, max(seq) AS top, sum(NOT ({_INTENT_OPEN_SQL})) AS moved"  # noqa: S608
-                f" FROM intents WHERE order_id IN ({holders}) GROUP BY order_id",
-                chunk,
-            )
-            marks.update({row["order_id"]: LedgerMark(row["top"], row["moved"]) for row in rows})
-        return marks
+        sql = (
+            f"SELECT order_id, max(seq) AS top, sum(NOT ({_INTENT_OPEN_SQL})) AS moved"  # noqa: S608
+            " FROM intents WHERE order_id IN ({ids}) GROUP BY order_id"
+        )
+        rows = rows_in(self._db, sql, order_ids)
+        return {row["order_id"]: LedgerMark(row["top"], row["moved"]) for row in rows}
 
     def due_intents(self, now: str, limit: int) -> list[LedgerEntry]:
         """Return each order's oldest pending intent, if due: one write per order in flight.
@@ -563,20 +559,8 @@ class FulfillmentTables:
     # -- catalog knowledge -------------------------------------------------------------------
     def known_physical(self, sku_ids: Iterable[str]) -> dict[str, bool]:
         """Return physical/digital for SKUs reconcile applied (unknown ones left out)."""
-        found: dict[str, bool] = {}
-        for chunk in _chunks(sorted(set(sku_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update((row[0], bool(row[1])) for row in rows)
-        return found
-
-
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+        sql = "SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({ids})"
+        return {row[0]: bool(row[1]) for row in rows_in(self._db, sql, sku_ids)}
 
 
 def _inbox(row: sqlite3.Row, payload: dict[str, Any] | None = None) -> InboxEvent:

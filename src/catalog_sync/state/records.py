@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_sync.core.fulfillment import InboxStatus
-from catalog_sync.core.merchant_requests import Action, Route
+from catalog_sync.core.merchant_requests import Action, MerchantRequest, Route, request_of
 from catalog_sync.core.notices import NotificationRecord
-from catalog_sync.core.orders import Intent, Order
+from catalog_sync.core.orders import Intent, Order, Origin
 
 
 # -- catalog ----------------------------------------------------------------------------------
@@ -229,6 +229,30 @@ class RequestRecord:
     tracking_url: str | None = None
     reason: str | None = None
 
+    @classmethod
+    def of(
+        cls, request: MerchantRequest, *, source: str, source_line: int | None, created_at: str
+    ) -> RequestRecord:
+        """The log row of ``request``, received from ``source`` at ``created_at``."""
+        return cls(
+            request_id=request.request_id,
+            order_id=request.order_id,
+            action=request.action,
+            line_id=request.line_id,
+            quantity=request.quantity,
+            source=source,
+            source_line=source_line,
+            created_at=created_at,
+            tracking_number=request.tracking_number,
+            tracking_company=request.tracking_company,
+            tracking_url=request.tracking_url,
+            reason=request.reason,
+        )
+
+    def request(self) -> MerchantRequest:
+        """The request this row logged (the inverse of :meth:`of`)."""
+        return request_of(self, self.request_id, self.line_id)
+
 
 @dataclass(frozen=True, slots=True)
 class RequestLineRecord:
@@ -286,6 +310,6 @@ class RequestClaims:
     requests: tuple[RecordedRequest, ...] = ()
     intents: tuple[Intent, ...] = ()
     line_retries: tuple[LineRetry, ...] = ()
-    unpark_origins: tuple[str, ...] = ()
+    unpark_origins: tuple[Origin, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     file: RequestFileRecord | None = None

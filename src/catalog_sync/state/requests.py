@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Final, TypeVar
 
 from catalog_sync.core.merchant_requests import OPEN_REQUEST_INTENT_STATUSES
-from catalog_sync.core.orders import INTENT_OPEN
+from catalog_sync.core.orders import INTENT_OPEN, OriginKind
 from catalog_sync.state.fulfillment import FulfillmentTables, sql_in
 from catalog_sync.state.interface import LedgerReader
 from catalog_sync.state.records import RequestClaims, RequestLineRecord, RequestRecord
@@ -22,6 +22,8 @@ from catalog_sync.state.records import RequestClaims, RequestLineRecord, Request
 T = TypeVar("T")
 #: A line's intent in one of these statuses keeps its request open (the core's definition).
 _OPEN_REQUEST_SQL: Final = sql_in("i.status", OPEN_REQUEST_INTENT_STATUSES)
+#: The origin kind of every intent a merchant request records.
+_REQUEST_ORIGIN: Final[OriginKind] = "request"
 
 
 class RequestTables(FulfillmentTables):
@@ -152,9 +154,8 @@ class RequestTables(FulfillmentTables):
         """Return how many request intents are pending and due (the transmitter's trigger)."""
         row = self._db.execute(
             f"SELECT count(*) FROM intents WHERE {sql_in('status', INTENT_OPEN)}"  # noqa: S608
-            " AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?"
-            " AND json_extract(intent, '$.origin') LIKE 'request:%'",
-            (now,),
+            " AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND origin_kind = ?",
+            (now, _REQUEST_ORIGIN),
         ).fetchone()
         return int(row[0])
 

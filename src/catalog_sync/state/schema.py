@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from catalog_sync.core.fulfillment import CANCELLATION_ANSWERS, answered_upstream_id
+from catalog_sync.core.orders import Origin
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: what reconcile last applied per pair, and one row per run.
@@ -36,7 +37,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         report_path   TEXT
     );
     """,
-    # 2: distributed-model fulfillment (issue 6): inbox, event cursor, orders, the intent
+    # 2: distributed-model fulfillment: inbox, event cursor, orders, the intent
     # ledger, order history and the notification log.
     """
     CREATE TABLE inbox (
@@ -105,7 +106,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         message          TEXT NOT NULL
     );
     """,
-    # 3: merchant requests (issue 7): the request log, the lines each request claimed (with
+    # 3: merchant requests: the request log, the lines each request claimed (with
     # the intent carrying them and the merchant's retries), and request files processed.
     """
     CREATE TABLE merchant_requests (
@@ -150,6 +151,13 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE inbox ADD COLUMN answer_to TEXT;
     CREATE INDEX inbox_answers ON inbox (answer_to, created_time) WHERE answer_to IS NOT NULL;
     """,
+    # 5: what each intent was decided on (an event or a merchant request, by id) in columns of
+    # its own, so parked writes are found by their origin without reading the stored JSON.
+    """
+    ALTER TABLE intents ADD COLUMN origin_kind TEXT;
+    ALTER TABLE intents ADD COLUMN origin_id TEXT;
+    CREATE INDEX intents_by_origin ON intents (origin_kind, origin_id);
+    """,
 )
 
 
@@ -166,8 +174,20 @@ def _answers_of_stored_events(db: sqlite3.Connection) -> None:
     )
 
 
+def _origins_of_stored_intents(db: sqlite3.Connection) -> None:
+    """Fill the origin columns of the intents stored before they existed, from the text the
+    core wrote in each intent's JSON (the one decoder of that text is the core's)."""
+    rows = db.execute("SELECT key, intent FROM intents").fetchall()
+    origins = ((Origin.decode(json.loads(intent)["origin"]), key) for key, intent in rows)
+    db.executemany(
+        "UPDATE intents SET origin_kind = ?, origin_id = ? WHERE key = ?",
+        ((origin.kind, origin.id, key) for origin, key in origins),
+    )
+
+
 #: Python steps run right after the migration of that number, in its transaction: data that
 #: only the core can derive from what is stored.
 BACKFILLS: Final[Mapping[int, tuple[Callable[[sqlite3.Connection], None], ...]]] = {
     4: (_answers_of_stored_events,),
+    5: (_origins_of_stored_intents,),
 }

@@ -1,7 +1,7 @@
 """SQLite implementation of the state store.
 
-WAL with ``synchronous=FULL`` so a committed transaction survives a crash or power loss: the
-brief's "nothing lost on crash" is a property of every commit here, not of a shutdown hook.
+WAL with ``synchronous=FULL`` so a committed transaction survives a crash or power loss:
+"nothing lost on a crash" is a property of every commit here, not of a shutdown hook.
 
 A database that cannot be used (read-only, immutable, damaged, on a full disk, a folder where
 the file should be) raises :class:`StateError`: the path, what failed and what to do, in one
@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from catalog_sync.state.errors import StateError
-from catalog_sync.state.fulfillment import FulfillmentTables
+from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
 from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.files import create_private_file, make_private_folder
 
-#: Ids bound per ``IN (...)`` query, well under SQLite's limit on host parameters.
-_IDS_PER_QUERY = 500
 _MEMORY: Final = ":memory:"
 #: The first bytes of every SQLite database file.
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
@@ -214,14 +212,8 @@ class StateStore(RequestTables, FulfillmentTables):
         select = "SELECT id, content_hash, source_file, source_line, physical FROM pairs"
         if ids is None:
             return {row["id"]: _applied(row) for row in self._db.execute(select)}
-        wanted = sorted(set(ids))
-        found: dict[str, AppliedPair] = {}
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            chunk = wanted[start : start + _IDS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"{select} WHERE id IN ({marks})", chunk)
-            found.update((row["id"], _applied(row)) for row in rows)
-        return found
+        rows = rows_in(self._db, select + " WHERE id IN ({ids})", ids)
+        return {row["id"]: _applied(row) for row in rows}
 
     def applied_ids(self) -> set[str]:
         """Return the ids of every applied pair (cheaper than :meth:`applied_pairs`)."""

@@ -10,7 +10,7 @@ only one also hold millisecond times (``...T12:00:00.123Z``, applied pairs and r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -19,6 +19,8 @@ TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 #: Where a component reads the time; tests pass a fake one.
 Clock = Callable[[], datetime]
+#: How a component waits (``asyncio.sleep``); tests pass one that records the waits.
+Sleep = Callable[[float], Awaitable[object]]
 
 
 def utc_clock() -> datetime:

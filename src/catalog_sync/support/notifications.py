@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
 import httpx
 
 from catalog_sync.core.notices import NotificationRecord
+from catalog_sync.support.clock import Sleep
 from catalog_sync.support.logs import get_logger, redact, register_secret
 from catalog_sync.support.settings import NotifySettings, url_secrets, webhook_label
 
 _log = get_logger("notify")
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-Sleep = Callable[[float], Awaitable[object]]
 
 
 class WebhookError(RuntimeError):

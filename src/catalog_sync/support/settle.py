@@ -45,14 +45,10 @@ class SettleTracker:
         wait: float | None = None
         for path in paths:
             sig = signature(path)
-            if sig is None:
-                settled.add(path)
-                continue
-            seen = self._seen.get(path)
-            if seen is None or seen[0] != sig:
+            seen = None if sig is None else self._seen.get(path)
+            if sig is not None and (seen is None or seen[0] != sig):
                 seen = self._seen[path] = (sig, now_mono)
-            quiet_ms = max(now - sig[1], now_mono - seen[1]) / _NS_PER_MS
-            remaining = self.settle_ms - quiet_ms
+            remaining = self._remaining_ms(sig, now, now_mono - seen[1] if seen else 0)
             if remaining <= 0:
                 settled.add(path)
             else:
@@ -60,3 +56,21 @@ class SettleTracker:
         for path in settled:
             self._seen.pop(path, None)
         return frozenset(settled), wait
+
+    def settled_at_once(self, paths: Iterable[Path], now_ns: int | None = None) -> list[Path]:
+        """The ``paths`` that have settled by their mtime alone, in the order given.
+
+        For a single pass (``orders transmit``), which cannot watch a file stay unchanged:
+        the same rule as :meth:`split` with the file first seen now, and nothing remembered.
+        """
+        now = time.time_ns() if now_ns is None else now_ns
+        return [path for path in paths if self._remaining_ms(signature(path), now, 0) <= 0]
+
+    def _remaining_ms(self, sig: Signature | None, now_ns: int, unchanged_ns: int) -> float:
+        """Milliseconds until a file settles: quiet by its mtime or unchanged since first seen.
+
+        A file that is gone (or not a regular file) has settled: its removal is the change.
+        """
+        if sig is None:
+            return 0.0
+        return self.settle_ms - max(now_ns - sig[1], unchanged_ns) / _NS_PER_MS

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from catalog_sync.core.catalog import parse_bytes
-from catalog_sync.core.errors import Problem
 from catalog_sync.core.pairs import JSON, DesiredPair
+from catalog_sync.core.problems import Problem
 
 Item = DesiredPair | Problem
 Parse = Callable[[str, str], list[Item]]

@@ -6,8 +6,8 @@ import io
 from collections.abc import Callable
 
 from catalog_sync.core.catalog import CatalogFormat, format_of, parse_records
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 
 Parse = Callable[[str, str], list[DesiredPair | Problem]]
 HEADER = "id,name,taxCode,eccn,countryOfOrigin"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_sync.core.catalog import CatalogBuilder
-from catalog_sync.core.errors import Problem
+from catalog_sync.core.problems import Problem
 
 VALID_CSV = (
     "id,name,taxCode,eccn,countryOfOrigin,hsCode,weight,weightUnit,allowOversell,metadata.k\n"

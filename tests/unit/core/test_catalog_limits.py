@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tests.unit.core.conftest import Item
 
 from catalog_sync.core.catalog import parse_bytes, parse_records
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 from catalog_sync.core.textstream import Limits, OverLimitError
 
 SMALL = Limits(file_bytes=10_000, line_chars=200, field_chars=100)

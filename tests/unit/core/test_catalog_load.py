@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from catalog_sync.core.catalog import CatalogBuilder, load_catalog
-from catalog_sync.core.errors import Severity
+from catalog_sync.core.problems import Severity
 
 HEADER = "id,name,taxCode,eccn,countryOfOrigin\n"
 ROW = "{},T,4323.310_A,EAR99,US\n"

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import JSON, DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 
 Check = Callable[[Mapping[str, JSON]], list[DesiredPair | Problem]]
 
@@ -111,13 +111,13 @@ def test_booleans_as_people_spell_them(check: Check, spelling: str | bool, expec
 
 
 def test_metadata_key_longer_than_40_is_refused(check: Check) -> None:
-    """Reference §2: metadata key names are at most 40 characters."""
+    """docs/digital-river-api.md §2: metadata key names are at most 40 characters."""
     messages = _messages(check({"metadata": {"k" * 41: "v"}}))
     assert messages == [f"c.json:1: metadata.{'k' * 41}: key must be 1 to 40 characters"]
 
 
 def test_metadata_value_longer_than_500_is_refused(check: Check) -> None:
-    """Reference §2: metadata string values are at most 500 characters."""
+    """docs/digital-river-api.md §2: metadata string values are at most 500 characters."""
     messages = _messages(check({"metadata": {"note": "v" * 501}}))
     assert messages == ["c.json:1: metadata.note: must be a string of at most 500 characters"]
 

@@ -25,8 +25,8 @@ from tests.hostile_values import (
 from tests.unit.core.conftest import VALID, Item
 
 from catalog_sync.core.catalog import parse_bytes
-from catalog_sync.core.errors import Problem, Severity
 from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 
 #: Every text field of a row, with what else the row needs for that field to be checked.
 TEXT_FIELDS: dict[str, dict[str, object]] = {
@@ -95,7 +95,7 @@ def test_lone_surrogate_in_description_skips_the_row(value: str) -> None:
 def test_metadata_key_that_cannot_be_sent_is_named(key: str) -> None:
     """A metadata key with a surrogate or control character is an error on that key."""
     problem = only_problem(parse_one(metadata={key: "v"}))
-    assert problem.field.startswith("metadata.")
+    assert (problem.field or "").startswith("metadata.")
     assert_printable(problem)
 
 

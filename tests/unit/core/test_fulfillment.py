@@ -53,7 +53,7 @@ JSON = dict[str, Any]
 
 
 def line(line_id: str, sku: str, quantity: int, amount: float = 100.0) -> JSON:
-    """An OrderItem (reference §9.2)."""
+    """An OrderItem (docs/digital-river-api.md §9.2)."""
     return {
         "id": line_id,
         "skuId": sku,
@@ -69,7 +69,7 @@ DEFAULT_LINES = (line("L1", "TENT-2P", 3), line("L2", "EBOOK-1", 2), line("L3", 
 
 
 def order_obj(*items: JSON) -> JSON:
-    """An Order in state accepted (reference §9.2) with physical and digital lines."""
+    """An Order in state accepted (docs/digital-river-api.md §9.2), physical and digital lines."""
     return {
         "id": ORDER,
         "checkoutId": "chk-9d1f",
@@ -102,7 +102,7 @@ _ids = itertools.count(1)
 
 
 def event(kind: str, obj: Mapping[str, Any], event_id: str | None = None) -> JSON:
-    """An Event (reference §14.2) around ``obj``."""
+    """An Event (docs/digital-river-api.md §14.2) around ``obj``."""
     return {
         "id": event_id or f"3f6c1a0e-0000-4000-8000-{next(_ids):012d}",
         "type": kind,
@@ -114,7 +114,7 @@ def event(kind: str, obj: Mapping[str, Any], event_id: str | None = None) -> JSO
 
 
 def fo_obj(state: str, lines: Mapping[str, Mapping[str, int]], **extra: Any) -> JSON:
-    """A fulfillment order (reference §10.3): integer ids, five counters per line."""
+    """A fulfillment order (docs/digital-river-api.md §10.3): integer ids, five counters a line."""
     items = []
     for n, (line_id, counters) in enumerate(lines.items()):
         quantity = counters.get("quantity", 1)
@@ -129,7 +129,7 @@ def fo_obj(state: str, lines: Mapping[str, Mapping[str, int]], **extra: Any) -> 
 
 
 def shipment(shipment_id: str, quantities: Mapping[str, int], fo_item: int = 9000) -> JSON:
-    """A Shipment, the object of ``fulfillment_order.shipped`` (reference §12)."""
+    """A Shipment, the object of ``fulfillment_order.shipped`` (docs/digital-river-api.md §12)."""
     return {
         "id": shipment_id,
         "fulfillmentOrderId": str(FO),
@@ -152,7 +152,7 @@ def shipment(shipment_id: str, quantities: Mapping[str, int], fo_item: int = 900
 
 
 def cancellation(upstream: str, state: str, asked: Mapping[str, tuple[int, int]]) -> JSON:
-    """A fulfillment cancellation (reference §11): per line (quantity, quantityAccepted)."""
+    """A fulfillment cancellation (docs/digital-river-api.md §11) with quantityAccepted."""
     return {
         "id": "fc-77",
         "fulfillmentOrderId": str(FO),
@@ -172,7 +172,7 @@ def cancellation(upstream: str, state: str, asked: Mapping[str, tuple[int, int]]
 
 
 def charge(state: str, captures: Sequence[JSON]) -> JSON:
-    """A Charge, the object of ``order.charge.*`` events (reference §14.3)."""
+    """A Charge, the object of ``order.charge.*`` events (docs/digital-river-api.md §14.3)."""
     return {
         "id": "chg-1",
         "orderId": ORDER,
@@ -330,7 +330,7 @@ def test_an_order_with_a_sku_of_unknown_kind_is_refused() -> None:
 
 
 def test_pending_stores_fulfillment_order_and_line_ids_as_strings() -> None:
-    """Integer ids from §10.3 are kept as strings, each against its own line (shared SKU)."""
+    """Integer ids (docs/digital-river-api.md §10.3) are kept as strings, each on its own line."""
     order = pending(accepted()).live
     assert order.fulfillment_order_id == str(FO)
     assert [(ln.line_id, ln.fo_item_id, ln.fo_state) for ln in order.lines] == [
@@ -358,7 +358,7 @@ def test_backorder_notifies_once_per_total_backordered() -> None:
 
 
 def test_shipped_captures_exactly_the_shipment_with_tracking() -> None:
-    """The capture body follows reference §14.4 and claims the shipped units of the line."""
+    """The capture body follows docs/digital-river-api.md §14.4 and claims the units shipped."""
     ledger = pending(accepted())
     decision = ledger.feed(event("fulfillment_order.shipped", shipment("shp-1", {"L1": 2})))
     (intent,) = decision.intents

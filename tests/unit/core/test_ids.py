@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from tests.unit.core.conftest import Check
 
 from catalog_sync.core import codes
-from catalog_sync.core.errors import Problem
 from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem
 
 ID_CHARS = string.ascii_letters + string.digits + "._-"
 

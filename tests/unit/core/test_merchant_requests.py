@@ -22,7 +22,7 @@ from catalog_sync.core.merchant_requests import (
     request_state_after,
     route,
 )
-from catalog_sync.core.orders import Intent, Order, OrderLine, open_quantity, settle
+from catalog_sync.core.orders import Intent, Order, OrderLine, Origin, open_quantity, settle
 
 ORDER = "240110200336"
 #: A physical line the fulfiller acknowledged, and a digital line.
@@ -47,7 +47,7 @@ def fo_intent(*line_ids: str) -> Intent:
     """The create-fulfillment-order intent recorded on order.accepted for ``line_ids``."""
     items = [{"upstreamId": line_id} for line_id in line_ids]
     return Intent(
-        f"fo:{ORDER}", "create_fulfillment_order", ORDER, {"items": items}, (), "event:e0"
+        f"fo:{ORDER}", "create_fulfillment_order", ORDER, {"items": items}, (), Origin.event("e0")
     )
 
 
@@ -63,7 +63,7 @@ def test_order_level_fulfil_of_a_digital_order() -> None:
     assert (intent.key, intent.kind, intent.origin) == (
         "request:r1:capture",
         "capture",
-        "request:r1",
+        Origin.request("r1"),
     )
     assert intent.body == {
         "orderId": ORDER,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog_sync.core.orders import Intent, IntentKind, LineClaim
+from catalog_sync.core.orders import Intent, IntentKind, LineClaim, Origin
 from catalog_sync.core.readback import (
     ALREADY_DONE,
     Landed,
@@ -38,7 +38,7 @@ def fulfillment(
     shipment_id: str | None = None,
     key: str | None = None,
 ) -> JSON:
-    """A Fulfillment (reference §13.3): per line (quantity, cancelQuantity), both always present."""
+    """A Fulfillment (docs/digital-river-api.md §13.3): both quantities on every line."""
     obj: JSON = {
         "id": ful_id,
         "createdTime": "2024-01-11T08:00:00Z",
@@ -64,7 +64,7 @@ def cancel_intent(claims: Mapping[str, tuple[int, int]], key: str = "cancel:x") 
         "metadata": {"catalogSyncIntent": key},
     }
     lines = tuple(LineClaim(line_id, q, t) for line_id, (q, t) in claims.items())
-    return Intent(key, "cancel_charge", ORDER, body, lines, "event:e1")
+    return Intent(key, "cancel_charge", ORDER, body, lines, Origin.event("e1"))
 
 
 CAPTURE = Intent(
@@ -77,10 +77,10 @@ CAPTURE = Intent(
         "items": [{"itemId": "L1", "shipmentItemId": "si-1", "quantity": 2}],
     },
     (LineClaim("L1", 2, 2),),
-    "event:e2",
+    Origin.event("e2"),
 )
 FO_INTENT = Intent(
-    f"fo:{ORDER}", "create_fulfillment_order", ORDER, {"upstreamId": ORDER}, (), "event:e0"
+    f"fo:{ORDER}", "create_fulfillment_order", ORDER, {"upstreamId": ORDER}, (), Origin.event("e0")
 )
 FC_INTENT = Intent(
     "request:r1:fulfiller_cancel",
@@ -88,7 +88,7 @@ FC_INTENT = Intent(
     ORDER,
     {"fulfillmentOrderId": "830512", "upstreamId": f"{ORDER}~r1", "items": []},
     (LineClaim("L1", 1),),
-    "request:r1",
+    Origin.request("r1"),
 )
 
 
@@ -211,7 +211,7 @@ def landed_cases(draw: st.DrawFn) -> tuple[Intent, list[JSON]]:
         ORDER,
         body,
         tuple(LineClaim(ln, q, before[ln] + q) for ln, q in claims.items()),
-        "request:r",
+        Origin.request("r"),
     )
 
     def pair(n: int) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from catalog_sync.core.orders import (
     LineClaim,
     Order,
     OrderLine,
+    Origin,
     fail_intent,
     settle,
 )
@@ -63,7 +64,7 @@ def test_open_intents_are_the_ones_that_can_still_move() -> None:
 def test_a_finished_intent_cannot_move_again(status: IntentStatus) -> None:
     """Settling or failing an intent that already moved is refused by the table."""
     order = Order("o1", "accepted", "USD", (OrderLine("L1", "s", 1, physical=False),))
-    intent = Intent("k", "capture", "o1", {}, (LineClaim("L1", 1, 1),), "event:e", status)
+    intent = Intent("k", "capture", "o1", {}, (LineClaim("L1", 1, 1),), Origin.event("e"), status)
     with pytest.raises(LedgerError):
         settle(order, intent)
     with pytest.raises(LedgerError):

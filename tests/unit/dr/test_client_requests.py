@@ -14,7 +14,7 @@ from catalog_sync.dr import (
     DigitalRiverClient,
     FulfillmentCancellationCreate,
     FulfillmentCancellationItemCreate,
-    SkuUpdate,
+    InventoryItemUpdate,
     SkuUpsert,
     format_time,
 )
@@ -55,8 +55,8 @@ async def test_update_sends_only_the_fields_set_in_api_names(
 ) -> None:
     """A partial update sends camelCase names, set fields only, and null to clear."""
     client = make_client(ok({"id": "a"}))
-    await client.update_sku("a", SkuUpdate(hs_code="8471.30", managed_fulfillment=None))
-    assert api.bodies() == [{"hsCode": "8471.30", "managedFulfillment": None}]
+    await client.update_inventory_item("a", InventoryItemUpdate(hs_code="8471.30", eccn=None))
+    assert api.bodies() == [{"hsCode": "8471.30", "eccn": None}]
 
 
 async def test_upsert_reports_created_from_201(make_client: MakeClient) -> None:
@@ -125,14 +125,14 @@ async def test_list_events_sends_types_time_and_cursor(
     """One events page: repeated ``types``, ``createdTime[gt]`` in Z form, the cursor."""
     client = make_client(ok({"hasMore": True, "data": [{"id": "e1", "type": "order.accepted"}]}))
     since = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=UTC)
-    page = await client.list_events(
+    events, has_more = await client.list_events(
         types=["order.accepted", "fulfillment_order.shipped"], created_gt=since, ending_before="e0"
     )
     params = api.requests[0].url.params
     assert params.get_list("types") == ["order.accepted", "fulfillment_order.shipped"]
     assert params["createdTime[gt]"] == "2024-05-01T12:00:00.250000Z"
     assert (params["endingBefore"], params["limit"]) == ("e0", "100")
-    assert (page.has_more, [e.id for e in page.data]) == (True, ["e1"])
+    assert (has_more, [e["id"] for e in events]) == (True, ["e1"])
 
 
 async def test_fulfillments_filtered_by_order(make_client: MakeClient, api: ScriptedAPI) -> None:

@@ -82,7 +82,7 @@ async def test_conflict_keeps_api_code_parameter_and_message(make_client: MakeCl
 
 
 async def test_unauthorized_body_without_code_renders_message(make_client: MakeClient) -> None:
-    """The 401 body has no code or parameter (reference §1); the message still shows."""
+    """The 401 body (docs/digital-river-api.md §1) has no code or parameter; its message shows."""
     body = {"type": "unauthorized", "errors": [{"message": "An authorization error has occurred."}]}
     client = make_client(fail(401, body))
     with pytest.raises(Unauthorized) as caught:

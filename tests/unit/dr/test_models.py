@@ -8,10 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from catalog_sync.dr import (
-    Event,
     FulfillmentCancellation,
     FulfillmentOrder,
-    Shipment,
     Sku,
     SkuUpsert,
 )
@@ -32,18 +30,11 @@ def test_fields_use_the_api_camel_case_names() -> None:
 
 
 def test_numeric_ids_become_strings() -> None:
-    """A fulfillment order's JSON-number ids (reference §2) are read as strings."""
+    """A fulfillment order's JSON-number ids (docs/digital-river-api.md §2) are read as strings."""
     order = FulfillmentOrder.model_validate(
         {"id": 9292981838, "items": [{"id": 650398674428, "quantity": 2, "pending": 2}]}
     )
     assert (order.id, order.items[0].id) == ("9292981838", "650398674428")
-
-
-@pytest.mark.parametrize("spelling", ["digitalriverVersion", "digitalRiverVersion"])
-def test_event_version_accepts_both_spellings(spelling: str) -> None:
-    """Guide samples and the SDK spell the event version differently; both are read."""
-    event = Event.model_validate({"id": "e", "type": "order.accepted", spelling: "2021-12-13"})
-    assert event.digitalriver_version == "2021-12-13"
 
 
 @pytest.mark.parametrize("spelling", ["liveMode", "livemode"])
@@ -65,19 +56,6 @@ def test_times_parse_at_every_precision(text: str, micros: int) -> None:
     """Second, milli- and microsecond times with a Z all parse as UTC."""
     sku = Sku.model_validate({"id": "a", "createdTime": text})
     assert sku.created_time == datetime(2021, 4, 7, 13, 47, 13, micros, tzinfo=UTC)
-
-
-def test_event_object_parses_as_the_resource() -> None:
-    """An event's ``data.object`` is read as the model its type implies."""
-    event = Event.model_validate(
-        {
-            "id": "e",
-            "type": "fulfillment_order.shipped",
-            "data": {"object": {"id": "29016544906", "items": [{"id": "1", "quantity": 2}]}},
-        }
-    )
-    shipment = event.data.object_as(Shipment)
-    assert (shipment.id, shipment.items[0].quantity) == ("29016544906", 2)
 
 
 def test_request_refuses_unknown_fields() -> None:

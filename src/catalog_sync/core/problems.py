@@ -1,7 +1,10 @@
-"""Problems found in catalog files, as a person fixing the file needs to read them.
+"""Problems found in input files, as a person fixing the file needs to read them.
 
-A problem is data, not an exception: one bad row must not stop the rows after it, and the
-``validate`` command, the reconcile report and the daemon's log all list the same objects.
+One type for both kinds of file people drop: catalog files (``core.catalog``) and merchant
+request files (``core.request_files``). A problem is data, not an exception: one bad row must
+not stop the rows after it, and the ``validate`` command, the reconcile report, the errors file
+written beside a request file and the daemon's log all list the same objects, each as
+``file:line: field: message``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ class Severity(StrEnum):
     FATAL = "fatal"
 
 
-#: The ``field`` of a problem about the file as a whole rather than one column.
+#: The ``field`` of a catalog problem about the file as a whole rather than one column.
 FILE_FIELD = "file"
 
 #: Characters a problem never shows as they are: control characters (a terminal or a log line
@@ -62,22 +65,28 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 class Problem:
     """One thing to fix, located at the line where the offending record starts.
 
-    Every text is made printable on creation (and the field name cut), so whatever a catalog
-    holds, a problem can be printed, logged and written to a report.
+    ``field`` names the column or key at fault; None when the problem is with the row or the
+    file as a whole and no field is named (request files; catalogs name :data:`FILE_FIELD`).
+    Every text is made printable on creation (and the field name cut), so whatever a file
+    holds, a problem can be printed, logged and written to a report or an errors file.
     """
 
     file: str
     line: int
-    field: str
+    field: str | None
     message: str
     severity: Severity = Severity.ERROR
-    #: The SKU id of the record, when it could be read; lets callers protect that pair.
+    #: The SKU id of a catalog record, when it could be read; lets callers protect that pair.
     sku_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "file", printable(self.file))
-        object.__setattr__(self, "field", excerpt(self.field, FIELD_CHARS))
+        if self.field is not None:
+            object.__setattr__(self, "field", excerpt(self.field, FIELD_CHARS))
         object.__setattr__(self, "message", printable(self.message))
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        where = f"{self.file}:{self.line}"
+        if self.field is None:
+            return f"{where}: {self.message}"
+        return f"{where}: {self.field}: {self.message}"
