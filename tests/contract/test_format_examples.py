@@ -22,8 +22,8 @@ from tests.format_examples import EXAMPLES, Example
 from tests.hostile_values import foreign_digits
 
 from catalog_sync.core.catalog import parse_bytes
-from catalog_sync.core.problems import Problem, Severity
 from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem, Severity
 from catalog_sync.sandbox.testing import item_body, sku_body
 
 #: A catalog record that validates; each example changes one field of it.
