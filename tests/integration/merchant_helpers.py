@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from tests.integration.fulfillment_helpers import Edge
+from tests.integration.fulfillment_helpers import DIGITAL, Edge, edge, edge_settings, make_catalog
 
 from catalog_sync.core.merchant_requests import Action, MerchantRequest
 from catalog_sync.requests.log import Source, order_requests, submit_request
@@ -78,3 +80,27 @@ def line_statuses(e: Edge, order_id: str) -> list[tuple[str, str, str]]:
         for r in log(e, order_id)["requests"]
         for x in r["lines"]
     ]
+
+
+class DigitalOrder(NamedTuple):
+    """An edge with a requests folder, and one recorded order of one digital line."""
+
+    e: Edge
+    settings: Settings
+    requests: Path
+    order_id: str
+    line: str
+
+
+@asynccontextmanager
+async def digital_order(
+    sandbox: RunningSandbox, tmp_path: Path, *, quantity: int
+) -> AsyncIterator[DigitalOrder]:
+    """The set-up of most request-file tests: catalog, folder (settle 0), edge, one order."""
+    make_catalog(sandbox)
+    requests = tmp_path / "requests"
+    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
+    async with edge(settings) as e:
+        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": quantity}])
+        (line,) = line_ids(e, order_id)
+        yield DigitalOrder(e, settings, requests, order_id, line)

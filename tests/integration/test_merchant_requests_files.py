@@ -16,8 +16,8 @@ from tests.integration.fulfillment_helpers import (
     make_catalog,
 )
 from tests.integration.merchant_helpers import (
+    digital_order,
     drop,
-    line_ids,
     line_statuses,
     recorded_order,
     transmit,
@@ -30,12 +30,8 @@ from catalog_sync.support.metrics import Metrics
 
 async def test_file_with_one_bad_row(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """Good rows are applied, the bad one is written back with file:line, the file moves."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 5}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=5) as scene:
+        e, settings, requests, order_id, line = scene
         drop(
             requests,
             "batch.csv",
@@ -62,12 +58,8 @@ async def test_file_with_no_acceptable_row_is_rejected(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """A refused request (over quantity) is reported; with nothing accepted the file is rejected."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 1}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=1) as scene:
+        e, settings, requests, order_id, line = scene
         rows = [{"orderId": order_id, "itemId": line, "action": "cancel", "quantity": 4}]
         drop(requests, "late.json", json.dumps(rows))
         await transmit(e, settings)
@@ -81,13 +73,9 @@ async def test_same_file_dropped_again_is_not_applied_twice(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """A file already processed (same name and content) is only moved away."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
     text = ""
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 4}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=4) as scene:
+        e, settings, requests, order_id, line = scene
         text = f"orderId,itemId,action,quantity\n{order_id},{line},fulfill,1\n"
         drop(requests, "once.csv", text)
         await transmit(e, settings)

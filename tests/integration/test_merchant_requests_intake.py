@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from tests.integration.fulfillment_helpers import (
-    DIGITAL,
     dr_fulfillments,
-    edge,
-    edge_settings,
     line_totals,
-    make_catalog,
 )
-from tests.integration.merchant_helpers import drop, line_ids, log, recorded_order, transmit
+from tests.integration.merchant_helpers import digital_order, drop, log, transmit
 
 from catalog_sync.cli import main
 from catalog_sync.requests.transmitter import PROCESSED, REJECTED, RequestTransmitter
@@ -119,12 +115,8 @@ async def test_the_daemon_pass_goes_on_past_hostile_files(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """Huge numbers, a name at the length limit, a FIFO: each is rejected, the good one sent."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 3}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=3) as scene:
+        e, settings, requests, order_id, line = scene
         huge = "9" * 5000
         drop(
             requests,
@@ -151,12 +143,8 @@ async def test_the_daemon_pass_goes_on_past_hostile_files(
 # -- quantity: said explicitly, never implied ----------------------------------------------------
 async def test_a_blank_quantity_cancels_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """A row renamed in before its quantity was written is refused; every unit stays open."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 2}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=2) as scene:
+        e, settings, requests, order_id, line = scene
         drop(requests, "half.csv", f"{HEADER}{order_id},{line},cancel,\n")
         result = await transmit(e, settings)
         assert [(f.outcome, [str(p) for p in f.problems]) for f in result.files] == [
@@ -176,12 +164,8 @@ async def test_a_blank_quantity_cancels_nothing(sandbox: RunningSandbox, tmp_pat
 
 async def test_all_cancels_every_open_unit(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """``quantity`` = ``ALL`` (any case) is how a file asks for every open unit."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 2}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=2) as scene:
+        e, settings, requests, order_id, line = scene
         drop(requests, "all.csv", f"{HEADER}{order_id},{line},cancel,ALL\n")
         await transmit(e, settings)
     assert line_totals(dr_fulfillments(sandbox, order_id)) == {line: (0, 2)}
@@ -192,12 +176,8 @@ async def test_the_same_bytes_under_a_new_name_are_a_new_request(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """Without ``requestId``, "cancel 1" dropped again under another name cancels one more."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 3}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=3) as scene:
+        e, settings, requests, order_id, line = scene
         text = f"{HEADER}{order_id},{line},cancel,1\n"
         drop(requests, "first.csv", text)
         await transmit(e, settings)
@@ -211,12 +191,8 @@ async def test_a_request_id_sent_again_is_refused_as_a_duplicate(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """The same ``requestId`` in another file (another name, other bytes) is not applied again."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 3}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=3) as scene:
+        e, settings, requests, order_id, line = scene
         head = "requestId,orderId,itemId,action,quantity,reason\n"
         drop(requests, "one.csv", f"{head}shop-7,{order_id},{line},cancel,1,first\n")
         await transmit(e, settings)
@@ -234,12 +210,8 @@ async def test_distinct_request_ids_in_one_file_are_distinct_requests(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     """Two identical rows with their own ``requestId`` are two requests; a repeated id is one."""
-    make_catalog(sandbox)
-    requests = tmp_path / "requests"
-    settings = edge_settings(sandbox, tmp_path, requests=requests, settle_ms=0)
-    async with edge(settings) as e:
-        order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 5}])
-        (line,) = line_ids(e, order_id)
+    async with digital_order(sandbox, tmp_path, quantity=5) as scene:
+        e, settings, requests, order_id, line = scene
         rows = [
             {
                 "requestId": rid,
