@@ -73,7 +73,7 @@ from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import FulfillmentSettings, Settings
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
-_FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
+FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
 #: Longest wait between two attempts of an event or a write.
 MAX_BACKOFF: Final = 300.0
 #: Orders per batched fulfillment-order read-back; one page (100) holds them even with a
@@ -418,7 +418,7 @@ class FulfillmentHandler:
             dr_order = await self._client.get_order(order_id)
         except NotFound:
             return None
-        if dr_order.state not in _FETCHABLE_STATES:
+        if dr_order.state not in FETCHABLE_STATES:
             return None
         obj = dr_order.model_dump(mode="json", by_alias=True, exclude_none=True)
         await self._resolve_physical(_sku_ids(obj))
