@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, closing, contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,9 +35,14 @@ from catalog_sync.fulfillment.handler import (
     FulfillmentHandler,
     fulfillment_services,
 )
-from catalog_sync.fulfillment.poller import EventPoller
-from catalog_sync.state import InboxEvent, StateBackend, open_state
-from catalog_sync.support.clock import now_stamp, utc_clock
+from catalog_sync.fulfillment.poller import (
+    EventPoller,
+    is_first_start,
+    placed_before,
+    start_moment,
+)
+from catalog_sync.state import EventCursor, InboxEvent, StateBackend, open_state, scratch_copy
+from catalog_sync.support.clock import now_stamp, parse_stamp, utc_clock
 from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import Settings
 
@@ -201,30 +204,13 @@ def plan(since: datetime | None, as_json: bool, schema: bool, config_file: Path 
         if since.tzinfo is not None
         else since.replace(tzinfo=utc_clock().tzinfo)
     )
-    with scratch_state(settings.state) as store:
+    with scratch_copy(settings) as store:
         result = run_async(_plan(settings, store, moment))
     if as_json:
         click.echo(result.model_dump_json(indent=2))
     else:
         click.echo("\n".join(plan_lines(result)))
     sys.exit(EXIT_WOULD_MOVE if result.would_move else 0)
-
-
-@contextmanager
-def scratch_state(state: Path) -> Iterator[StateBackend]:
-    """A copy of the state database in a temporary folder (empty when there is none).
-
-    The original is read through a read-only connection, so neither a plan nor a daemon
-    running beside it sees anything change; the copy is removed on exit.
-    """
-    with tempfile.TemporaryDirectory(prefix="catalog-sync-plan-") as folder:
-        copy = Path(folder) / "state.db"
-        if state.exists():
-            source = sqlite3.connect(f"{state.resolve().as_uri()}?mode=ro", uri=True)
-            with closing(source), closing(sqlite3.connect(copy)) as target:
-                source.backup(target)
-        with open_state(copy) as store:
-            yield store
 
 
 async def _plan(settings: Settings, store: StateBackend, since: datetime | None) -> MoneyPlan:
@@ -246,6 +232,7 @@ async def _plan(settings: Settings, store: StateBackend, since: datetime | None)
                     ledgers.setdefault(oid, entries)
         api_orders = await _api_orders(client, sorted({*order_ids, *ledgers}))
         physical = await _physical_of(client, store, api_orders.values())
+    start = _start_point(store.event_cursor(), since)
     return plan_money(
         "inbox" if since is None else "api",
         payloads,
@@ -253,8 +240,30 @@ async def _plan(settings: Settings, store: StateBackend, since: datetime | None)
         ledgers={oid: [e.intent for e in entries] for oid, entries in ledgers.items()},
         physical_of=physical,
         api_orders=api_orders,
-        recordable=[oid for oid, obj in api_orders.items() if obj.get("state") in FETCHABLE_STATES],
+        recordable=[
+            oid
+            for oid, obj in api_orders.items()
+            if obj.get("state") in FETCHABLE_STATES
+            and not (start is not None and placed_before(_created(obj), start))
+        ],
     )
+
+
+def _start_point(cursor: EventCursor, since: datetime | None) -> datetime | None:
+    """The start point the handler would apply: the fixed one, or on a first start ``--since``
+    (so the plan previews ``events_start`` set to that time)."""
+    if cursor.start_at is not None:
+        return start_moment(cursor.start_at)
+    return since if is_first_start(cursor) else None
+
+
+def _created(obj: Mapping[str, Any]) -> datetime | None:
+    """An API order's ``createdTime``, or None when it has no readable one."""
+    value = obj.get("createdTime")
+    try:
+        return parse_stamp(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _order_ids(payloads: Sequence[Mapping[str, Any]]) -> list[str]:
