@@ -233,6 +233,11 @@ async def _plan(settings: Settings, store: StateBackend, since: datetime | None)
         api_orders = await _api_orders(client, sorted({*order_ids, *ledgers}))
         physical = await _physical_of(client, store, api_orders.values())
     start = _start_point(store.event_cursor(), since)
+    held = {
+        oid
+        for oid, obj in api_orders.items()
+        if start is not None and placed_before(_created(obj), start)
+    }
     return plan_money(
         "inbox" if since is None else "api",
         payloads,
@@ -243,9 +248,9 @@ async def _plan(settings: Settings, store: StateBackend, since: datetime | None)
         recordable=[
             oid
             for oid, obj in api_orders.items()
-            if obj.get("state") in FETCHABLE_STATES
-            and not (start is not None and placed_before(_created(obj), start))
+            if obj.get("state") in FETCHABLE_STATES and oid not in held
         ],
+        before_start=held,
     )
 
 

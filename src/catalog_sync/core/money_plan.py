@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from catalog_sync.core.fulfillment import decide, order_id_of
+from catalog_sync.core.fulfillment import Decision, decide, order_id_of
 from catalog_sync.core.orders import (
     CHARGE_KINDS,
     FulfillmentError,
@@ -148,6 +148,7 @@ class _Given:
     physical_of: Mapping[str, bool]
     api_orders: Mapping[str, Mapping[str, Any]]
     can_record: frozenset[str]
+    before_start: frozenset[str]
 
 
 @dataclass
@@ -166,14 +167,18 @@ def plan_money(
     physical_of: Mapping[str, bool],
     api_orders: Mapping[str, Mapping[str, Any]],
     recordable: Iterable[str] = (),
+    before_start: Iterable[str] = (),
 ) -> MoneyPlan:
     """Return what the handler would send for ``events`` (oldest first) over these ledgers.
 
     ``api_orders`` are Digital River's orders (read with GETs) by id: they price the lines.
     ``recordable`` names those the handler would record when an event about them is deferred
-    (it fetches an order it has not seen accepted, in the states it records).
+    (it fetches an order it has not seen accepted, in the states it records); ``before_start``
+    those placed before the start point (``events_start``), whose events it ignores instead.
     """
-    given = _Given(orders, ledgers, physical_of, api_orders, frozenset(recordable))
+    given = _Given(
+        orders, ledgers, physical_of, api_orders, frozenset(recordable), frozenset(before_start)
+    )
     folds: dict[str, _Fold] = {}
     plan = _Plan()
     for intents in ledgers.values():
@@ -219,6 +224,9 @@ def _plan_event(
             fold.fetched = True
             _record_fetched(oid, given.api_orders[oid], fold, given.physical_of, plan)
             decision = decide(event, fold.order, fold.intents, physical_of=given.physical_of)
+        if decision.status == "deferred" and oid in given.before_start:
+            summary = f"{kind}: order placed before the start point (events_start)"
+            decision = Decision("ignored", summary)
     except FulfillmentError as exc:
         status = "unreadable" if isinstance(exc, MalformedEventError) else "error"
         plan.outcomes.append(

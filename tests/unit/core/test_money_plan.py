@@ -139,6 +139,22 @@ def test_an_order_not_recordable_leaves_the_event_deferred() -> None:
     assert not result.would_move
 
 
+def test_an_order_placed_before_the_start_point_is_ignored_as_the_handler_does() -> None:
+    """Its later events are ignored, not recorded from the API: nothing is planned."""
+    shipped = event("fulfillment_order.shipped", shipment("sh-1", {"L1": 1}))
+    result = plan_money(
+        "api",
+        [shipped],
+        orders={},
+        ledgers={},
+        physical_of=PHYSICAL,
+        api_orders={ORDER: API_ORDER},
+        before_start=[ORDER],
+    )
+    assert [e.status for e in result.events] == ["ignored"]
+    assert not result.would_move
+
+
 def test_a_line_without_an_amount_is_unpriced_not_guessed() -> None:
     """A line whose amount is missing: units planned, amount None, counted as unpriced."""
     order, intents = recorded_order()
