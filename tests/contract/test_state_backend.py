@@ -29,6 +29,7 @@ from tests.contract.state_backend_helpers import (
     store_order,
 )
 
+from catalog_sync.core.fulfillment import INBOX_STATUSES
 from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Origin
 from catalog_sync.state import (
@@ -225,7 +226,8 @@ def test_inbox_counts_show_every_status(store: StateBackend) -> None:
     """Counts have a zero for every status nothing is in."""
     store.store_events([an_event("e1"), an_event("e2", status="dead")], NOW)
     counts = store.inbox_counts()
-    assert (counts["received"], counts["dead"], counts["handled"], len(counts)) == (1, 1, 0, 6)
+    assert (counts["received"], counts["dead"], counts["handled"]) == (1, 1, 0)
+    assert set(counts) == set(INBOX_STATUSES)
 
 
 def test_oldest_unhandled_time_ignores_finished_events(store: StateBackend) -> None:

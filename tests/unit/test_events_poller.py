@@ -123,20 +123,21 @@ def api() -> FakeEvents:
     return FakeEvents()
 
 
-def _settings(folder: Path, key: SecretStr = KEY) -> Settings:
+def _settings(folder: Path, key: SecretStr = KEY, start: str | None = None) -> Settings:
     return Settings(
         api_key=key,
         api_base="https://api.test",
         state=folder / "state.db",
         poll_interval=1.0,
         event_overlap_seconds=10.0,
+        events_start=start,
     )
 
 
 async def _rig(
-    api: FakeEvents, folder: Path, clock: Clock, key: SecretStr = KEY
+    api: FakeEvents, folder: Path, clock: Clock, key: SecretStr = KEY, start: str | None = None
 ) -> AsyncIterator[Rig]:
-    settings = _settings(folder, key)
+    settings = _settings(folder, key, start)
     sink = RecordingSink()
     async with DigitalRiverClient.from_settings(
         settings.api, transport=httpx.MockTransport(api)
@@ -174,7 +175,8 @@ async def test_a_live_event_with_a_test_key_is_refused_loudly_and_kept(rig: Rig)
 async def test_a_test_event_with_a_live_key_is_refused(api: FakeEvents, tmp_path: Path) -> None:
     """The poller takes its mode from the key: with a live key, test-mode events are refused."""
     api.add("e1", START, liveMode=False)
-    async for rig in _rig(api, tmp_path, Clock(), key=SecretStr("sk_live_" + "0" * 32)):
+    live = SecretStr("sk_live_" + "0" * 32)
+    async for rig in _rig(api, tmp_path, Clock(), key=live, start="retained"):
         await rig.poller.poll_once()
         event = rig.store.inbox_event("e1")
     assert event is not None

@@ -61,6 +61,7 @@ THROUGH_GROUPS: dict[str, tuple[Any, Reader]] = {
     "handler_max_attempts": (3, lambda s: [s.fulfillment.max_attempts]),
     "event_overlap_seconds": (2.0, lambda s: [s.events.overlap_seconds]),
     "event_retention_warn_days": (2.0, lambda s: [s.events.retention_warn_days]),
+    "events_start": ("retained", lambda s: [s.events.start]),
     "notify_jsonl": ("/srv/notify.jsonl", lambda s: [str(s.notify.jsonl)]),
     "notify_webhooks": (
         ["https://hooks.example.com/x"],

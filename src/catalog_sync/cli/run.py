@@ -12,6 +12,7 @@ import click
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
+    EXIT_USAGE,
     config_option,
     fail,
     handle_errors,
@@ -20,9 +21,10 @@ from catalog_sync.cli.common import (
 from catalog_sync.daemon.runner import Daemon, validate
 from catalog_sync.daemon.status import gather_status, render_status
 from catalog_sync.daemon.wiring import daemon_services, status_sections
-from catalog_sync.state import check_writable, open_state
+from catalog_sync.fulfillment.poller import start_refusal
+from catalog_sync.state import EventCursor, check_writable, open_state
 from catalog_sync.support import logs
-from catalog_sync.support.settings import Settings, webhook_label
+from catalog_sync.support.settings import Settings, is_test_key, webhook_label
 
 metrics_port_option = click.option(
     "--metrics-port",
@@ -46,8 +48,25 @@ def run(config_file: Path | None, metrics_port: int | None) -> None:
 
     settings = load()
     validate(settings)
+    refuse_unplanned_first_start(settings)
     check_writable(settings.state)
     sys.exit(Daemon(settings, reload=load, services=daemon_services()).run())
+
+
+def refuse_unplanned_first_start(settings: Settings) -> None:
+    """Exit 2, before anything starts or is created, on a live key's first start without
+    ``events_start``: the daemon would otherwise act on 30 days of another integration's
+    events."""
+    live = not is_test_key(settings.resolved_api_key().get_secret_value())
+    if not live or settings.events.start is not None:
+        return
+    cursor = EventCursor()
+    if settings.state.exists():
+        with open_state(settings) as store:
+            cursor = store.event_cursor()
+    refusal = start_refusal(settings.events, live=live, cursor=cursor)
+    if refusal is not None:
+        fail(refusal, EXIT_USAGE)
 
 
 @main.command()

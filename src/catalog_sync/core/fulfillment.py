@@ -38,8 +38,9 @@ from catalog_sync.core.orders import (
 
 DecisionStatus = Literal["handled", "ignored", "deferred", "error"]
 #: Where an event stands in the inbox: as received, after a handling attempt (a
-#: :data:`DecisionStatus`), or ``dead`` (unreadable, retries exhausted, or its write parked).
-InboxStatus = Literal["received", "handled", "ignored", "deferred", "error", "dead"]
+#: :data:`DecisionStatus`), ``dead`` (unreadable, retries exhausted, or its write parked), or
+#: ``before_start`` (created before the start point, ``events_start``: kept, never acted on).
+InboxStatus = Literal["received", "handled", "ignored", "deferred", "error", "dead", "before_start"]
 #: What moves an event between inbox statuses: the outcome of a handling attempt, a write of
 #: its decision parked after its last retry, ``events retry`` (requeue), ``events replay``.
 InboxTrigger = Literal[
@@ -126,6 +127,7 @@ INBOX_STATUSES: Final[tuple[InboxStatus, ...]] = (
     "deferred",
     "error",
     "dead",
+    "before_start",
 )
 #: The statuses of an event still to be handled: the handler takes these when due, and the
 #: event lag is the age of the oldest of them. The order is the one the state's partial index
@@ -135,6 +137,10 @@ INBOX_OPEN: Final[tuple[InboxStatus, ...]] = ("received", "deferred", "error")
 INBOX_RECEIVED: Final[InboxStatus] = "received"
 #: A dead letter: unreadable, of the other mode, retries exhausted, or its write parked.
 INBOX_DEAD: Final[InboxStatus] = "dead"
+#: An event created before the start point a first start fixed (``events_start``): stored so
+#: ``orders show`` and audits can read it, never handled; only ``events replay`` (an operator's
+#: explicit choice) sends it to the handler.
+INBOX_BEFORE_START: Final[InboxStatus] = "before_start"
 #: The outcomes of a handling attempt: each is both the trigger and the status it leads to.
 _ATTEMPT_OUTCOMES: Final[tuple[Literal["handled", "ignored", "deferred", "error", "dead"], ...]] = (
     "handled",

@@ -55,7 +55,7 @@ from catalog_sync.dr import (
     FulfillmentOrderCreate,
     NotFound,
 )
-from catalog_sync.fulfillment.poller import EventPoller
+from catalog_sync.fulfillment.poller import EventPoller, placed_before, start_moment
 from catalog_sync.state import (
     EventOutcome,
     InboxEvent,
@@ -73,7 +73,9 @@ from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import FulfillmentSettings, Settings
 
 #: DR order states in which an order we never saw accepted may be recorded from GET /orders.
-_FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
+FETCHABLE_STATES: Final = frozenset({"accepted", "fulfilled", "complete"})
+#: What fetching an order placed before the start point gives: its events are not acted on.
+BEFORE_START: Final = "before_start"
 #: Longest wait between two attempts of an event or a write.
 MAX_BACKOFF: Final = 300.0
 #: Orders per batched fulfillment-order read-back; one page (100) holds them even with a
@@ -248,7 +250,8 @@ class FulfillmentHandler:
     # -- step 1: decide ----------------------------------------------------------------------
     async def handle_events(self) -> int:
         """Decide every due event and commit the decisions in one transaction."""
-        if self._store.event_cursor().walk_top_id is not None:
+        cursor = self._store.event_cursor()
+        if cursor.walk_top_id is not None:
             return 0  # a backfill is running: older events may still arrive
         now = self._clock()
         rows = self._store.due_events(stamp(now), self._batch)
@@ -277,6 +280,7 @@ class FulfillmentHandler:
                     intents=[e.intent for e in ledgers.get(oid, [])] if oid else [],
                     writes=writes,
                     now=now,
+                    start=start_moment(cursor.start_at),
                 )
                 for oid, group in groups.items()
             )
@@ -296,18 +300,30 @@ class FulfillmentHandler:
         intents: list[Intent],
         writes: LedgerWrites,
         now: datetime,
+        start: datetime | None,
     ) -> None:
-        """Decide one order's events in order, each seeing the previous one's effect."""
-        fetched = False
+        """Decide one order's events in order, each seeing the previous one's effect.
+
+        An order we have not recorded is fetched to be recorded, unless it was placed before
+        the start point (``events_start``): its events are then ignored, left to whatever
+        handled the order before catalog-sync.
+        """
+        tried = held = False
         for row in rows:
             try:
                 decision = self._decide(row.payload, order, intents)
-                if decision.status == "deferred" and order_id is not None and not fetched:
-                    fetched = True
-                    recorded = await self._fetch_order(order_id, intents, writes)
-                    if recorded is not None:
+                if decision.status == "deferred" and order_id is not None and not tried:
+                    tried = True
+                    recorded = await self._fetch_order(order_id, intents, writes, start)
+                    if recorded == BEFORE_START:
+                        held = True
+                    elif recorded is not None:
                         order, intents = recorded
                         decision = self._decide(row.payload, order, intents)
+                if held and decision.status == "deferred":
+                    decision = Decision(
+                        "ignored", f"{row.type}: order placed before the start point (events_start)"
+                    )
             except MalformedEventError as exc:
                 self._dead(writes, row, order_id, f"malformed event: {exc}", now)
                 continue
@@ -411,14 +427,19 @@ class FulfillmentHandler:
         return float(min(MAX_BACKOFF, self._settings.retry_base * 2.0 ** (attempts - 1)))
 
     async def _fetch_order(
-        self, order_id: str, intents: list[Intent], writes: LedgerWrites
-    ) -> tuple[Order, list[Intent]] | None:
-        """Record an order an event refers to before its ``order.accepted`` was seen."""
+        self, order_id: str, intents: list[Intent], writes: LedgerWrites, start: datetime | None
+    ) -> tuple[Order, list[Intent]] | Literal["before_start"] | None:
+        """Record an order an event refers to before its ``order.accepted`` was seen.
+
+        ``before_start`` (nothing recorded) for an order placed before the start point.
+        """
         try:
             dr_order = await self._client.get_order(order_id)
         except NotFound:
             return None
-        if dr_order.state not in _FETCHABLE_STATES:
+        if start is not None and placed_before(dr_order.created_time, start):
+            return BEFORE_START
+        if dr_order.state not in FETCHABLE_STATES:
             return None
         obj = dr_order.model_dump(mode="json", by_alias=True, exclude_none=True)
         await self._resolve_physical(_sku_ids(obj))

@@ -12,6 +12,9 @@ The API gives no order guarantee and events may become visible late
 - *backfill*: with no cursor yet, everything the API keeps (30 days) is walked newest first;
   the walk is resumable after a crash and the handler waits until it has finished, so events
   are still handled oldest first.
+- *start point*: the first poll fixes ``events_start`` in the cursor (``now`` becomes that
+  moment). Events created before it are stored as ``before_start``, never handled; with a live
+  key there is no default, and :func:`start_refusal` says why before anything starts.
 
 An event of the other mode (a live event with a test key, or the reverse) is refused loudly:
 kept as a dead letter, logged as an error and notified. The API keeps events 30 days only:
@@ -30,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from catalog_sync.core import json_values
-from catalog_sync.core.fulfillment import answered_upstream_id
+from catalog_sync.core.fulfillment import INBOX_BEFORE_START, INBOX_RECEIVED, answered_upstream_id
 from catalog_sync.core.priorities import Priority
 from catalog_sync.dr import BadRequest, DigitalRiverClient, DRError
 from catalog_sync.state import (
@@ -44,7 +47,12 @@ from catalog_sync.support.clock import Clock, parse_stamp, stamp, utc_clock
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import Notifier
-from catalog_sync.support.settings import EventSettings
+from catalog_sync.support.settings import (
+    EVENTS_START_NOW,
+    EVENTS_START_RETAINED,
+    EventSettings,
+    SettingsError,
+)
 from catalog_sync.support.waits import Pause
 
 #: The distributed-model types (docs/digital-river-api.md §14.3); fewer than 20, as ``types``
@@ -184,6 +192,9 @@ class EventPoller:
         """Finish (or start) a backfill, else read forward until caught up."""
         cursor = self._store.event_cursor()
         started = self._clock()
+        if is_first_start(cursor):
+            start = fixed_start(self._settings.start, live=self._live, now=started)
+            cursor = replace(cursor, start_at=start)
         if cursor.last_id is None or cursor.walk_top_id is not None:
             return await self._backfill(cursor, started)
         return await self._forward(cursor, started)
@@ -287,6 +298,7 @@ class EventPoller:
                     newest_time=cursor.walk_top_time,
                     last_sweep_at=stamp(started),
                     last_poll_at=stamp(started),
+                    start_at=cursor.start_at,
                 )
                 new += await self._store_page(list(reversed(page)), cursor)
                 return PollResult(new, pages)
@@ -299,7 +311,10 @@ class EventPoller:
         sweep re-reads events, and that must cost a set lookup, not a row.
         """
         now = self._clock()
-        rows = [inbox_row(event, now, live=self._live) for event in events]
+        start = (cursor or self._store.event_cursor()).start_at
+        rows = [
+            held_before_start(inbox_row(event, now, live=self._live), start) for event in events
+        ]
         known = self._store.known_event_ids([r.id for r in rows])
         fresh = list({r.id: r for r in rows if r.id not in known}.values())
         new = self._store.store_events(fresh, stamp(now), cursor=cursor)
@@ -415,6 +430,7 @@ def status_info(
     if lag > warn_days * 86400:
         warning = f"event handling lags {lag / 86400:.1f} days; the API keeps events 30 days only"
     return {
+        "start_point": start_point_text(cursor),
         "cursor": cursor.newest_time,
         "cursor_event": cursor.last_id,
         "backfilling": cursor.walk_top_id is not None,
@@ -426,6 +442,83 @@ def status_info(
         "pending_intents": store.count_pending_intents(),
         "retention_warning": warning,
     }
+
+
+def is_first_start(cursor: EventCursor) -> bool:
+    """Whether no poll has begun yet: the start point is still to be fixed.
+
+    A cursor from before ``events_start`` existed (events read, no start point) is not a first
+    start: everything it reads is acted on, as before.
+    """
+    return cursor.start_at is None and cursor.last_id is None and cursor.walk_top_id is None
+
+
+def fixed_start(setting: str | None, *, live: bool, now: datetime) -> str:
+    """The start point a first start stores: a UTC time, or ``retained``.
+
+    Without a setting a test key takes ``retained`` (a sandbox's whole history is what a test
+    wants handled); a live key has no default: :class:`SettingsError` with the reason.
+    """
+    if setting is None:
+        if live:
+            raise SettingsError(START_REFUSAL)
+        return EVENTS_START_RETAINED
+    return stamp(now) if setting == EVENTS_START_NOW else setting
+
+
+def start_refusal(settings: EventSettings, *, live: bool, cursor: EventCursor) -> str | None:
+    """Why ``run`` must not start (a live key's first start without ``events_start``), or None."""
+    if live and settings.start is None and is_first_start(cursor):
+        return START_REFUSAL
+    return None
+
+
+#: One paragraph: why a live key's first start needs ``events_start``, and how to choose.
+START_REFUSAL: Final = (
+    "refusing to start: the API key is a live key and this state database has never read "
+    "events, so catalog-sync does not know where to begin. Digital River keeps 30 days of "
+    "events; acting on all of them could create fulfillment orders and capture or cancel "
+    "charges for orders another integration already handled. Set events_start "
+    "(CATALOG_SYNC_EVENTS_START) to now (act only on events from this start on), to an ISO "
+    "time such as 2025-01-31T00:00:00Z (act on events after the moment the previous "
+    "integration stopped), or to retained (act on everything Digital River still keeps). See "
+    "first what a choice would do: catalog-sync events plan --since 2025-01-31T00:00:00Z."
+)
+
+
+def held_before_start(row: InboxEvent, start: str | None) -> InboxEvent:
+    """``row`` as ``before_start`` when it was created before the start point, else as is.
+
+    Stored all the same (``orders show`` and audits read it), never handled; only a new event
+    is held, a dead letter stays one.
+    """
+    moment = start_moment(start)
+    if moment is None or row.status != INBOX_RECEIVED or parse_stamp(row.created_time) >= moment:
+        return row
+    return replace(row, status=INBOX_BEFORE_START)
+
+
+def start_moment(start_at: str | None) -> datetime | None:
+    """The stored start point as a time; None when every event counts (``retained``, none)."""
+    if start_at is None or start_at == EVENTS_START_RETAINED:
+        return None
+    return parse_stamp(start_at)
+
+
+def placed_before(created: datetime | None, start: datetime) -> bool:
+    """Whether an order created at ``created`` predates the start point (unknown: it does not)."""
+    if created is None:
+        return False
+    return (created if created.tzinfo is not None else created.replace(tzinfo=UTC)) < start
+
+
+def start_point_text(cursor: EventCursor) -> str:
+    """What ``status`` says about the start point."""
+    if cursor.start_at is not None:
+        return cursor.start_at
+    if is_first_start(cursor):
+        return "not fixed yet (the first poll fixes events_start)"
+    return "none (events were read before events_start existed: every event is acted on)"
 
 
 _REFUSED: Final = "refused:"

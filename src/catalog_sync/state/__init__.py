@@ -6,7 +6,7 @@ the SQLite backend (``store``, ``fulfillment``, ``requests``, ``schema``).
 """
 
 from catalog_sync.core.notices import NotificationRecord
-from catalog_sync.state.backends import UnsupportedStateError, open_state
+from catalog_sync.state.backends import UnsupportedStateError, open_state, scratch_copy
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import (
     CatalogState,
@@ -68,5 +68,6 @@ __all__ = [
     "WriteRetry",
     "check_writable",
     "open_state",
+    "scratch_copy",
     "state_error",
 ]

@@ -7,6 +7,10 @@ the location alone, so another backend (a server database named by URL) is one b
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -46,3 +50,22 @@ def open_state(target: HasStatePath | Path | str) -> StateBackend:
             location = rest
         location = Path(location)
     return StateStore(location)
+
+
+@contextmanager
+def scratch_copy(target: HasStatePath | Path) -> Iterator[StateBackend]:
+    """A throwaway copy of the state (empty when there is none yet), removed on exit.
+
+    For what must decide as the daemon would without changing anything: the original is read
+    through a read-only connection (a daemon beside it keeps writing undisturbed), never
+    created, never migrated; whatever the caller does lands in the copy.
+    """
+    location = target if isinstance(target, Path) else target.state
+    with tempfile.TemporaryDirectory(prefix="catalog-sync-scratch-") as folder:
+        copy = Path(folder) / "state.db"
+        if location.exists():
+            source = sqlite3.connect(f"{location.resolve().as_uri()}?mode=ro", uri=True)
+            with closing(source), closing(sqlite3.connect(copy)) as into:
+                source.backup(into)
+        with open_state(copy) as store:
+            yield store

@@ -224,8 +224,8 @@ class FulfillmentTables:
         """Replace the polling cursor."""
         self._writing().execute(
             "INSERT OR REPLACE INTO event_cursor (id, last_id, newest_time, walk_after,"
-            " walk_top_id, walk_top_time, last_sweep_at, last_poll_at)"
-            " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            " walk_top_id, walk_top_time, last_sweep_at, last_poll_at, start_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cursor.last_id,
                 cursor.newest_time,
@@ -234,6 +234,7 @@ class FulfillmentTables:
                 cursor.walk_top_time,
                 cursor.last_sweep_at,
                 cursor.last_poll_at,
+                cursor.start_at,
             ),
         )
 

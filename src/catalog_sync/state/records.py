@@ -88,7 +88,10 @@ class EventCursor:
 
     ``last_id`` is the newest event read going forward (None until the first full read of the
     API's history finished); ``walk_*`` record a newest-first walk in progress so a crash
-    resumes it; ``last_sweep_at`` is when the last overlap sweep started (our clock).
+    resumes it; ``last_sweep_at`` is when the last overlap sweep started (our clock);
+    ``start_at`` is the start point fixed at the first poll (an event time, or ``retained``):
+    events created before it are stored but never acted on. None on a cursor older than the
+    setting: everything is acted on, as before.
     """
 
     last_id: str | None = None
@@ -98,6 +101,7 @@ class EventCursor:
     walk_top_time: str | None = None
     last_sweep_at: str | None = None
     last_poll_at: str | None = None
+    start_at: str | None = None
 
 
 # -- ledger -----------------------------------------------------------------------------------

@@ -158,6 +158,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE intents ADD COLUMN origin_id TEXT;
     CREATE INDEX intents_by_origin ON intents (origin_kind, origin_id);
     """,
+    # 6: the point a first start began acting on events from (``events_start``, fixed once),
+    # so a restart never moves it and ``status`` can show it.
+    """
+    ALTER TABLE event_cursor ADD COLUMN start_at TEXT;
+    """,
 )
 
 

@@ -17,6 +17,7 @@ import base64
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -31,6 +32,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits
+from catalog_sync.support.clock import stamp
 from catalog_sync.support.logs import register_secret
 
 PRODUCTION_API: Final = "https://api.digitalriver.com"
@@ -146,6 +148,12 @@ class EventSettings:
     sweep re-reads this far back, and a duplicate costs only an id lookup."""
     retention_warn_days: float = 7.0
     """The API keeps events 30 days; a week of lag still leaves three weeks to act."""
+    start: str | None = None
+    """Where a first start (no event cursor yet) begins acting on events: ``now``, a UTC time,
+    or ``retained``. None lets the key decide: a test key takes ``retained``, a live key
+    refuses to start, because acting on 30 days of another integration's history would
+    capture and ship what it already handled. Fixed in the state at the first poll, so a
+    later change (or a reload) moves nothing."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +336,11 @@ class Settings(BaseSettings):
         default=EventSettings.retention_warn_days,
         description="Warn when event handling lags this many days (the API keeps 30 days).",
     )
+    events_start: str | None = Field(
+        default=EventSettings.start,
+        description="First start only: act on events after `now`, an ISO time (UTC unless an "
+        "offset is given), or `retained` (all the API keeps, 30 days); required with a live key.",
+    )
     notify_jsonl: Path | None = Field(
         default=NotifySettings.jsonl, description="JSONL file notifications are appended to."
     )
@@ -382,6 +395,12 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"entry {number}: {exc}") from None
         return checked
+
+    @field_validator("events_start", mode="before")
+    @classmethod
+    def _check_events_start(cls, value: Any) -> Any:
+        """``now``, ``retained`` or a time, normalised to a stored time (UTC)."""
+        return events_start_of(value) if isinstance(value, str) else value
 
     @field_validator(
         "api_key_file", "catalogs", "state", "reports", "requests", "notify_jsonl", mode="before"
@@ -496,6 +515,7 @@ class Settings(BaseSettings):
             poll_interval=self.poll_interval,
             overlap_seconds=self.event_overlap_seconds,
             retention_warn_days=self.event_retention_warn_days,
+            start=self.events_start,
         )
 
     @property
@@ -525,6 +545,29 @@ class Settings(BaseSettings):
     def notify(self) -> NotifySettings:
         """The notification sinks."""
         return NotifySettings(jsonl=self.notify_jsonl, webhooks=tuple(self.notify_webhooks))
+
+
+#: ``events_start`` values that are not a time.
+EVENTS_START_NOW: Final = "now"
+EVENTS_START_RETAINED: Final = "retained"
+
+
+def events_start_of(text: str) -> str:
+    """``now`` or ``retained`` as they are, or a time as a stored UTC time; else ValueError.
+
+    A time without an offset is UTC, as everywhere in catalog-sync; one in the future would
+    act on nothing until then, which is what it says.
+    """
+    word = text.strip().lower()
+    if word in {EVENTS_START_NOW, EVENTS_START_RETAINED}:
+        return word
+    try:
+        moment = datetime.fromisoformat(text.strip())
+        return stamp(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 0 or 10000)
+        raise ValueError(
+            "must be now, retained, or an ISO time such as 2025-01-31T00:00:00Z"
+        ) from None
 
 
 def clean_api_key(text: str) -> str:
