@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Final, Self, TypeVar
 
 import psycopg
@@ -62,6 +63,7 @@ from catalog_sync.state.records import (
     WriteAnswer,
     WriteRetry,
 )
+from catalog_sync.support import logs
 from catalog_sync.support.clock import now_stamp
 
 T = TypeVar("T")
@@ -81,6 +83,23 @@ _OPEN_INTENT_STATUSES: Final = list(INTENT_OPEN)
 _DONE_STATUSES: Final = frozenset(INBOX_STATUSES) - frozenset(INBOX_OPEN)
 
 Connection = psycopg.Connection[DictRow]
+
+#: Identity columns, whose sequences must move past rows copied in with their values.
+_IDENTITIES: Final = (
+    ("runs", "id"),
+    ("intents", "seq"),
+    ("order_history", "seq"),
+    ("notifications", "seq"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """The rows of one table, as copied from another state by ``state migrate``."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
 
 
 def public_location(url: str) -> str:
@@ -108,8 +127,12 @@ class PostgresState:
         ``PGPASSWORD`` and ``~/.pgpass``. Raises :class:`StateError` when it cannot be used.
         """
         self._location = public_location(url)
+        given = conninfo_to_dict(url).get("password")
+        for secret in (given, password):
+            if isinstance(secret, str) and secret:
+                logs.register_secret(secret)
         extra: dict[str, Any] = {"row_factory": dict_row}
-        if password is not None and "password" not in conninfo_to_dict(url):
+        if password is not None and given is None:
             extra["password"] = password
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             url,
@@ -122,8 +145,16 @@ class PostgresState:
             name="catalog-sync-state",
         )
         try:
+            # One direct connection first: its error says why (no such database, password
+            # refused), where the pool would only time out.
+            psycopg.connect(url, connect_timeout=int(_CONNECT_TIMEOUT), **extra).close()
             self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT)
             self._migrate()
+        except psycopg.OperationalError as exc:
+            self._pool.close()
+            raise StateError(
+                self._location, f"cannot connect: {_first_line(exc)}", _ADVICE, passing=True
+            ) from exc
         except PoolTimeout as exc:
             self._pool.close()
             raise StateError(self._location, "cannot connect", _ADVICE, passing=True) from exc
@@ -195,6 +226,41 @@ class PostgresState:
         with self._tx() as q:
             row = q.one("SELECT max(version) AS version FROM schema_version")
         return int(row["version"] or 0) if row is not None else 0
+
+    def import_tables(self, tables: Sequence[TableRows]) -> dict[str, int]:
+        """Copy ``tables`` into this database, which must be empty, in one transaction.
+
+        Returns the rows now in each table. Raises :class:`StateError` (and writes nothing)
+        when a table already holds rows, or when a count differs from the rows given.
+        """
+        with self._tx(ledger=True) as q:
+            names = [t.table for t in tables]
+            q.conn.execute(f"LOCK TABLE {', '.join(names)} IN EXCLUSIVE MODE".encode())
+            occupied = [n for n in names if q.count(f"SELECT count(*) AS n FROM {n}")]  # noqa: S608
+            if occupied:
+                raise StateError(
+                    self._location,
+                    f"is not empty (rows in {', '.join(occupied)})",
+                    "migrate into a new, empty database",
+                )
+            for t in tables:
+                marks = ", ".join(["%s"] * len(t.columns))
+                q.many(f"INSERT INTO {t.table} ({', '.join(t.columns)}) VALUES ({marks})", t.rows)  # noqa: S608
+            for table, column in _IDENTITIES:
+                q.run(
+                    f"SELECT setval(pg_get_serial_sequence(%s, %s), max({column})) FROM {table}"  # noqa: S608
+                    f" HAVING max({column}) IS NOT NULL",
+                    (table, column),
+                )
+            counts = {n: q.count(f"SELECT count(*) AS n FROM {n}") for n in names}  # noqa: S608
+            differ = [t.table for t in tables if counts[t.table] != len(t.rows)]
+            if differ:
+                raise StateError(
+                    self._location,
+                    f"the copy's row counts differ from the source in {', '.join(differ)}",
+                    "nothing was written; report this as a bug",
+                )
+        return counts
 
     # -- catalog ---------------------------------------------------------------------------
     def applied_pairs(self, ids: Iterable[str] | None = None) -> dict[str, AppliedPair]:
