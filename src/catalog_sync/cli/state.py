@@ -9,9 +9,7 @@ import click
 from catalog_sync.cli import main
 from catalog_sync.cli.common import EXIT_USAGE, config_option, fail, handle_errors, settings_from
 from catalog_sync.daemon.instance_lock import InstanceLock
-from catalog_sync.state.backends import POSTGRES_SCHEMES
-from catalog_sync.state.pg_migrate import migrate_to_postgres
-from catalog_sync.state.postgres import public_location
+from catalog_sync.state import POSTGRES_SCHEMES, migrate_to_postgres, public_location
 
 
 @main.group("state")
