@@ -31,16 +31,32 @@ _SERVICE_USERS: Final = ("postgres", "nobody")
 _SUPERUSER: Final = "postgres"
 
 
-def server_binaries() -> Path | None:
-    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (None: not installed)."""
-    found = shutil.which("pg_ctl")
-    if found is not None and shutil.which("initdb") is not None:
+def server_binaries(
+    path: str | None = None, debian_root: Path = Path("/usr/lib/postgresql")
+) -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl`` (None: not installed).
+
+    ``path`` is searched first (default: ``PATH``), then Debian's folders, the newest version.
+    """
+    found = shutil.which("pg_ctl", path=path)
+    if found is not None and shutil.which("initdb", path=path) is not None:
         return Path(found).resolve().parent
-    versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return versions[-1].parent if versions else None
+    versions = [
+        tool.parent
+        for tool in debian_root.glob("*/bin/pg_ctl")
+        if tool.parent.parent.name.isdigit() and (tool.parent / "initdb").exists()
+    ]
+    return max(versions, key=lambda folder: int(folder.parent.name), default=None)
+
+
+def require_binaries(binaries: Path | None, *, ci: bool) -> Path:
+    """``binaries``, or the test stops saying why: skipped on a workstation, failed in CI."""
+    if binaries is not None:
+        return binaries
+    reason = "PostgreSQL server binaries not found; run scripts/system-deps.sh as root"
+    if ci:
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -123,13 +139,8 @@ _SHARED: list[PostgresServer] = []
 def shared_server() -> PostgresServer:
     """The session's server, started on first use (skipped without binaries; failed in CI)."""
     if not _SHARED:
-        binaries = server_binaries()
-        if binaries is None:
-            reason = "PostgreSQL server binaries not found; run scripts/system-deps.sh as root"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        _SHARED.append(PostgresServer(binaries))
+        ci = os.environ.get("CI", "").lower() == "true"
+        _SHARED.append(PostgresServer(require_binaries(server_binaries(), ci=ci)))
         atexit.register(stop_shared_server)
     return _SHARED[0]
 
