@@ -29,6 +29,9 @@ import pytest
 #: Users that may own the cluster when the tests run as root, in order of preference.
 _SERVICE_USERS: Final = ("postgres", "nobody")
 _SUPERUSER: Final = "postgres"
+#: The superuser's password: TCP connections authenticate with SCRAM, as a real server's do,
+#: so the tests of where the password comes from are real.
+PASSWORD: Final = "throwaway-test-password"
 
 
 def server_binaries(
@@ -82,13 +85,19 @@ class PostgresServer:
             self._data.mkdir(mode=0o700)
             entry = pwd.getpwnam(self._owner)
             os.chown(self._data, entry.pw_uid, entry.pw_gid)
+        password_file = self._root / "password"
+        password_file.write_text(PASSWORD)
+        if self._owner is not None:
+            password_file.chmod(0o644)
         self._run(
             "initdb",
+            f"--pwfile={password_file}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
             "-D",
             str(self._data),
             "-U",
             _SUPERUSER,
-            "--auth=trust",
             "-E",
             "UTF8",
             "--no-sync",
@@ -106,9 +115,10 @@ class PostgresServer:
             command = ["runuser", "-u", self._owner, "--", *command]
         subprocess.run(command, check=True, capture_output=True, cwd=self._root)
 
-    def url(self, database: str = "postgres") -> str:
-        """The URL of ``database`` on this server."""
-        return f"postgresql://{_SUPERUSER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", *, password: str | None = PASSWORD) -> str:
+        """The URL of ``database`` on this server, with ``password`` (None: without one)."""
+        user = _SUPERUSER if password is None else f"{_SUPERUSER}:{password}"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def new_database(self) -> str:
         """Create an empty database; returns its URL."""

@@ -19,7 +19,7 @@ from tests.contract.state_backend_helpers import (
     fulfil_request,
     store_order,
 )
-from tests.postgres_server import shared_server
+from tests.postgres_server import PASSWORD, shared_server
 
 from catalog_sync.cli import main
 from catalog_sync.core.notices import NotificationRecord
@@ -35,8 +35,6 @@ from catalog_sync.state import (
 )
 from catalog_sync.state.pg_schema import PG_MIGRATIONS
 
-PASSWORD = "not-a-real-pass-4711"
-
 
 @pytest.fixture
 def database() -> str:
@@ -44,19 +42,30 @@ def database() -> str:
     return shared_server().new_database()
 
 
-def _with_password(url: str) -> str:
-    return url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
+def _without_password(url: str) -> str:
+    return url.replace(f":{PASSWORD}@", "@", 1)
 
 
 def test_a_postgresql_url_opens_the_postgresql_backend(database: str) -> None:
     """``open_state`` takes a postgresql:// URL and says where the state is without a password."""
-    with open_state(_with_password(database)) as store:
+    with open_state(database) as store:
         store.record_applied([AppliedPair("p1", "h", "a.csv", 2, physical=True)])
-        assert (store.count_pairs(), PASSWORD in store.location, store.location) == (
-            1,
-            False,
-            database,
-        )
+        assert (store.count_pairs(), store.location) == (1, _without_password(database))
+
+
+def test_a_password_given_apart_from_the_url_is_used(database: str) -> None:
+    """The password of a credential file (``password=``) opens a URL that carries none."""
+    with open_state(_without_password(database), password=PASSWORD) as store:
+        assert store.count_pairs() == 0
+
+
+def test_a_wrong_password_is_refused_without_showing_it(database: str) -> None:
+    """A refused password: one error saying so, the password given nowhere in it."""
+    wrong = "wrong-password-0815"
+    with pytest.raises(StateError) as raised:
+        open_state(database.replace(PASSWORD, wrong))
+    message = str(raised.value)
+    assert ("password authentication failed" in message, wrong in message) == (True, False)
 
 
 def test_a_newer_postgresql_schema_is_refused(database: str) -> None:
@@ -124,9 +133,9 @@ def _snapshot(store: StateBackend) -> tuple[object, ...]:
     )
 
 
-def _migrate(tmp_path: Path, target: str) -> Result:
+def _migrate(tmp_path: Path, target: str, *options: str) -> Result:
     env = {"CATALOG_SYNC_STATE": str(tmp_path / "state.db"), "CATALOG_SYNC_API_KEY": "sk_test_x"}
-    return CliRunner().invoke(main, ["state", "migrate", "--to", target], env=env)
+    return CliRunner().invoke(main, ["state", "migrate", "--to", target, *options], env=env)
 
 
 def test_migrate_copies_every_table(tmp_path: Path, database: str) -> None:
@@ -172,8 +181,29 @@ def test_migrate_refuses_a_non_empty_target(tmp_path: Path, database: str) -> No
 def test_migrate_never_shows_the_password(tmp_path: Path, database: str) -> None:
     """The password of the target URL appears nowhere in the command's output."""
     _sqlite_state(tmp_path / "state.db")
-    result = _migrate(tmp_path, _with_password(database))
+    result = _migrate(tmp_path, database)
     assert (result.exit_code, PASSWORD in result.output) == (0, False)
+
+
+def test_migrate_takes_the_password_from_a_file(tmp_path: Path, database: str) -> None:
+    """``--password-file`` (a systemd credential, say) supplies what the URL leaves out."""
+    _sqlite_state(tmp_path / "state.db")
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    result = _migrate(tmp_path, _without_password(database), "--password-file", str(secret))
+    assert (result.exit_code, PASSWORD in result.output) == (0, False)
+
+
+def test_an_unreadable_password_file_is_a_usage_error(tmp_path: Path, database: str) -> None:
+    """A password file that is not a regular file: exit 2 naming the option, nothing copied."""
+    _sqlite_state(tmp_path / "state.db")
+    result = _migrate(tmp_path, _without_password(database), "--password-file", str(tmp_path))
+    with open_state(database) as target:
+        assert (result.exit_code, "--password-file" in result.output, target.list_orders()) == (
+            2,
+            True,
+            [],
+        )
 
 
 def test_migrate_refuses_a_target_that_is_not_postgresql(tmp_path: Path) -> None:
