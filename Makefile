@@ -21,7 +21,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # scripts/system-deps.sh installs what pytest needs outside Python (a headless Chromium for the
-# report browser tests) when it is missing and we are root, as on a fresh CI machine.
+# report browser tests, the PostgreSQL server for the state contract suite on PostgreSQL) when
+# it is missing and we are root, as on a fresh CI machine.
 test: lint
 	sh scripts/system-deps.sh
 	$(BIN)/pytest

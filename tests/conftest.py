@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 
 import httpx
 import pytest
+from tests.postgres_server import stop_shared_server
 
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
 
@@ -48,3 +49,8 @@ def api(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
     """A raw httpx client of the reset sandbox with its ``sk_test_`` key (not our DR client)."""
     with sandbox.api() as client:
         yield client
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the throwaway PostgreSQL server, if a test started one."""
+    stop_shared_server()

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from tests.postgres_server import new_postgres_database
+
 from catalog_sync.core.merchant_requests import MerchantRequest, accept_request
 from catalog_sync.core.orders import Intent, IntentKind, LineClaim, Order, OrderLine, Origin
 from catalog_sync.state import (
@@ -27,6 +29,7 @@ from catalog_sync.state import (
 #: Backend name -> a fresh, empty location under the test's temporary folder.
 BACKENDS: Final[Mapping[str, Callable[[Path], Path | str]]] = {
     "sqlite": lambda folder: folder / "state.db",
+    "postgresql": new_postgres_database,
 }
 
 NOW: Final = "2026-01-01T00:00:00.000000Z"

@@ -178,8 +178,8 @@ def test_a_sqlite_url_opens_the_file(tmp_path: Path) -> None:
 
 def test_an_unknown_backend_is_refused_by_name(tmp_path: Path) -> None:
     """A URL of a backend this version does not have is refused without echoing the URL."""
-    with pytest.raises(UnsupportedStateError, match="'postgresql' backend") as refused:
-        open_state("postgresql://user:secret@db.example/state")
+    with pytest.raises(UnsupportedStateError, match="'mysql' backend") as refused:
+        open_state("mysql://user:secret@db.example/state")
     assert "secret" not in str(refused.value)
     assert not list(tmp_path.iterdir())
 

@@ -2,7 +2,7 @@
 
 mypy already refuses a caller typed against ``StateBackend`` that reaches for a transaction or
 a write helper; these checks read the syntax tree of every module outside ``catalog_sync.state``
-for what typing cannot see: importing the SQLite backend, ``sqlite3``, a ``.transaction()``
+for what typing cannot see: importing a backend or a driver, a ``.transaction()``
 call, or SQL text. A backend added later is then reachable only through ``open_state``.
 """
 
@@ -20,15 +20,20 @@ PACKAGE = Path(catalog_sync.__file__).parent
 STATE = PACKAGE / "state"
 #: The sandbox is an emulator of the API with its own storage; it is not a caller of ours.
 SANDBOX = PACKAGE / "sandbox"
-#: Modules of the SQLite backend: named only inside the state package.
+#: Modules of the backends: named only inside the state package.
 BACKEND_MODULES = frozenset(
     {
+        "catalog_sync.state.postgres",
+        "catalog_sync.state.pg_schema",
+        "catalog_sync.state.pg_migrate",
         "catalog_sync.state.store",
         "catalog_sync.state.schema",
         "catalog_sync.state.fulfillment",
         "catalog_sync.state.requests",
     }
 )
+#: The database drivers, imported only by the backends.
+DRIVERS = frozenset({"sqlite3", "psycopg", "psycopg_pool"})
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
     r"CREATE\s+(TABLE|INDEX)|BEGIN\s+IMMEDIATE|json_extract)\b",
@@ -59,7 +64,7 @@ def _problems(path: Path) -> list[str]:
         found.extend(
             f"{where}: imports {name}"
             for name in names
-            if name == "sqlite3" or name in BACKEND_MODULES
+            if name.split(".")[0] in DRIVERS or name in BACKEND_MODULES
         )
         if isinstance(node, ast.Attribute) and node.attr == "transaction":
             found.append(f"{where}: uses .transaction()")

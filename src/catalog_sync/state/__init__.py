@@ -2,11 +2,17 @@
 
 Callers are typed against the protocols of :mod:`catalog_sync.state.interface` and open the
 state with :func:`open_state`; every SQL statement of catalog-sync lives in this package, behind
-the SQLite backend (``store``, ``fulfillment``, ``requests``, ``schema``).
+the SQLite backend (``store``, ``fulfillment``, ``requests``, ``schema``) and the PostgreSQL one
+(``postgres``, ``pg_schema``, ``pg_migrate``).
 """
 
 from catalog_sync.core.notices import NotificationRecord
-from catalog_sync.state.backends import UnsupportedStateError, open_state, scratch_copy
+from catalog_sync.state.backends import (
+    POSTGRES_SCHEMES,
+    UnsupportedStateError,
+    open_state,
+    scratch_copy,
+)
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import (
     CatalogState,
@@ -16,6 +22,8 @@ from catalog_sync.state.interface import (
     RequestLogState,
     StateBackend,
 )
+from catalog_sync.state.pg_migrate import migrate_to_postgres
+from catalog_sync.state.postgres import public_location
 from catalog_sync.state.records import (
     AppliedPair,
     EventCursor,
@@ -39,6 +47,7 @@ from catalog_sync.state.records import (
 from catalog_sync.state.store import check_writable, state_error
 
 __all__ = [
+    "POSTGRES_SCHEMES",
     "AppliedPair",
     "CatalogState",
     "EventCursor",
@@ -67,7 +76,9 @@ __all__ = [
     "WriteAnswer",
     "WriteRetry",
     "check_writable",
+    "migrate_to_postgres",
     "open_state",
+    "public_location",
     "scratch_copy",
     "state_error",
 ]

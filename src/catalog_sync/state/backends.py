@@ -2,7 +2,8 @@
 
 The daemon and every command call :func:`open_state` and get a
 :class:`~catalog_sync.state.interface.StateBackend`; which class serves it is decided here from
-the location alone, so another backend (a server database named by URL) is one branch here.
+the location alone: a path or ``sqlite:///`` URL is the embedded SQLite backend, a
+``postgresql://`` (or ``postgres://``) URL the PostgreSQL one.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from catalog_sync.state.interface import StateBackend
+from catalog_sync.state.postgres import PostgresState
 from catalog_sync.state.store import StateStore
 
 #: URL scheme of the embedded backend (a plain path means the same).
 SQLITE_SCHEME: Final = "sqlite"
+#: URL schemes of the PostgreSQL backend (libpq accepts both).
+POSTGRES_SCHEMES: Final = frozenset({"postgresql", "postgres"})
 
 
 class UnsupportedStateError(ValueError):
@@ -34,18 +38,22 @@ class HasStatePath(Protocol):
         ...
 
 
-def open_state(target: HasStatePath | Path | str) -> StateBackend:
-    """Open the state of ``target``: the settings' ``state``, a path, or a ``sqlite:///`` URL.
+def open_state(target: HasStatePath | Path | str, *, password: str | None = None) -> StateBackend:
+    """Open the state of ``target``: the settings' ``state``, a path, or a URL.
 
-    The database is created (and migrated) when it does not exist yet.
+    The database is created (SQLite) and migrated (both) when needed. ``password`` is the
+    PostgreSQL password read from a credential file, used when the URL carries none.
     """
     location = target if isinstance(target, Path | str) else target.state
     if isinstance(location, str):
         scheme, separator, rest = location.partition("://")
         if separator:
+            if scheme in POSTGRES_SCHEMES:
+                return PostgresState(location, password=password)
             if scheme != SQLITE_SCHEME:
                 raise UnsupportedStateError(
-                    f"state: the {scheme!r} backend is not available; use a path or sqlite:///"
+                    f"state: the {scheme!r} backend is not available; use a path, sqlite:/// "
+                    "or postgresql://"
                 )
             location = rest
         location = Path(location)

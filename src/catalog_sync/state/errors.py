@@ -8,10 +8,13 @@ from pathlib import Path
 class StateError(RuntimeError):
     """The state database cannot be opened, read or written.
 
-    The message is meant for an operator: the path, what failed, and what to do.
+    The message is meant for an operator: the path (or a server database's URL, without its
+    password), what failed, and what to do.
     """
 
-    def __init__(self, path: Path, problem: str, advice: str, *, passing: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, problem: str, advice: str, *, passing: bool = False
+    ) -> None:
         super().__init__(f"state database {path}: {problem}; {advice}")
         self.path = path
         #: Whether trying again later may succeed (busy, locked, read-only, full), as

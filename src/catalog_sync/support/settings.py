@@ -461,7 +461,7 @@ class Settings(BaseSettings):
                 f"(or a systemd credential named {CREDENTIAL_NAME!r})"
             )
         try:
-            key = clean_api_key(_read_key_file(path))
+            key = clean_api_key(read_secret_file(path))
         except OSError as exc:
             raise SettingsError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
         except ValueError as exc:
@@ -632,8 +632,9 @@ def url_secrets(url: str) -> list[str]:
     return [part for part in found if part and part != "/"]
 
 
-def _read_key_file(path: Path) -> str:
-    """The text of a key file; only a small regular file is read (never a FIFO or a device)."""
+def read_secret_file(path: Path) -> str:
+    """The text of a key or password file; only a small regular file is read (never a FIFO or
+    a device)."""
     if not path.is_file():
         raise ValueError("is not a regular file")
     with path.open("rb") as handle:
