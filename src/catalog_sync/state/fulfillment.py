@@ -30,7 +30,6 @@ from catalog_sync.core.orders import (
     Intent,
     Order,
     Origin,
-    intent_from_json,
     order_from_json,
     to_json,
 )
@@ -45,6 +44,7 @@ from catalog_sync.state.records import (
     WriteAnswer,
     WriteRetry,
 )
+from catalog_sync.state.rows import inbox_event, ledger_entry
 
 #: Rows per ``IN (...)`` query: far below SQLite's variable limit.
 _CHUNK: Final = 500
@@ -270,7 +270,7 @@ class FulfillmentTables:
     def inbox_event(self, event_id: str) -> InboxEvent | None:
         """Return one inbox row."""
         row = self._db.execute("SELECT * FROM inbox WHERE id = ?", (event_id,)).fetchone()
-        return None if row is None else _inbox(row)
+        return None if row is None else inbox_event(row)
 
     def inbox_events(
         self, status: str | None = None, *, limit: int = 100, since: str | None = None
@@ -281,7 +281,7 @@ class FulfillmentTables:
             " AND (? IS NULL OR created_time >= ?) ORDER BY created_time DESC, id DESC LIMIT ?",
             (status, status, since, since, limit),
         )
-        return [_inbox(row) for row in rows]
+        return [inbox_event(row) for row in rows]
 
     def due_events(self, now: str, limit: int) -> list[InboxEvent]:
         """Return events to handle now, oldest first (payloads from the cache when there).
@@ -303,7 +303,7 @@ class FulfillmentTables:
         }
         found = rows_in(self._db, "SELECT id, payload FROM inbox WHERE id IN ({ids})", missing)
         payloads.update((row[0], json.loads(row[1])) for row in found)
-        return [_inbox(row, payloads[row["id"]]) for row in rows]
+        return [inbox_event(row, payloads[row["id"]]) for row in rows]
 
     def inbox_counts(self) -> dict[str, int]:
         """Return the number of inbox rows per status (every status present, zeros included)."""
@@ -325,7 +325,7 @@ class FulfillmentTables:
             "SELECT * FROM inbox WHERE answer_to = ? ORDER BY created_time LIMIT 1",
             (upstream_id,),
         ).fetchone()
-        return None if row is None else _inbox(row)
+        return None if row is None else inbox_event(row)
 
     def event_cursor(self) -> EventCursor:
         """Return the polling cursor (empty before the first poll)."""
@@ -496,7 +496,7 @@ class FulfillmentTables:
         sql = "SELECT * FROM intents WHERE order_id IN ({ids}) ORDER BY seq"
         found: dict[str, list[LedgerEntry]] = {}
         for row in rows_in(self._db, sql, order_ids):
-            found.setdefault(row["order_id"], []).append(_ledger(row))
+            found.setdefault(row["order_id"], []).append(ledger_entry(row))
         return found
 
     def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, LedgerMark]:
@@ -521,7 +521,7 @@ class FulfillmentTables:
             " ORDER BY i.seq LIMIT ?",
             (now, limit),
         )
-        return [_ledger(row) for row in rows]
+        return [ledger_entry(row) for row in rows]
 
     def count_pending_intents(self) -> int:
         """Return how many intents are not yet settled or failed."""
@@ -562,31 +562,3 @@ class FulfillmentTables:
         """Return physical/digital for SKUs reconcile applied (unknown ones left out)."""
         sql = "SELECT id, physical FROM pairs WHERE physical IS NOT NULL AND id IN ({ids})"
         return {row[0]: bool(row[1]) for row in rows_in(self._db, sql, sku_ids)}
-
-
-def _inbox(row: sqlite3.Row, payload: dict[str, Any] | None = None) -> InboxEvent:
-    return InboxEvent(
-        id=row["id"],
-        type=row["type"],
-        created_time=row["created_time"],
-        payload=json.loads(row["payload"]) if payload is None else payload,
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        next_attempt_at=row["next_attempt_at"],
-        handled_at=row["handled_at"],
-        answer_to=row["answer_to"],
-    )
-
-
-def _ledger(row: sqlite3.Row) -> LedgerEntry:
-    data: Mapping[str, Any] = json.loads(row["intent"])
-    return LedgerEntry(
-        intent=intent_from_json(data),
-        seq=row["seq"],
-        attempts=row["attempts"],
-        sent_at=row["sent_at"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        reference=row["reference"],
-    )

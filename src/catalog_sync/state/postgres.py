@@ -40,7 +40,6 @@ from catalog_sync.core.orders import (
     Intent,
     Order,
     Origin,
-    intent_from_json,
     order_from_json,
     to_json,
 )
@@ -62,6 +61,15 @@ from catalog_sync.state.records import (
     RunRecord,
     WriteAnswer,
     WriteRetry,
+)
+from catalog_sync.state.rows import (
+    applied_pair,
+    flag,
+    inbox_event,
+    ledger_entry,
+    request_line,
+    request_record,
+    run_record,
 )
 from catalog_sync.support import logs
 from catalog_sync.support.clock import now_stamp
@@ -284,7 +292,14 @@ class PostgresState:
                 " source_line=excluded.source_line, physical=excluded.physical,"
                 " applied_at=excluded.applied_at",
                 [
-                    (p.id, p.content_hash, p.source_file, p.source_line, _flag(p.physical), now)
+                    (
+                        p.id,
+                        p.content_hash,
+                        p.source_file,
+                        p.source_line,
+                        flag(p.physical),
+                        now,
+                    )
                     for p in pairs
                 ],
             )
@@ -339,7 +354,7 @@ class PostgresState:
         """Return the newest finished run, if any."""
         with self._tx() as q:
             row = q.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-        return None if row is None else _run(row)
+        return None if row is None else run_record(row)
 
     # -- inbox -----------------------------------------------------------------------------
     def store_events(
@@ -377,7 +392,7 @@ class PostgresState:
         """Return one inbox event."""
         with self._tx() as q:
             row = q.one("SELECT * FROM inbox WHERE id = %s", (event_id,))
-        return None if row is None else _inbox(row)
+        return None if row is None else inbox_event(row)
 
     def inbox_events(
         self, status: str | None = None, *, limit: int = 100, since: str | None = None
@@ -390,7 +405,7 @@ class PostgresState:
                 " ORDER BY created_time DESC, id DESC LIMIT %(limit)s",
                 {"status": status, "since": since, "limit": limit},
             )
-        return [_inbox(row) for row in rows]
+        return [inbox_event(row) for row in rows]
 
     def due_events(self, now: str, limit: int) -> list[InboxEvent]:
         """Return the open events due now, oldest first."""
@@ -401,7 +416,7 @@ class PostgresState:
                 " ORDER BY created_time, id LIMIT %s",
                 (_OPEN_EVENT_STATUSES, now, limit),
             )
-        return [_inbox(row) for row in rows]
+        return [inbox_event(row) for row in rows]
 
     def inbox_counts(self) -> dict[str, int]:
         """Return the number of events per status (every status present, zeros included)."""
@@ -427,7 +442,7 @@ class PostgresState:
                 "SELECT * FROM inbox WHERE answer_to = %s ORDER BY created_time LIMIT 1",
                 (upstream_id,),
             )
-        return None if row is None else _inbox(row)
+        return None if row is None else inbox_event(row)
 
     def event_cursor(self) -> EventCursor:
         """Return the polling cursor (empty before the first poll)."""
@@ -513,7 +528,7 @@ class PostgresState:
                 " AND NOT (i.order_id = ANY(%s)) ORDER BY i.seq LIMIT %s",
                 (_OPEN_INTENT_STATUSES, now, list(skip_orders), limit),
             )
-            due = [_ledger(row) for row in rows]
+            due = [ledger_entry(row) for row in rows]
             q.many(
                 "UPDATE intents SET sent_at=%s, updated=%s WHERE key=%s",
                 [(now, now, e.intent.key) for e in due if e.sent_at is None],
@@ -617,7 +632,7 @@ class PostgresState:
                 "SELECT l.*, r.order_id FROM merchant_request_lines l JOIN merchant_requests r"
                 " USING (request_id) ORDER BY l.seq"
             )
-        return [(_line(row), row["order_id"]) for row in rows]
+        return [(request_line(row), row["order_id"]) for row in rows]
 
     def count_open_requests(self) -> int:
         """Return how many requests still have a line whose intent is not done."""
@@ -681,7 +696,7 @@ class _Queries:
             if ids is None
             else self.all(select + " WHERE id = ANY(%s)", (list(ids),))
         )
-        return {row["id"]: _applied(row) for row in rows}
+        return {row["id"]: applied_pair(row) for row in rows}
 
     def order(self, order_id: str) -> Order | None:
         row = self.one("SELECT snapshot FROM orders WHERE order_id = %s", (order_id,))
@@ -696,7 +711,7 @@ class _Queries:
         )
         found: dict[str, list[LedgerEntry]] = {}
         for row in rows:
-            found.setdefault(row["order_id"], []).append(_ledger(row))
+            found.setdefault(row["order_id"], []).append(ledger_entry(row))
         return found
 
     def ledger_marks(self, order_ids: Iterable[str]) -> dict[str, LedgerMark]:
@@ -709,14 +724,14 @@ class _Queries:
 
     def request(self, request_id: str) -> RequestRecord | None:
         row = self.one("SELECT * FROM merchant_requests WHERE request_id = %s", (request_id,))
-        return None if row is None else _request(row)
+        return None if row is None else request_record(row)
 
     def requests_of(self, order_id: str) -> list[RequestRecord]:
         rows = self.all(
             "SELECT * FROM merchant_requests WHERE order_id = %s ORDER BY created_at, seq",
             (order_id,),
         )
-        return [_request(row) for row in rows]
+        return [request_record(row) for row in rows]
 
     def request_lines_of(self, order_id: str) -> list[RequestLineRecord]:
         rows = self.all(
@@ -724,7 +739,7 @@ class _Queries:
             " USING (request_id) WHERE r.order_id = %s ORDER BY r.created_at, r.seq, l.seq",
             (order_id,),
         )
-        return [_line(row) for row in rows]
+        return [request_line(row) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------
     def put_events(self, events: Iterable[InboxEvent], now: str) -> int:
@@ -918,87 +933,3 @@ class _Queries:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _applied(row: DictRow) -> AppliedPair:
-    physical = row["physical"]
-    return AppliedPair(
-        id=row["id"],
-        content_hash=row["content_hash"],
-        source_file=row["source_file"],
-        source_line=row["source_line"],
-        physical=None if physical is None else bool(physical),
-    )
-
-
-def _run(row: DictRow) -> RunRecord:
-    return RunRecord(
-        id=int(row["id"]),
-        kind=row["kind"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        dry_run=bool(row["dry_run"]),
-        counts=json.loads(row["counts_json"]),
-        failures=row["failures"],
-        report_path=row["report_path"],
-    )
-
-
-def _inbox(row: DictRow) -> InboxEvent:
-    return InboxEvent(
-        id=row["id"],
-        type=row["type"],
-        created_time=row["created_time"],
-        payload=json.loads(row["payload"]),
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        next_attempt_at=row["next_attempt_at"],
-        handled_at=row["handled_at"],
-        answer_to=row["answer_to"],
-    )
-
-
-def _ledger(row: DictRow) -> LedgerEntry:
-    return LedgerEntry(
-        intent=intent_from_json(json.loads(row["intent"])),
-        seq=int(row["seq"]),
-        attempts=row["attempts"],
-        sent_at=row["sent_at"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        reference=row["reference"],
-    )
-
-
-def _request(row: DictRow) -> RequestRecord:
-    return RequestRecord(
-        request_id=row["request_id"],
-        order_id=row["order_id"],
-        action=row["action"],
-        line_id=row["line_id"],
-        quantity=row["quantity"],
-        source=row["source"],
-        source_line=row["source_line"],
-        created_at=row["created_at"],
-        tracking_number=row["tracking_number"],
-        tracking_company=row["tracking_company"],
-        tracking_url=row["tracking_url"],
-        reason=row["reason"],
-    )
-
-
-def _line(row: DictRow) -> RequestLineRecord:
-    return RequestLineRecord(
-        request_id=row["request_id"],
-        line_id=row["line_id"],
-        quantity=row["quantity"],
-        route=row["route"],
-        intent_key=row["intent_key"],
-        retries=row["retries"],
-        retried_message=row["retried_message"],
-    )

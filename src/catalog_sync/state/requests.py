@@ -9,7 +9,6 @@ they are derived from the intents each line points to.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Final, TypeVar
 
@@ -18,6 +17,7 @@ from catalog_sync.core.orders import INTENT_OPEN, OriginKind
 from catalog_sync.state.fulfillment import FulfillmentTables, sql_in
 from catalog_sync.state.interface import LedgerReader
 from catalog_sync.state.records import RequestClaims, RequestLineRecord, RequestRecord
+from catalog_sync.state.rows import request_line, request_record
 
 T = TypeVar("T")
 #: A line's intent in one of these statuses keeps its request open (the core's definition).
@@ -96,7 +96,7 @@ class RequestTables(FulfillmentTables):
         row = self._db.execute(
             "SELECT * FROM merchant_requests WHERE request_id = ?", (request_id,)
         ).fetchone()
-        return None if row is None else _request(row)
+        return None if row is None else request_record(row)
 
     def requests_of(self, order_id: str) -> list[RequestRecord]:
         """Return an order's requests, oldest first."""
@@ -104,7 +104,7 @@ class RequestTables(FulfillmentTables):
             "SELECT * FROM merchant_requests WHERE order_id = ? ORDER BY created_at, rowid",
             (order_id,),
         )
-        return [_request(row) for row in rows]
+        return [request_record(row) for row in rows]
 
     def request_lines_of(self, order_id: str) -> list[RequestLineRecord]:
         """Return the lines of an order's requests, in request then line order."""
@@ -113,7 +113,7 @@ class RequestTables(FulfillmentTables):
             " USING (request_id) WHERE r.order_id = ? ORDER BY r.created_at, r.rowid, l.rowid",
             (order_id,),
         )
-        return [_line(row) for row in rows]
+        return [request_line(row) for row in rows]
 
     def request_order_ids(self, *, limit: int = 1000) -> list[str]:
         """Return the orders with requests, most recent request first."""
@@ -130,7 +130,7 @@ class RequestTables(FulfillmentTables):
             "SELECT l.*, r.order_id FROM merchant_request_lines l JOIN merchant_requests r"
             " USING (request_id) ORDER BY l.rowid"
         )
-        return [(_line(row), row["order_id"]) for row in rows]
+        return [(request_line(row), row["order_id"]) for row in rows]
 
     def retry_request_line(
         self, request_id: str, line_id: str, intent_key: str, message: str | None
@@ -176,32 +176,3 @@ class RequestTables(FulfillmentTables):
             " refused) VALUES (?, ?, ?, ?, ?, ?)",
             (name, sha256, now, outcome, accepted, refused),
         )
-
-
-def _request(row: sqlite3.Row) -> RequestRecord:
-    return RequestRecord(
-        request_id=row["request_id"],
-        order_id=row["order_id"],
-        action=row["action"],
-        line_id=row["line_id"],
-        quantity=row["quantity"],
-        source=row["source"],
-        source_line=row["source_line"],
-        created_at=row["created_at"],
-        tracking_number=row["tracking_number"],
-        tracking_company=row["tracking_company"],
-        tracking_url=row["tracking_url"],
-        reason=row["reason"],
-    )
-
-
-def _line(row: sqlite3.Row) -> RequestLineRecord:
-    return RequestLineRecord(
-        request_id=row["request_id"],
-        line_id=row["line_id"],
-        quantity=row["quantity"],
-        route=row["route"],
-        intent_key=row["intent_key"],
-        retries=row["retries"],
-        retried_message=row["retried_message"],
-    )

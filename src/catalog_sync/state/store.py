@@ -27,6 +27,7 @@ from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
 from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
+from catalog_sync.state.rows import applied_pair, flag, run_record
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.files import create_private_file, make_private_folder
@@ -211,9 +212,9 @@ class StateStore(RequestTables, FulfillmentTables):
         """
         select = "SELECT id, content_hash, source_file, source_line, physical FROM pairs"
         if ids is None:
-            return {row["id"]: _applied(row) for row in self._db.execute(select)}
+            return {row["id"]: applied_pair(row) for row in self._db.execute(select)}
         rows = rows_in(self._db, select + " WHERE id IN ({ids})", ids)
-        return {row["id"]: _applied(row) for row in rows}
+        return {row["id"]: applied_pair(row) for row in rows}
 
     def applied_ids(self) -> set[str]:
         """Return the ids of every applied pair (cheaper than :meth:`applied_pairs`)."""
@@ -230,7 +231,14 @@ class StateStore(RequestTables, FulfillmentTables):
                 " source_line=excluded.source_line, physical=excluded.physical,"
                 " applied_at=excluded.applied_at",
                 (
-                    (p.id, p.content_hash, p.source_file, p.source_line, _flag(p.physical), now)
+                    (
+                        p.id,
+                        p.content_hash,
+                        p.source_file,
+                        p.source_line,
+                        flag(p.physical),
+                        now,
+                    )
                     for p in pairs
                 ),
             )
@@ -276,7 +284,7 @@ class StateStore(RequestTables, FulfillmentTables):
         row = self._db.execute(
             "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else _run(row)
+        return None if row is None else run_record(row)
 
 
 def check_writable(path: Path) -> None:
@@ -325,31 +333,3 @@ def _prepare(path: Path) -> None:
 
 def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
-
-
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _applied(row: sqlite3.Row) -> AppliedPair:
-    physical: Any = row["physical"]
-    return AppliedPair(
-        id=row["id"],
-        content_hash=row["content_hash"],
-        source_file=row["source_file"],
-        source_line=row["source_line"],
-        physical=None if physical is None else bool(physical),
-    )
-
-
-def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        kind=row["kind"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        dry_run=bool(row["dry_run"]),
-        counts=json.loads(row["counts_json"]),
-        failures=row["failures"],
-        report_path=row["report_path"],
-    )
