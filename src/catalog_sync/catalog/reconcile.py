@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
 from catalog_sync.catalog.files import catalog_paths, load_catalog_files
 from catalog_sync.catalog.report import (
+    CHANGES_IN_MEMORY,
     ChangeAction,
     ChangeEntry,
     ChangeStatus,
+    ChangeStream,
     FailureEntry,
     FieldChangeEntry,
     OrphanEntry,
@@ -68,6 +72,8 @@ log = get_logger("reconcile")
 _COMMIT_EVERY: Final = 500
 #: Pairs being applied at once; the client's own semaphore bounds requests in flight.
 _PAIRS_IN_FLIGHT: Final = 64
+#: Ids whose applied records are read from the state in one query while planning.
+_STATE_CHUNK: Final = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,11 @@ class ReconcileResult:
 
     plan: Plan
     catalog: Catalog
+    #: The report; its ``changes`` are the first :data:`CHANGES_IN_MEMORY` only.
     report: ReconcileReport
     report_path: Path | None
+    #: Every change of the run, as the written report lists them.
+    changes: ChangeStream
 
     @property
     def failed(self) -> int:
@@ -119,6 +128,32 @@ class _Planned:
     stale: frozenset[str]
     #: The SKU's ``physical`` as read remotely, where it was read.
     physical: Mapping[str, bool | None]
+
+
+@dataclass(frozen=True)
+class _Compared:
+    """The catalog against the state's records of what was applied."""
+
+    #: Catalog ids whose recorded hash is missing or old: changed since last applied.
+    stale: set[str]
+    #: Ids whose record matches the catalog, with that hash (kept for audits only).
+    in_sync: dict[str, str]
+
+    def add(
+        self,
+        chunk: Iterable[str],
+        desired: Mapping[str, DesiredPair],
+        applied: Mapping[str, AppliedPair],
+        keep_in_sync: bool,
+    ) -> None:
+        """Compare one chunk of catalog ids, hashing each row once."""
+        for pair_id in chunk:
+            digest = desired[pair_id].content_hash()
+            record = applied.get(pair_id)
+            if record is None or record.content_hash != digest:
+                self.stale.add(pair_id)
+            elif keep_in_sync:
+                self.in_sync[pair_id] = digest
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -172,7 +207,7 @@ class Reconciler:
         if not options.dry_run:
             outcome = await self._apply(planned, catalog, progress)
         calls, writes = self._calls_since(calls_before)
-        report = await asyncio.to_thread(
+        report, changes = await asyncio.to_thread(
             _build_report,
             run_id=run_id,
             options=options,
@@ -188,7 +223,9 @@ class Reconciler:
         path = None
         if self._reports is not None:
             path = await asyncio.to_thread(
-                write_report, report, self._reports, keep=self._reports_keep
+                partial(write_report, keep=self._reports_keep, changes=changes),
+                report,
+                self._reports,
             )
         self._store.finish_run(
             run_id,
@@ -203,7 +240,7 @@ class Reconciler:
             **report.summary.model_dump(),
             report=None if path is None else str(path),
         )
-        return ReconcileResult(the_plan, catalog, report, path)
+        return ReconcileResult(the_plan, catalog, report, path, changes)
 
     async def plan_only(self, options: ReconcileOptions) -> tuple[Plan, Catalog]:
         """Plan without writing anything, recording a run, or writing a report."""
@@ -217,21 +254,21 @@ class Reconciler:
     # -- planning --------------------------------------------------------------------------
     async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
         """Plan, reading remotely only what may differ from what was last applied."""
-        # A scoped run without audit or prune (the daemon's watch runs) reads the state of its
-        # scope only, so a one-row change costs the same with 100 pairs or 100,000.
-        narrow = options.scope is not None and not options.audit and not options.prune
-        applied = self._store.applied_pairs(options.scope if narrow else None)
-        tracked = self._store.applied_ids() if narrow else applied.keys()
+        # A scoped run (the daemon's watch runs) compares the state of its scope only, so a
+        # one-row change costs the same with 100 pairs or 100,000.
+        tracked = self._store.applied_ids()
         protected = set(catalog.protected_ids)
         for broken in catalog.unparseable_files:
             protected.update(self._store.pair_ids_by_file(broken))
+        compared = await self._compare(catalog.pairs, options.scope, keep_in_sync=options.audit)
         if options.audit:
             actual = await self._read_all_remote(catalog.pairs)
             scope = options.scope
         else:
-            scope = await asyncio.to_thread(
-                _changed_ids, catalog.pairs, applied, protected, options.scope
-            )
+            gone = tracked - catalog.pairs.keys() - protected
+            if options.scope is not None:
+                gone &= options.scope
+            scope = frozenset(compared.stale | gone)
             if _listing_is_cheaper(len(scope), len(tracked)):
                 actual = await self._read_all_remote(catalog.pairs)
             else:
@@ -248,12 +285,32 @@ class Reconciler:
             protected_ids=frozenset(protected),
             scope=scope,
         )
-        hashes = {pair_id: a.content_hash for pair_id, a in applied.items()}
-        the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, hashes)
-        stale = await asyncio.to_thread(_stale_ids, catalog.pairs, hashes, scope)
+        the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, compared.in_sync)
         outside = 0 if scope is None else len((catalog.pairs.keys() & tracked) - scope)
         physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
-        return _Planned(the_plan, outside, stale, physical)
+        return _Planned(the_plan, outside, frozenset(compared.stale), physical)
+
+    async def _compare(
+        self,
+        desired: Mapping[str, DesiredPair],
+        scope: frozenset[str] | None,
+        *,
+        keep_in_sync: bool,
+    ) -> _Compared:
+        """Compare the catalog (within ``scope``) with what was last applied, a chunk at a time.
+
+        The state is read :data:`_STATE_CHUNK` ids at a time (on the loop's thread, like every
+        other use of the state) and each chunk's rows hashed in a worker thread, so a run never
+        holds a record per tracked pair. ``keep_in_sync`` keeps the hashes of the pairs found in
+        sync (an audit tells drift from a catalog change by them).
+        """
+        candidates = sorted(desired.keys() if scope is None else scope & desired.keys())
+        compared = _Compared(set(), {})
+        for start in range(0, len(candidates), _STATE_CHUNK):
+            chunk = candidates[start : start + _STATE_CHUNK]
+            applied = self._store.applied_pairs(chunk)
+            await asyncio.to_thread(compared.add, chunk, desired, applied, keep_in_sync)
+        return compared
 
     async def _read_remote(
         self, ids: Iterable[str], desired: Mapping[str, DesiredPair]
@@ -291,17 +348,16 @@ class Reconciler:
         self, planned: _Planned, catalog: Catalog, progress: ProgressCallback | None
     ) -> _Outcome:
         outcome = _Outcome()
-        groups = [(i, g) for i, g in planned.plan.by_id() if _needs_apply(g, planned.stale)]
-        total, done = len(groups), 0
+        stale = planned.stale
+        total, done = sum(1 for _, g in planned.plan.by_id() if _needs_apply(g, stale)), 0
         pending: list[AppliedPair] = []
-        queue: asyncio.Queue[tuple[str, tuple[Entry, ...]]] = asyncio.Queue()
-        for group in groups:
-            queue.put_nowait(group)
+        # One iterator shared by the workers: the pairs to apply are taken from the plan as
+        # they are reached, never copied into a queue of every pair.
+        groups = ((i, g) for i, g in planned.plan.by_id() if _needs_apply(g, stale))
 
         async def worker() -> None:
             nonlocal done
-            while not queue.empty():
-                pair_id, entries = queue.get_nowait()
+            for pair_id, entries in groups:
                 known = planned.physical.get(pair_id)
                 record = await self._apply_pair(pair_id, entries, catalog, outcome, known)
                 if record is not None:
@@ -431,33 +487,6 @@ def _listing_is_cheaper(changed: int, tracked: int) -> bool:
     return changed / _IDS_PER_CALL > tracked / _PAGE + 1
 
 
-def _stale_ids(
-    desired: Mapping[str, DesiredPair], hashes: Mapping[str, str], scope: frozenset[str] | None
-) -> frozenset[str]:
-    """Catalog ids (within ``scope``) whose recorded hash is missing or old."""
-    in_scope = desired.keys() if scope is None else scope & desired.keys()
-    return frozenset(i for i in in_scope if hashes.get(i) != desired[i].content_hash())
-
-
-def _changed_ids(
-    desired: Mapping[str, DesiredPair],
-    applied: Mapping[str, AppliedPair],
-    protected: set[str],
-    scope: frozenset[str] | None,
-) -> frozenset[str]:
-    """Ids (within ``scope``) whose catalog row differs from what was last applied, or that
-    left the catalog."""
-    candidates = desired.keys() if scope is None else scope & desired.keys()
-    changed = {
-        pair_id
-        for pair_id in candidates
-        if (a := applied.get(pair_id)) is None or a.content_hash != desired[pair_id].content_hash()
-    }
-    gone = applied.keys() - desired.keys() - protected
-    changed.update(gone if scope is None else gone & scope)
-    return frozenset(changed)
-
-
 def _as_json(model: Any) -> dict[str, JSON]:
     dumped: dict[str, JSON] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return dumped
@@ -534,23 +563,21 @@ _CHANGE_FIELDS_SET: Final = set(ChangeEntry.model_fields)
 
 def _change_entries(
     the_plan: Plan, catalog: Catalog, outcome: _Outcome, *, dry_run: bool
-) -> list[ChangeEntry]:
+) -> Iterator[ChangeEntry]:
+    """Each write of the plan as the report lists it, made when it is reached: the report's
+    files are written from this, so 1,000,000 changes are never held as models at once."""
     drifted = {e.id for e in the_plan.entries if isinstance(e, PairDrift)}
-    changes: list[ChangeEntry] = []
     for entry in the_plan.writes:
         desired = catalog.pairs.get(entry.id)
-        changes.append(
-            ChangeEntry.model_construct(
-                _CHANGE_FIELDS_SET,
-                id=entry.id,
-                action=_ACTIONS[type(entry)],
-                drift=entry.id in drifted,
-                status=_status(entry.id, outcome, dry_run=dry_run),
-                source=None if desired is None else str(desired.source),
-                fields=_field_entries(entry),
-            )
+        yield ChangeEntry.model_construct(
+            _CHANGE_FIELDS_SET,
+            id=entry.id,
+            action=_ACTIONS[type(entry)],
+            drift=entry.id in drifted,
+            status=_status(entry.id, outcome, dry_run=dry_run),
+            source=None if desired is None else str(desired.source),
+            fields=_field_entries(entry),
         )
-    return changes
 
 
 def _field_entries(entry: Entry) -> list[FieldChangeEntry]:
@@ -580,7 +607,8 @@ def _build_report(
     seconds: float,
     calls: int,
     writes: int,
-) -> ReconcileReport:
+) -> tuple[ReconcileReport, ChangeStream]:
+    """The report, holding the first :data:`CHANGES_IN_MEMORY` changes, and every change."""
     counts = the_plan.counts
     failed = outcome.failed_ids
     created = {e.id for e in the_plan.writes if isinstance(e, CreatePair)} - failed
@@ -608,7 +636,12 @@ def _build_report(
         write_calls=writes,
         duration_seconds=round(seconds, 3),
     )
-    return ReconcileReport(
+    dry_run = options.dry_run
+
+    def changes() -> Iterator[ChangeEntry]:
+        return _change_entries(the_plan, catalog, outcome, dry_run=dry_run)
+
+    report = ReconcileReport(
         run_id=run_id,
         kind=options.kind,
         started_at=started_at,
@@ -618,12 +651,13 @@ def _build_report(
         prune=options.prune,
         prune_refused=the_plan.refusal,
         summary=summary,
-        changes=_change_entries(the_plan, catalog, outcome, dry_run=options.dry_run),
+        changes=list(islice(changes(), CHANGES_IN_MEMORY)),
         failures=outcome.failures,
         invalid_rows=[_problem_entry(p) for p in catalog.problems],
         unparseable_files=sorted(catalog.unparseable_files),
         orphans=orphans,
     )
+    return report, ChangeStream(len(the_plan.writes), changes)
 
 
 def _orphan_outcome(

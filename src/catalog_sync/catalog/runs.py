@@ -159,7 +159,8 @@ class CatalogRuns:
         report = result.report
         self._metrics.reconcile_runs.labels(report.kind).inc()
         _increment(
-            self._metrics.writes, (c.action for c in report.changes if c.status == "applied")
+            self._metrics.writes,
+            (c.action for c in result.changes.entries() if c.status == "applied"),
         )
         _increment(self._metrics.write_failures, (f.action for f in report.failures))
         drift = sum(1 for e in result.plan.entries if isinstance(e, PairDrift))
