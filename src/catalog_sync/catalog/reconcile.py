@@ -35,7 +35,7 @@ from catalog_sync.catalog.report import (
     write_report,
 )
 from catalog_sync.core.catalog import Catalog
-from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, Fields, remote_item, remote_sku
+from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, remote_item, remote_sku
 from catalog_sync.core.plan import (
     WRITE_TYPES,
     CreateItem,
@@ -287,7 +287,9 @@ class Reconciler:
         )
         the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, compared.in_sync)
         outside = 0 if scope is None else len((catalog.pairs.keys() & tracked) - scope)
-        physical = {pair_id: pair.physical for pair_id, pair in actual.items()}
+        # Only the pairs the apply step visits (writes, or a stale record) need theirs.
+        visited = compared.stale.union(write.id for write in the_plan.writes)
+        physical = {i: actual[i].physical for i in visited if i in actual}
         return _Planned(the_plan, outside, frozenset(compared.stale), physical)
 
     async def _compare(
@@ -328,20 +330,21 @@ class Reconciler:
     ) -> dict[str, ActualPair]:
         """Read SKUs and items (all, or ``ids``), keeping only what planning compares.
 
-        Each object is projected as it arrives, so an audit never holds 200,000 API objects.
+        Each object is projected as it arrives into its pair, so an audit never holds 200,000
+        API objects, nor a second table per side.
         """
         shared: dict[str, str] = {}
-        skus: dict[str, Fields] = {}
+        actual: dict[str, ActualPair] = {}
         async for sku in self._client.iter_skus(ids=ids):
             want = desired.get(sku.id)
-            skus[sku.id] = remote_sku(_as_json(sku), None if want is None else want.sku, shared)
-        items: dict[str, Fields] = {}
+            projected = remote_sku(_as_json(sku), None if want is None else want.sku, shared)
+            actual[sku.id] = ActualPair(sku.id, sku=projected)
         async for item in self._client.iter_inventory_items(ids=ids):
             want = desired.get(item.id)
-            items[item.id] = remote_item(
-                _as_json(item), None if want is None else want.item, shared
-            )
-        return _pairs(skus, items)
+            projected = remote_item(_as_json(item), None if want is None else want.item, shared)
+            known = actual.get(item.id)
+            actual[item.id] = ActualPair(item.id, None if known is None else known.sku, projected)
+        return actual
 
     # -- applying --------------------------------------------------------------------------
     async def _apply(
@@ -490,10 +493,6 @@ def _listing_is_cheaper(changed: int, tracked: int) -> bool:
 def _as_json(model: Any) -> dict[str, JSON]:
     dumped: dict[str, JSON] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return dumped
-
-
-def _pairs(skus: Mapping[str, Fields], items: Mapping[str, Fields]) -> dict[str, ActualPair]:
-    return {i: ActualPair(i, skus.get(i), items.get(i)) for i in skus.keys() | items.keys()}
 
 
 async def _delete_missing_ok(call: Any) -> None:
