@@ -35,6 +35,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_peak_rss_mb(pid: int) -> float:
+    """Peak resident set size of another (running) process, in MiB, from ``/proc``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise BenchmarkError(f"no peak RSS reported for process {pid}")
+
+
 @contextlib.contextmanager
 def stopwatch() -> Iterator[list[float]]:
     """Measure a block's wall time: the yielded list holds the seconds once the block ends."""
@@ -52,6 +60,11 @@ class SandboxProcess:
 
     base_url: str
     admin: httpx.Client
+    pid: int
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident set size of the sandbox process so far, in MiB."""
+        return process_peak_rss_mb(self.pid)
 
     def clear_requests(self) -> None:
         """Forget the request log, so a long benchmark does not grow the sandbox's memory."""
@@ -93,7 +106,7 @@ def sandbox_process(*, rate_limit: float) -> Iterator[SandboxProcess]:
         try:
             base_url = _wait_listening(process, out_path)
             with httpx.Client(base_url=base_url, timeout=120.0) as admin:
-                yield SandboxProcess(base_url, admin)
+                yield SandboxProcess(base_url, admin, process.pid)
         finally:
             process.terminate()
             try:

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
+from catalog_sync.catalog import reconcile
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.sandbox.testing import RunningSandbox
-from catalog_sync.state import open_state
+from catalog_sync.state import CatalogState, open_state
 from catalog_sync.support.files import write_atomically
 
 PHYSICAL = "4323.310_A"
@@ -66,11 +68,14 @@ def write_csv(path: Path, rows: Iterable[dict[str, str]]) -> None:
 class Harness:
     """A catalog folder, a state database and a reconciler wired to the sandbox."""
 
-    def __init__(self, root: Path, reconciler: Reconciler, sandbox: RunningSandbox) -> None:
+    def __init__(
+        self, root: Path, reconciler: Reconciler, sandbox: RunningSandbox, store: CatalogState
+    ) -> None:
         self.catalogs = root / "catalogs"
         self.reports = root / "reports"
         self.reconciler = reconciler
         self.sandbox = sandbox
+        self.store = store
 
     async def run(self, **options: Any) -> ReconcileResult:
         """Reconcile once, with the request log cleared first so it shows this run only."""
@@ -100,7 +105,7 @@ async def harness(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Harn
             reconciler = Reconciler(
                 client, store, catalogs=tmp_path / "catalogs", reports=tmp_path / "reports"
             )
-            yield Harness(tmp_path, reconciler, sandbox)
+            yield Harness(tmp_path, reconciler, sandbox, store)
 
 
 async def test_first_run_creates_every_pair(tmp_path: Path, sandbox: RunningSandbox) -> None:
@@ -308,3 +313,36 @@ async def test_dry_run_writes_nothing(tmp_path: Path, sandbox: RunningSandbox) -
         result = await h.run(dry_run=True)
         assert h.writes() == []
         assert [c.status for c in result.report.changes] == ["planned"]
+
+
+async def test_report_lists_every_change_beyond_those_kept_in_memory(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result holds the first changes only; the report files list every one of them."""
+    monkeypatch.setattr(reconcile, "CHANGES_IN_MEMORY", 2)
+    async with harness(tmp_path, sandbox) as h:
+        ids = [f"P-{n}" for n in range(5)]
+        write_csv(h.catalogs / "a.csv", [row(i) for i in ids])
+        result = await h.run()
+        latest = json.loads((h.reports / "latest.json").read_text())
+        assert [c.id for c in result.report.changes] == ids[:2]
+        assert [c["id"] for c in latest["changes"]] == ids
+        assert [c.id for c in result.changes.entries()] == ids
+        assert "Changes (5)" in (h.reports / "latest.html").read_text()
+
+
+async def test_records_lost_in_a_crash_are_recovered_without_writes(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """Pairs applied but not yet committed to the state when the process died are read back,
+    found in sync and recorded again: the re-run converges without writing them twice."""
+    async with harness(tmp_path, sandbox) as h:
+        write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2"), digital_row("D-1")])
+        await h.run()
+        h.store.forget_pairs(["P-2", "D-1"])  # the last batch's commit never ran
+        result = await h.run()
+        assert h.writes() == []
+        assert result.report.summary.in_sync == 3
+        again = await h.run()
+        assert sandbox.requests() == []
+        assert again.report.summary.in_sync == 3

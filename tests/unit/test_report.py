@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from catalog_sync.catalog.report import (
     ChangeEntry,
+    ChangeStream,
     FieldChangeEntry,
     ProblemEntry,
     ReconcileReport,
@@ -133,3 +135,32 @@ def test_report_files_and_folder_are_private(tmp_path: Path) -> None:
         os.umask(previous)
     modes = [stat.S_IMODE(p.stat().st_mode) for p in (path, path.with_suffix(".html"))]
     assert (stat.S_IMODE(path.parent.stat().st_mode), modes) == (0o700, [0o600, 0o600])
+
+
+def _changes(count: int) -> ChangeStream:
+    def entries() -> Iterator[ChangeEntry]:
+        return (
+            ChangeEntry(id=f"P-{n}", action="create_pair", status="applied") for n in range(count)
+        )
+
+    return ChangeStream(count, entries)
+
+
+@given(st.text())
+def test_streamed_changes_are_written_whole(refusal: str) -> None:
+    """Changes given as a stream are all in the JSON file, whatever other values hold (even the
+    text of an empty change list), and the report reads back with every one of them."""
+    report = _report().model_copy(update={"prune_refused": f'"changes":[]{refusal}'})
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_report(report, Path(folder), keep=5, changes=_changes(3))
+        written = ReconcileReport.model_validate_json(path.read_text(encoding="utf-8"))
+    assert written == report.model_copy(update={"changes": list(_changes(3).entries())})
+
+
+def test_streamed_changes_are_embedded_in_the_page(tmp_path: Path) -> None:
+    """The HTML page counts and embeds every streamed change, not only the report's own."""
+    path = write_report(_report(), tmp_path, keep=5, changes=_changes(250))
+    html = path.with_suffix(".html").read_text()
+    data_start = html.index('id="report-data">') + len('id="report-data">')
+    embedded = json.loads(html[data_start : html.index("</script>", data_start)])
+    assert (len(embedded["changes"]), "Changes (250)" in html) == (250, True)
