@@ -337,13 +337,16 @@ class Reconciler:
         actual: dict[str, ActualPair] = {}
         async for sku in self._client.iter_skus(ids=ids):
             want = desired.get(sku.id)
+            # The catalog's id object is the key, not the API's copy of the same text.
+            pair_id = sku.id if want is None else want.id
             projected = remote_sku(_as_json(sku), None if want is None else want.sku, shared)
-            actual[sku.id] = ActualPair(sku.id, sku=projected)
+            actual[pair_id] = ActualPair(pair_id, sku=projected)
         async for item in self._client.iter_inventory_items(ids=ids):
             want = desired.get(item.id)
+            pair_id = item.id if want is None else want.id
             projected = remote_item(_as_json(item), None if want is None else want.item, shared)
-            known = actual.get(item.id)
-            actual[item.id] = ActualPair(item.id, None if known is None else known.sku, projected)
+            known = actual.get(pair_id)
+            actual[pair_id] = ActualPair(pair_id, None if known is None else known.sku, projected)
         return actual
 
     # -- applying --------------------------------------------------------------------------

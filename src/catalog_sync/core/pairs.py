@@ -132,6 +132,10 @@ class Fields(Mapping[str, JSON]):
     def __repr__(self) -> str:
         return f"Fields({dict(self)!r})"
 
+    def with_physical(self, physical: JSON) -> Fields:
+        """These fields plus the API's ``physical``, sharing this object's values."""
+        return _CatalogSku(self._schema, self._values, physical)
+
 
 #: A desired pair's values, in this order: every catalog field but ``id``.
 PAIR_FIELDS: Final = CATALOG_FIELDS[1:]
@@ -250,6 +254,31 @@ _REMOTE_ITEM: Final = Schema(ITEM_FIELDS)
 _SHARED_TEXT_MAX: Final = 64
 
 
+class _CatalogSku(Fields):
+    """A remote SKU whose managed fields are exactly the catalog's: the catalog's own values
+    (no tuple of its own), and the API's ``physical``."""
+
+    __slots__ = ("_physical",)
+
+    def __init__(self, schema: Schema, values: tuple[JSON, ...], physical: JSON) -> None:
+        super().__init__(schema, values)
+        self._physical = physical
+
+    def get(self, name: str, default: JSON = None) -> JSON:  # type: ignore[override]
+        """The value of ``name``; ``physical`` is the API's."""
+        if name == _PHYSICAL:
+            return default if self._physical is None else self._physical
+        return super().get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from super().__iter__()
+        if self._physical is not None:
+            yield _PHYSICAL
+
+
+_PHYSICAL: Final = "physical"
+
+
 def _project(
     api_object: Mapping[str, JSON],
     schema: Schema,
@@ -257,17 +286,26 @@ def _project(
     shared: dict[str, str],
 ) -> Fields:
     values: list[JSON] = []
+    same = isinstance(like, Fields)
     for name in schema.names:
         value = api_object.get(name)
+        wanted = None if like is None else like.get(name)
         if not _is_set(value):
             values.append(None)
+            same = same and (wanted is None or name == _PHYSICAL)
             continue
-        wanted = None if like is None else like.get(name)
         if wanted == value and type(wanted) is type(value):
             value = wanted
-        elif isinstance(value, str) and len(value) <= _SHARED_TEXT_MAX:
-            value = shared.setdefault(value, value)
+        elif name != _PHYSICAL:
+            same = False
+            if isinstance(value, str) and len(value) <= _SHARED_TEXT_MAX:
+                value = shared.setdefault(value, value)
         values.append(value)
+    if same and isinstance(like, Fields):
+        # The usual case of an audit: the remote side is the catalog's. Its values are the
+        # catalog's already, so keep no copy of them (a million pairs would hold a million).
+        physical = values[schema.index[_PHYSICAL]] if _PHYSICAL in schema.index else None
+        return like if physical is None else like.with_physical(physical)
     return Fields(schema, tuple(values))
 
 

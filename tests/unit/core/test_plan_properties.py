@@ -20,6 +20,8 @@ from catalog_sync.core.pairs import (
     SourceRef,
     desired_pair,
     item_fields,
+    remote_item,
+    remote_sku,
     sku_fields,
 )
 from catalog_sync.core.plan import (
@@ -202,3 +204,32 @@ def test_no_plan_deletes_past_the_guard(
     touched = {w.id for w in result.writes}
     assert not touched & policy.protected_ids
     assert not set(deleted) & set(desired)
+
+
+def _as_read(desired: DesiredPair) -> ActualPair:
+    """The API objects of a pair that matches ``desired`` exactly."""
+    managed = sku_fields(desired.sku)
+    physical = physical_of(managed)
+    sku: dict[str, JSON] = {**managed, "id": desired.id, "physical": physical}
+    item: dict[str, JSON] | None = {"id": desired.id, **desired.item} if physical else None
+    return ActualPair(desired.id, sku, item)
+
+
+def _projected(pair: ActualPair, like: DesiredPair | None) -> ActualPair:
+    sku_like, item_like = (None, None) if like is None else (like.sku, like.item)
+    sku = None if pair.sku is None else remote_sku(pair.sku, sku_like, {})
+    item = None if pair.item is None else remote_item(pair.item, item_like, {})
+    return ActualPair(pair.id, sku, item)
+
+
+@SETTINGS
+@given(desired=desired_catalogs(), actual=remote_states(), matching=st.sets(IDS))
+def test_projections_sharing_the_catalog_plan_like_plain_ones(
+    desired: dict[str, DesiredPair], actual: dict[str, ActualPair], matching: set[str]
+) -> None:
+    """Remote objects projected against the catalog (a side equal to it holds the catalog's
+    own values) plan exactly as the same objects projected on their own."""
+    read = {**actual, **{i: _as_read(desired[i]) for i in matching if i in desired}}
+    plain = {i: _projected(pair, None) for i, pair in read.items()}
+    shared = {i: _projected(pair, desired.get(i)) for i, pair in read.items()}
+    assert plan(desired, shared, Policy()) == plan(desired, plain, Policy())
