@@ -286,7 +286,9 @@ class Reconciler:
             scope=scope,
         )
         the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, compared.in_sync)
-        outside = 0 if scope is None else len((catalog.pairs.keys() & tracked) - scope)
+        pairs = catalog.pairs
+        # Counted, not built as sets: two more sets of every tracked id would be the peak.
+        outside = 0 if scope is None else sum(1 for i in tracked if i in pairs and i not in scope)
         # Only the pairs the apply step visits (writes, or a stale record) need theirs.
         visited = compared.stale.union(write.id for write in the_plan.writes)
         physical = {i: actual[i].physical for i in visited if i in actual}
