@@ -346,3 +346,22 @@ async def test_records_lost_in_a_crash_are_recovered_without_writes(
         again = await h.run()
         assert sandbox.requests() == []
         assert again.report.summary.in_sync == 3
+
+
+async def test_state_read_in_chunks_finds_exactly_the_changed_rows(
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the state compared a few ids at a time, changed rows in any chunk are written and
+    the others are not read at all."""
+    monkeypatch.setattr(reconcile, "_STATE_CHUNK", 2)
+    async with harness(tmp_path, sandbox) as h:
+        ids = [f"P-{n}" for n in range(7)]
+        write_csv(h.catalogs / "a.csv", [row(i) for i in ids])
+        await h.run()
+        changed = {"P-0", "P-3", "P-6"}
+        write_csv(
+            h.catalogs / "a.csv", [row(i, name=f"New {i}") if i in changed else row(i) for i in ids]
+        )
+        result = await h.run()
+        assert sorted(h.writes()) == sorted(("PUT", f"/skus/{i}") for i in changed)
+        assert (result.report.summary.updated, result.report.summary.in_sync) == (3, 4)
