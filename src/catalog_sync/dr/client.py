@@ -1,9 +1,11 @@
-"""The typed async Digital River client: one connection pool, one rate budget, typed failures.
+"""The typed async Digital River client: one set of connections, one rate budget, typed failures.
 
 Every call goes through :meth:`DigitalRiverClient._call`, which draws a token from the shared
 :class:`~catalog_sync.dr.ratelimit.RateBudget` at the priority of the resource it touches,
-holds one of ``max_concurrency`` slots, maps failures onto :mod:`catalog_sync.dr.errors` and
-retries what may be retried.
+holds one of ``max_concurrency`` :class:`~catalog_sync.dr.slots.Slots` (waiting, if need be,
+at the same priority), sends on a connection of its own (:mod:`catalog_sync.dr.transport`),
+maps failures onto :mod:`catalog_sync.dr.errors` and retries what may be retried. A request
+therefore only ever waits in our limiter, never in a connection pool.
 
 Retrying writes needs care because the API has no idempotency key (docs/digital-river-api.md §6).
 GETs, PUT upserts, POST updates and DELETEs give the same result when repeated, so any retryable
@@ -65,6 +67,7 @@ from catalog_sync.dr.models import (
 )
 from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, retrying
+from catalog_sync.dr.slots import Slots
 from catalog_sync.dr.transport import default_transport
 from catalog_sync.support.clock import Sleep
 from catalog_sync.support.logs import get_logger, register_secret
@@ -168,7 +171,7 @@ class DigitalRiverClient:
         self.on_response: list[Observer] = []
         self.on_timing: list[Callable[[CallTiming], None]] = []
         self._sleep = sleep
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = Slots(max_concurrency)
         # Catalog calls never hold every slot (nor queue for them with a token in hand),
         # and keep no more in flight than the rate needs: captures and event reads keep
         # their priority instead of queueing behind catalog writes, here or at the server.
@@ -469,7 +472,7 @@ class DigitalRiverClient:
             async with self._bulk if priority is Priority.CATALOG else _NO_GATE:
                 await self.budget.acquire(priority)
                 granted = time.perf_counter()
-                async with self._slots:
+                async with self._slots.hold(priority):
                     return await self._send(
                         _Sending(method, path, template, kind, queued, granted),
                         query=query,
