@@ -464,7 +464,7 @@ class DigitalRiverClient:
         kind = _kind_of(template)
         if priority is None:
             priority = priority_of(_kind_of(template))
-        json_body = body.to_body() if body is not None else None
+        content = body.to_json() if body is not None else None
         query = _query(params) if params is not None else None
 
         async def attempt() -> httpx.Response:
@@ -476,7 +476,7 @@ class DigitalRiverClient:
                     return await self._send(
                         _Sending(method, path, template, kind, queued, granted),
                         query=query,
-                        body=json_body,
+                        content=content,
                     )
 
         def may_resend(error: DRError) -> bool:
@@ -515,7 +515,7 @@ class DigitalRiverClient:
         sending: _Sending,
         *,
         query: dict[str, str | list[str]] | None,
-        body: dict[str, Any] | None,
+        content: bytes | None,
     ) -> httpx.Response:
         method, path = sending.method, sending.path
         self.stats.calls[method, sending.kind] += 1
@@ -524,7 +524,7 @@ class DigitalRiverClient:
             method,
             self._base_url + path,
             params=query,
-            json=body,
+            content=content,
             headers=self._headers,
             extensions=self._extensions,
         )
@@ -680,8 +680,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _parse(response: httpx.Response, model: type[M]) -> M:
+    """The body as ``model``, parsed and validated by pydantic-core in one step."""
     try:
-        return model.model_validate(_json(response))
+        return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise _invalid_response(response, exc) from None
 
