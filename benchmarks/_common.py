@@ -43,6 +43,12 @@ def process_peak_rss_mb(pid: int) -> float:
     raise BenchmarkError(f"no peak RSS reported for process {pid}")
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @contextlib.contextmanager
 def stopwatch() -> Iterator[list[float]]:
     """Measure a block's wall time: the yielded list holds the seconds once the block ends."""

@@ -35,6 +35,7 @@ from benchmarks._common import (
     BenchmarkError,
     Check,
     SandboxProcess,
+    cpu_seconds,
     peak_rss_mb,
     ratio,
     sandbox_process,
@@ -66,6 +67,10 @@ TARGET_RSS_MB: Final = {100_000: 200.0, 1_000_000: 400.0}
 RSS_RUNS: Final = ("initial sync", "unchanged re-run", "full audit")
 TARGET_WRITES_PER_CHANGE: Final = 2.0
 TARGET_RATE_SHARE: Final = 0.95
+#: Issue 13: CPU milliseconds of our process per API call during an initial sync.
+TARGET_CPU_MS_PER_CALL: Final = 1.0
+#: Issue 13: the initial sync at least this many times faster than the naive script.
+TARGET_INITIAL_SPEEDUP: Final = 2.0
 
 _KEY_ENV: Final = "CATALOG_SYNC_BENCH_API_KEY"
 _ROOT: Final = Path(__file__).resolve().parents[1]
@@ -207,6 +212,8 @@ class Measured:
     write_calls: int
     failed: int
     peak_rss_mb: float
+    #: CPU seconds of the whole worker process (start-up and catalog parsing included).
+    cpu_seconds: float = 0.0
 
     @property
     def pairs_per_second(self) -> float:
@@ -260,6 +267,7 @@ async def _reconcile(spec: WorkerSpec, api_key: str) -> Measured:
         write_calls=summary.write_calls,
         failed=summary.failed,
         peak_rss_mb=peak_rss_mb(),
+        cpu_seconds=cpu_seconds(),
     )
 
 
@@ -287,7 +295,9 @@ def _naive(spec: WorkerSpec, api_key: str) -> Measured:
                 item = http.post("/inventory-items", json={"id": pair.id, **pair.item})
                 calls, writes = calls + 1, writes + 1
             failed += not item.is_success
-    return Measured(elapsed[0], len(catalog.pairs), calls, writes, failed, peak_rss_mb())
+    return Measured(
+        elapsed[0], len(catalog.pairs), calls, writes, failed, peak_rss_mb(), cpu_seconds()
+    )
 
 
 # -- the benchmark ----------------------------------------------------------------------------
@@ -481,10 +491,38 @@ def report(pairs: int, measured: Phases, rate: RateUse) -> list[Check]:
             share >= TARGET_RATE_SHARE,
         ),
         Check("429s met at the live limit", str(rate.rejected), "0", rate.rejected == 0),
+        *client_checks(phases[0]),
     ]
     for check in checks:
         print(check.line())
     return checks
+
+
+def client_checks(initial: Phase) -> list[Check]:
+    """Issue 13's client targets on the initial sync: CPU per API call and speed vs naive.
+
+    CPU is the worker process's own (user + system), divided by the API calls it made; the
+    naive script's figure is printed beside it as the same run's baseline.
+    """
+    ours, naive = initial.ours, initial.naive
+    per_call = 1000 * ours.cpu_seconds / max(ours.api_calls, 1)
+    naive_per_call = 1000 * naive.cpu_seconds / max(naive.api_calls, 1)
+    speedup = naive.seconds / ours.seconds if ours.seconds else 0.0
+    return [
+        Check(
+            "initial sync: CPU per API call",
+            f"{per_call:.2f} ms ({ours.cpu_seconds:.1f} s / {ours.api_calls:,} calls; "
+            f"naive script {naive_per_call:.2f} ms)",
+            f"<= {TARGET_CPU_MS_PER_CALL:g} ms",
+            per_call <= TARGET_CPU_MS_PER_CALL,
+        ),
+        Check(
+            f"initial sync at {ours.pairs:,} pairs vs the naive script",
+            f"{speedup:.1f}x faster ({ours.seconds:.1f} s vs {naive.seconds:.1f} s)",
+            f">= {TARGET_INITIAL_SPEEDUP:g}x",
+            speedup >= TARGET_INITIAL_SPEEDUP,
+        ),
+    ]
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

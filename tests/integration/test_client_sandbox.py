@@ -34,6 +34,7 @@ from catalog_sync.dr import (
     ensure_inventory_item,
 )
 from catalog_sync.dr.testing import captured_logs
+from catalog_sync.dr.transport import SlotTransport
 from catalog_sync.sandbox.testing import (
     RunningSandbox,
     fulfillment_order_body,
@@ -326,3 +327,36 @@ async def test_key_absent_from_logs_and_errors(sandbox: RunningSandbox) -> None:
     for secret in (sandbox.api_key, wrong_key):
         assert secret not in written
         assert all(secret not in f"{e} {e!r}" for e in errors)
+
+
+async def test_calls_one_after_another_reuse_one_connection(sandbox: RunningSandbox) -> None:
+    """Fifty calls in a row leave one open connection: each went out on the last one used."""
+    transport = SlotTransport(16)
+    async with DigitalRiverClient(
+        base_url=sandbox.base_url,
+        api_key=SecretStr(sandbox.api_key),
+        rate_limit=1000,
+        transport=transport,
+    ) as client:
+        await client.upsert_sku("a", SkuUpsert.model_validate(sku_body()))
+        for _ in range(50):
+            await client.get_sku("a")
+        assert transport.idle == 1
+
+
+async def test_concurrent_calls_keep_no_more_connections_than_slots(
+    sandbox: RunningSandbox,
+) -> None:
+    """200 writes at once through 4 slots: every answer right, at most 4 connections kept."""
+    transport = SlotTransport(4)
+    async with DigitalRiverClient(
+        base_url=sandbox.base_url,
+        api_key=SecretStr(sandbox.api_key),
+        rate_limit=100_000,
+        max_concurrency=4,
+        transport=transport,
+    ) as client:
+        body = SkuUpsert.model_validate(sku_body())
+        results = await asyncio.gather(*(client.upsert_sku(f"c-{n}", body) for n in range(200)))
+        assert [r.sku.id for r in results] == [f"c-{n}" for n in range(200)]
+        assert 1 <= transport.idle <= 4

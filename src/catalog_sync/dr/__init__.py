@@ -6,6 +6,7 @@ the retry and rate-budget rules and the repeat-safe write helpers.
 
 from catalog_sync.core.priorities import Priority
 from catalog_sync.dr.client import (
+    CallTiming,
     ClientStats,
     DigitalRiverClient,
     Observer,
@@ -64,6 +65,7 @@ __all__ = [
     "APIError",
     "Address",
     "BadRequest",
+    "CallTiming",
     "ClientStats",
     "Conflict",
     "Contact",

@@ -1,9 +1,11 @@
-"""The typed async Digital River client: one connection pool, one rate budget, typed failures.
+"""The typed async Digital River client: one set of connections, one rate budget, typed failures.
 
 Every call goes through :meth:`DigitalRiverClient._call`, which draws a token from the shared
 :class:`~catalog_sync.dr.ratelimit.RateBudget` at the priority of the resource it touches,
-holds one of ``max_concurrency`` slots, maps failures onto :mod:`catalog_sync.dr.errors` and
-retries what may be retried.
+holds one of ``max_concurrency`` :class:`~catalog_sync.dr.slots.Slots` (waiting, if need be,
+at the same priority), sends on a connection of its own (:mod:`catalog_sync.dr.transport`),
+maps failures onto :mod:`catalog_sync.dr.errors` and retries what may be retried. A request
+therefore only ever waits in our limiter, never in a connection pool.
 
 Retrying writes needs care because the API has no idempotency key (docs/digital-river-api.md §6).
 GETs, PUT upserts, POST updates and DELETEs give the same result when repeated, so any retryable
@@ -31,7 +33,7 @@ from pydantic import SecretStr, ValidationError
 
 from catalog_sync import __version__
 from catalog_sync.core.event_pages import decode_page
-from catalog_sync.core.priorities import Priority, priority_of
+from catalog_sync.core.priorities import RESOURCE_PRIORITY, Priority, priority_of
 from catalog_sync.dr.bulk_window import BulkWindow
 from catalog_sync.dr.errors import (
     APIError,
@@ -65,6 +67,8 @@ from catalog_sync.dr.models import (
 )
 from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, retrying
+from catalog_sync.dr.slots import Slots
+from catalog_sync.dr.transport import default_transport
 from catalog_sync.support.clock import Sleep
 from catalog_sync.support.logs import get_logger, register_secret
 from catalog_sync.support.settings import ApiSettings, is_test_key
@@ -77,6 +81,23 @@ QueryValue = str | int | float | bool | datetime | Sequence[str]
 #: ``on_response(method, path_template, status, seconds)``; status 0 when no answer came.
 Observer = Callable[[str, str, int, float], None]
 
+
+class CallTiming(NamedTuple):
+    """Where one HTTP attempt spent its seconds: the cheap always-on timing of the client.
+
+    ``limiter`` is the wait for the bulk window (catalog calls) and a rate-budget token,
+    ``slot`` the wait for one of the ``max_concurrency`` connection slots, ``server`` the
+    send-to-answer time (connecting included). Benchmarks read it to find where calls wait.
+    """
+
+    method: str
+    template: str
+    status: int
+    limiter: float
+    slot: float
+    server: float
+
+
 MAX_PAGE_SIZE = 100
 #: Longest ``ids`` query we send; DR documents no URL limit, 2 kB is safe behind any proxy.
 MAX_IDS_QUERY_CHARS = 1500
@@ -85,6 +106,9 @@ _log = get_logger("dr")
 #: Connections kept from catalog (bulk) calls for money and event calls.
 _RESERVED_SLOTS: Final = 4
 _NO_GATE: Final = contextlib.nullcontext()
+_CATALOG_KINDS: Final = frozenset(
+    kind for kind, priority in RESOURCE_PRIORITY.items() if priority is Priority.CATALOG
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,25 +169,26 @@ class DigitalRiverClient:
         self.retry = retry if retry is not None else RetryPolicy()
         self.stats = ClientStats()
         self.on_response: list[Observer] = []
+        self.on_timing: list[Callable[[CallTiming], None]] = []
         self._sleep = sleep
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = Slots(max_concurrency)
         # Catalog calls never hold every slot (nor queue for them with a token in hand),
         # and keep no more in flight than the rate needs: captures and event reads keep
         # their priority instead of queueing behind catalog writes, here or at the server.
         self._bulk = BulkWindow(self.budget.rate, max(1, max_concurrency - _RESERVED_SLOTS))
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers={
+        self._headers = httpx.Headers(
+            {
                 "Authorization": f"Bearer {key}",
                 "Accept": "application/json",
                 "Content-Type": "application/json",
                 "upstream-application-id": f"catalog-sync/{__version__}",
-            },
-            timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-            transport=transport,
+            }
+        )
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        # Requests go straight to the transport: an API client wants no cookies, redirects
+        # or auth flows, and httpx's client costs them on every call (issue 13).
+        self._transport = (
+            transport if transport is not None else default_transport(base_url, max_concurrency)
         )
 
     @classmethod
@@ -196,8 +221,8 @@ class DigitalRiverClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connections."""
+        await self._transport.aclose()
 
     # -- SKUs ---------------------------------------------------------------------------------
 
@@ -439,20 +464,19 @@ class DigitalRiverClient:
         kind = _kind_of(template)
         if priority is None:
             priority = priority_of(_kind_of(template))
-        json_body = body.to_body() if body is not None else None
+        content = body.to_json() if body is not None else None
         query = _query(params) if params is not None else None
 
         async def attempt() -> httpx.Response:
+            queued = time.perf_counter()
             async with self._bulk if priority is Priority.CATALOG else _NO_GATE:
                 await self.budget.acquire(priority)
-                async with self._slots:
+                granted = time.perf_counter()
+                async with self._slots.hold(priority):
                     return await self._send(
-                        method=method,
-                        path=path,
-                        template=template,
-                        kind=kind,
+                        _Sending(method, path, template, kind, queued, granted),
                         query=query,
-                        body=json_body,
+                        content=content,
                     )
 
         def may_resend(error: DRError) -> bool:
@@ -488,22 +512,30 @@ class DigitalRiverClient:
 
     async def _send(
         self,
+        sending: _Sending,
         *,
-        method: str,
-        path: str,
-        template: str,
-        kind: str,
         query: dict[str, str | list[str]] | None,
-        body: dict[str, Any] | None,
+        content: bytes | None,
     ) -> httpx.Response:
-        self.stats.calls[method, kind] += 1
+        method, path = sending.method, sending.path
+        self.stats.calls[method, sending.kind] += 1
         started = time.perf_counter()
+        request = httpx.Request(
+            method,
+            self._base_url + path,
+            params=query,
+            content=content,
+            headers=self._headers,
+            extensions=self._extensions,
+        )
         try:
-            response = await self._http.request(method, path, params=query, json=body)
+            response = await self._transport.handle_async_request(request)
+            await response.aread()
         except httpx.TransportError as exc:
-            self._observe(method, path, template, 0, started)
+            self._observe(sending, 0, started)
             raise transport_error(exc, method, path) from exc
-        self._observe(method, path, template, response.status_code, started)
+        response.request = request
+        self._observe(sending, response.status_code, started)
         if response.is_success:
             return response
         error = error_from_response(response)
@@ -513,13 +545,42 @@ class DigitalRiverClient:
                 self.budget.penalize(error.retry_after)
         raise error
 
-    def _observe(self, method: str, path: str, template: str, status: int, started: float) -> None:
-        seconds = time.perf_counter() - started
-        _log.debug("dr.call", method=method, path=path, status=status, seconds=round(seconds, 4))
-        if status and priority_of(_kind_of(template)) is Priority.CATALOG:
+    def _observe(self, sending: _Sending, status: int, started: float) -> None:
+        answered = time.perf_counter()
+        seconds = answered - started
+        _log.debug(
+            "dr.call",
+            method=sending.method,
+            path=sending.path,
+            status=status,
+            seconds=round(seconds, 4),
+        )
+        if status and sending.kind in _CATALOG_KINDS:
             self._bulk.observe(seconds)
         for observer in self.on_response:
-            observer(method, template, status, seconds)
+            observer(sending.method, sending.template, status, seconds)
+        if self.on_timing:
+            timing = CallTiming(
+                sending.method,
+                sending.template,
+                status,
+                limiter=sending.granted - sending.queued,
+                slot=started - sending.granted,
+                server=seconds,
+            )
+            for timed in self.on_timing:
+                timed(timing)
+
+
+class _Sending(NamedTuple):
+    """One attempt on its way out: what it calls and when it entered and left the limiter."""
+
+    method: str
+    path: str
+    template: str
+    kind: str
+    queued: float
+    granted: float
 
 
 #: Path segments URL normalisation removes (``/skus/.`` is sent as ``/skus``).
@@ -619,8 +680,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _parse(response: httpx.Response, model: type[M]) -> M:
+    """The body as ``model``, parsed and validated by pydantic-core in one step."""
     try:
-        return model.model_validate(_json(response))
+        return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise _invalid_response(response, exc) from None
 

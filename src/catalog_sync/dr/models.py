@@ -8,7 +8,7 @@ or being dropped. Ids are strings even where the API sends JSON numbers (fulfill
 their lines, docs/digital-river-api.md §2): code never parses ids.
 
 Request models refuse unknown top-level fields, so a typo fails here and not as a
-``400 unknown_parameter`` at the API; :meth:`Request.to_body` sends only what was set, which is
+``400 unknown_parameter`` at the API; :meth:`Request.to_json` sends only what was set, which is
 what makes ``POST /skus/{id}`` a partial update and an explicit ``None`` a clearing ``null``.
 """
 
@@ -51,9 +51,12 @@ class Request(BaseModel):
 
     model_config = ConfigDict(**_COMMON, extra="forbid")
 
-    def to_body(self) -> dict[str, Any]:
-        """Return the JSON body: API names, only the fields that were set."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    def to_json(self) -> bytes:
+        """Return the JSON body as sent: API names, only the fields that were set.
+
+        Serialised by pydantic-core in one step, not dumped to a dict and encoded again.
+        """
+        return self.model_dump_json(by_alias=True, exclude_unset=True).encode()
 
 
 class Identified(Resource):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -65,6 +66,6 @@ def test_request_refuses_unknown_fields() -> None:
 
 
 def test_request_body_holds_only_fields_set() -> None:
-    """``to_body`` sends the API names of the fields set, nothing else."""
-    body = SkuUpsert(name="A", tax_code="4323.310_A", weight=1.5).to_body()
+    """``to_json`` sends the API names of the fields set, nothing else."""
+    body = json.loads(SkuUpsert(name="A", tax_code="4323.310_A", weight=1.5).to_json())
     assert body == {"name": "A", "taxCode": "4323.310_A", "weight": 1.5}
