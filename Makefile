@@ -30,8 +30,10 @@ test: lint
 demo: $(STAMP)
 	$(BIN)/python -m catalog_sync.demo
 
+# Every benchmark but the soak; every target printed with PASS/FAIL and the baseline of the same
+# run, then all of them again; exits non-zero if any target was missed.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --strict
 
 # The fuzz tests of make test, with 100x the examples (about FUZZ_EXAMPLES per test).
 FUZZ_EXAMPLES ?= 20000

@@ -7,13 +7,14 @@ would steal the interpreter lock from the code under test and inflate its peak R
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -134,19 +135,47 @@ def _wait_listening(process: subprocess.Popen[bytes], out_path: Path) -> str:
     raise BenchmarkError("the sandbox did not start in time")
 
 
+#: Every :class:`Check` made in this process, in order: ``python -m benchmarks`` reads it to
+#: print the targets of all benchmarks together and to fail ``--strict`` on any FAIL, whatever
+#: each benchmark's own exit status.
+_CHECKS: list[Check] = []
+
+
 @dataclass(frozen=True)
 class Check:
-    """A measured figure against its target."""
+    """A measured figure against its target (``value`` says the baseline it is compared with)."""
 
     label: str
     value: str
     target: str
     passed: bool
 
+    def __post_init__(self) -> None:
+        _CHECKS.append(self)
+
     def line(self) -> str:
         """``label: value (target ...) PASS``, the form every benchmark prints."""
         verdict = "PASS" if self.passed else "FAIL"
         return f"{self.label}: {self.value} (target {self.target}) {verdict}"
+
+
+def checks_made(since: int = 0) -> list[Check]:
+    """The checks made in this process, from the ``since``-th on."""
+    return _CHECKS[since:]
+
+
+def add_strict_option(parser: argparse.ArgumentParser) -> None:
+    """``--strict``: exit with status 1 when any target is missed (``make bench`` uses it)."""
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+    )
+
+
+def verdict(checks: Sequence[Check], *, strict: bool) -> int:
+    """Print every check; the exit status: 1 under ``strict`` when one was missed."""
+    for check in checks:
+        print(check.line())
+    return 1 if strict and not all(c.passed for c in checks) else 0
 
 
 def ratio(ours: float, baseline: float) -> str:

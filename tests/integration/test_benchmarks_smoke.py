@@ -1,4 +1,4 @@
-"""The catalog benchmark runs end to end at a tiny size, so it cannot rot unnoticed."""
+"""The benchmarks run end to end at a tiny size, so they cannot rot unnoticed."""
 
 from __future__ import annotations
 
@@ -36,3 +36,26 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
     missing = [figure for figure in FIGURES if figure not in completed.stdout]
     assert not missing, completed.stdout
     assert completed.stdout.count("(target ") == 7
+
+
+def test_daemon_benchmark_quick_prints_every_figure() -> None:
+    """``python -m benchmarks daemon --quick`` completes and prints each target and verdict."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "daemon", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    for figure in (
+        "| write-then-rename drop |",
+        "| baseline: written in place (settles) |",
+        "drop to visible, median:",
+        "drop to visible, p95:",
+        "daemon idle CPU over",
+        "daemon RSS with 200 pairs tracked:",
+    ):
+        assert figure in completed.stdout, completed.stdout
+    assert completed.stdout.count("(target ") == 4

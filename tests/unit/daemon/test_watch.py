@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
 from catalog_sync.catalog.files import catalog_paths, load_catalog_files
 from catalog_sync.catalog.watcher import CatalogCache
 from catalog_sync.core.textstream import Limits
@@ -174,3 +178,53 @@ def test_limits_apply_to_the_cache(tmp_path: Path) -> None:
     cache.refresh()
     (problem,) = cache.catalog().problems
     assert "catalog_max_line_chars" in problem.message
+
+
+_ROW = st.tuples(
+    st.sampled_from(["A", "B", "C"]),  # few ids: files often keep theirs, or share one
+    st.sampled_from(["N", "M", ""]),  # an empty name is an invalid row: its id is rejected
+)
+_FILE = st.one_of(st.none(), st.lists(_ROW, max_size=3))  # None: the file is removed
+_EDITS = st.lists(st.tuples(st.sampled_from(["a.csv", "b.csv", "c.csv"]), _FILE), max_size=8)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=st.lists(_ROW, max_size=3), edits=_EDITS)
+@example(first=[("A", "N")], edits=[("a.csv", [("A", "M")])])
+@example(first=[("A", "N"), ("A", "")], edits=[("a.csv", [("A", "N"), ("A", "M")])])
+def test_the_kept_catalog_matches_a_full_read_after_every_change(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: list[tuple[str, str]],
+    edits: list[tuple[str, list[tuple[str, str]] | None]],
+) -> None:
+    """However files change (rows renamed, made invalid, moved between files, files removed),
+    the catalog the cache keeps up to date is the catalog a full read of the folder gives."""
+    folder = tmp_path_factory.mktemp("catalogs")
+    mtime = iter(range(1_000_000_000, 10**12, 1_000_000_000))
+    write_rows(folder / "a.csv", first, next(mtime))
+    cache = CatalogCache(folder)
+    cache.refresh()
+    cache.catalog()
+    for name, rows in edits:
+        if rows is None:
+            (folder / name).unlink(missing_ok=True)
+        else:
+            write_rows(folder / name, rows, next(mtime))
+        cache.refresh([folder / name])
+        kept, full = cache.catalog(), load_catalog_files(catalog_paths([folder]))
+        assert kept.pairs == full.pairs
+        assert sorted(map(str, kept.problems)) == sorted(map(str, full.problems))
+        assert (kept.unparseable_files, kept.rejected_ids) == (
+            full.unparseable_files,
+            full.rejected_ids,
+        )
+        assert kept.ids_by_file == full.ids_by_file
+
+
+def write_rows(path: Path, rows: list[tuple[str, str]], mtime_ns: int) -> None:
+    """A CSV catalog of ``(id, name)`` rows with a pinned modification time."""
+    text = HEADER + "".join(f"{i},{n},4512.100_A,EAR99,US\n" for i, n in rows)
+    path.write_text(text, "utf-8")
+    os.utime(path, ns=(mtime_ns, mtime_ns))
