@@ -71,6 +71,12 @@ class Deployment:
         with open_state(self.url) as store:
             return next((i.role for i in store.instances() if i.name == name), None)
 
+    def left_out(self) -> list[str]:
+        """The catalog files the leader left out as older copies, by the state."""
+        with open_state(self.url) as store:
+            files = store.catalog_files()
+        return sorted(name for name, f in files.items() if f.skipped_at is not None)
+
     def wait_for_leader(self, *, other_than: str | None = None) -> str:
         """Wait until some node (not ``other_than``) leads; its name."""
 

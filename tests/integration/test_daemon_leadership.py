@@ -9,10 +9,13 @@ is on a condition (the state, the sandbox), with a deadline.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import time
 from pathlib import Path
 
 from tests.integration.leadership_helpers import (
+    CATALOGS,
     TIMEOUT,
     captured,
     deployment,
@@ -21,8 +24,10 @@ from tests.integration.leadership_helpers import (
     writes,
 )
 
-from catalog_sync.demo.testing import wait_until
+from catalog_sync.demo.testing import replace_row, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
+
+TENT = "TC-TENT-2P-GRN"
 
 
 def test_the_leader_does_the_work_and_a_standby_sends_nothing(
@@ -84,3 +89,26 @@ def test_a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes(
             os.kill(frozen.pid, signal.SIGCONT)
         wait_until(lambda: nodes.role("node-a") == "standby", timeout=TIMEOUT, what="step-down")
         assert (writes(sent_by(sandbox, "node-a")), captured(sandbox, order["id"])) == ([], 2)
+
+
+def test_a_new_leader_never_applies_its_older_copy_of_a_file(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Each node watches its own folder. node-a applies a renamed tent; node-b's copy of that
+    file is older. After node-a dies, node-b leads, leaves the file out (status says so) and
+    the tent keeps node-a's name at Digital River."""
+    with deployment(sandbox, tmp_path) as nodes:
+        older = tmp_path / "node-b-catalogs"
+        shutil.copytree(CATALOGS, older)
+        hour_ago = time.time() - 3600
+        os.utime(older / "hardware.csv", (hour_ago, hour_ago))
+        replace_row(tmp_path / "catalogs" / "hardware.csv", TENT, "name", "Ridgeline v2")
+        first = nodes.start("node-a")
+        nodes.wait_for_catalog()
+        nodes.start("node-b", CATALOG_SYNC_CATALOGS=str(older))
+        os.kill(first.pid, signal.SIGKILL)
+        assert nodes.wait_for_leader(other_than="node-a") == "node-b"
+        wait_until(lambda: nodes.left_out() == ["hardware.csv"], timeout=TIMEOUT, what="skip")
+        with sandbox.api() as api:
+            name = api.get(f"/skus/{TENT}").json()["name"]
+    assert name == "Ridgeline v2"
