@@ -4,11 +4,12 @@ In a deployment of several nodes each node watches its own ``catalogs/`` folder 
 folder is one case of it). Whichever node leads applies the files as its copy holds them. A
 standby's copy may lag (a sync that has not run yet); when it becomes leader, applying that
 copy would overwrite newer prices with older ones. So the state remembers, per file, the size
-and modification time last applied; a leader whose copy of a file is older than that leaves
-the file out of its runs (its pairs stay as they are at Digital River: the daemon never
-prunes), says so in the log, and marks the file skipped in the state for ``status``, until its
-copy catches up. Modification times must therefore travel with the files (``rsync -t``,
-``cp -p``, a shared folder), which is what every sync tool does.
+and modification time of the newest copy a leader has applied (recorded as a run starts, so a
+leader that dies mid-run still leaves the record); a leader whose copy of a file is older
+than that leaves the file out of its runs (its pairs stay as they are at Digital River: the
+daemon never prunes), says so in the log, and marks the file skipped in the state for
+``status``, until its copy catches up. Modification times must therefore travel with the
+files (``rsync -t``, ``cp -p``, a shared folder), which is what every sync tool does.
 """
 
 from __future__ import annotations
@@ -39,12 +40,11 @@ def older_copies(
 
 
 class CopyGuard:
-    """The catalog a run may apply (without older copies), and the record of what it applied."""
+    """The catalog a run may apply: without older copies, the others recorded as applied."""
 
     def __init__(self, store: CatalogState, cache: CatalogCache) -> None:
         self._store = store
         self._cache = cache
-        self._applying: dict[str, Signature] = {}
 
     async def catalog(self) -> Catalog:
         """The cached catalog less the files this node holds an older copy of.
@@ -58,10 +58,6 @@ class CopyGuard:
                 "catalog files older than those applied are left out; update this node's copy",
                 files=sorted(older),
             )
-        self._applying = {n: sig for n, (_, sig) in local.items() if n not in older}
-        self._store.record_catalog_files({}, older, now_stamp())
+        applying = {n: sig for n, (_, sig) in local.items() if n not in older}
+        self._store.record_catalog_files(applying, older, now_stamp())
         return await self._cache.merged(exclude={local[n][0] for n in older})
-
-    def applied(self) -> None:
-        """Remember the files of the run that just completed as the ones applied."""
-        self._store.record_catalog_files(self._applying, (), now_stamp())

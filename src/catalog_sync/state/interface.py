@@ -84,7 +84,7 @@ class CatalogState(Protocol):
     def record_catalog_files(
         self, applied: Mapping[str, tuple[int, int]], skipped: Collection[str], now: str
     ) -> None:
-        """Remember the (size, mtime_ns) of the files just ``applied`` and mark ``skipped``
+        """Remember the (size, mtime_ns) of the files a run is applying and mark ``skipped``
         the recorded files whose copy here was older, in one transaction."""
         ...
 
