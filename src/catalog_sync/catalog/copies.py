@@ -16,15 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 from catalog_sync.catalog.watcher import CatalogCache
 from catalog_sync.core.catalog import Catalog
-from catalog_sync.state import CatalogFileRecord, CatalogState
+from catalog_sync.state import CatalogFileRecord, CatalogState, NotificationRecord
 from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.settle import Signature
 
 log = get_logger("runs")
+
+#: The kind of the notification sent when a leader first leaves a file out.
+NOTICE_KIND: Final = "catalog_copy_older"
+
+
+def _left_out(name: str) -> str:
+    return (
+        f"catalog file {name} left out: this leader's copy is older than the one applied; "
+        "update this node's catalogs folder"
+    )
 
 
 def older_copies(
@@ -52,12 +63,19 @@ class CopyGuard:
         Files are compared by their name in the folder: the folder's path may differ between
         nodes."""
         local = {Path(name).name: (name, sig) for name, sig in self._cache.signatures().items()}
-        older = older_copies({n: sig for n, (_, sig) in local.items()}, self._store.catalog_files())
+        recorded = self._store.catalog_files()
+        older = older_copies({n: sig for n, (_, sig) in local.items()}, recorded)
+        now = now_stamp()
         if older:
             log.warning(
                 "catalog files older than those applied are left out; update this node's copy",
                 files=sorted(older),
             )
+        self._store.add_notifications(
+            NotificationRecord(now, NOTICE_KIND, _left_out(name), None, None)
+            for name in sorted(older)
+            if recorded[name].skipped_at is None
+        )
         applying = {n: sig for n, (_, sig) in local.items() if n not in older}
-        self._store.record_catalog_files(applying, older, now_stamp())
+        self._store.record_catalog_files(applying, older, now)
         return await self._cache.merged(exclude={local[n][0] for n in older})

@@ -88,6 +88,10 @@ class CatalogState(Protocol):
         the recorded files whose copy here was older, in one transaction."""
         ...
 
+    def add_notifications(self, records: Iterable[NotificationRecord]) -> None:
+        """Log notifications (a catalog run says so when it leaves a file out)."""
+        ...
+
     def start_run(self, kind: str, *, dry_run: bool) -> int:
         """Record that a run began; returns its id."""
         ...
