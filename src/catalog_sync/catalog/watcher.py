@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -84,9 +84,13 @@ class CatalogCache:
         """:meth:`refresh` in a worker thread; the caller must not refresh concurrently."""
         return await asyncio.to_thread(self.refresh, None if paths is None else list(paths))
 
-    async def merged(self) -> Catalog:
+    async def merged(self, exclude: Collection[str] = ()) -> Catalog:
         """:meth:`catalog` in a worker thread."""
-        return await asyncio.to_thread(self.catalog)
+        return await asyncio.to_thread(self.catalog, exclude)
+
+    def signatures(self) -> dict[str, Signature]:
+        """(size, mtime_ns) of every file read, by name (unreadable entries left out)."""
+        return {n: f.signature for n, f in self._files.items() if f.signature is not None}
 
     def refresh(self, paths: Iterable[Path] | None = None) -> set[str]:
         """Re-read ``paths`` (default: the whole folder and every known file) that changed.
@@ -123,8 +127,11 @@ class CatalogCache:
         self._since_merge.setdefault(name, known.catalog)
         return True
 
-    def catalog(self) -> Catalog:
-        """The whole catalog, files merged in path order (the first row of an id wins)."""
+    def catalog(self, exclude: Collection[str] = ()) -> Catalog:
+        """The whole catalog, files merged in path order (the first row of an id wins), less
+        the files named in ``exclude`` (merged apart, leaving the kept merge as it is)."""
+        if excluded := set(exclude) & set(self._files):
+            return merge_catalogs(self._files[n].catalog for n in sorted(set(self._files) - excluded))
         merged = self._merged
         if merged is None or not merged.disjoint or not self._patchable():
             merged = _merge([self._files[name].catalog for name in sorted(self._files)])

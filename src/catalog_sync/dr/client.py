@@ -155,10 +155,13 @@ class DigitalRiverClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         budget: RateBudget | None = None,
+        instance: str | None = None,
     ) -> None:
         """``budget`` shares (or, in tests, fakes) a rate budget; it then replaces ``rate_limit``.
 
         ``sleep`` is the wait between retries, injectable so tests never wait on the wall clock.
+        ``instance`` names the daemon instance in the User-Agent, so a request log says which
+        instance of a deployment sent each request.
         """
         key = api_key.get_secret_value()
         register_secret(key)
@@ -170,6 +173,10 @@ class DigitalRiverClient:
         self.stats = ClientStats()
         self.on_response: list[Observer] = []
         self.on_timing: list[Callable[[CallTiming], None]] = []
+        #: Called right before each write (any method but GET) is handed to the connection;
+        #: raising refuses it. The daemon's leadership check: a leader whose lease may have
+        #: run out sends nothing.
+        self.write_guard: Callable[[], None] | None = None
         self._sleep = sleep
         self._slots = Slots(max_concurrency)
         # Catalog calls never hold every slot (nor queue for them with a token in hand),
@@ -182,20 +189,27 @@ class DigitalRiverClient:
                 "Accept": "application/json",
                 "Content-Type": "application/json",
                 "upstream-application-id": f"catalog-sync/{__version__}",
+                "User-Agent": f"catalog-sync/{__version__}"
+                + ("" if instance is None else f" (instance {instance})"),
             }
         )
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Requests go straight to the transport: an API client wants no cookies, redirects
-        # or auth flows, and httpx's client costs them on every call (issue 13).
+        # or auth flows, and httpx's client costs them on every call.
         self._transport = (
             transport if transport is not None else default_transport(base_url, max_concurrency)
         )
 
     @classmethod
     def from_settings(
-        cls, settings: ApiSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: ApiSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        instance: str | None = None,
     ) -> Self:
-        """Build the client from ``settings.api`` (key, URL, rate, concurrency, timeout, retry)."""
+        """Build the client from ``settings.api`` (key, URL, rate, concurrency, timeout, retry);
+        ``instance`` as for the constructor."""
         return cls(
             base_url=settings.base_url,
             api_key=settings.key,
@@ -204,6 +218,7 @@ class DigitalRiverClient:
             timeout=settings.request_timeout,
             retry=RetryPolicy.from_settings(settings),
             transport=transport,
+            instance=instance,
         )
 
     def __repr__(self) -> str:
@@ -518,8 +533,6 @@ class DigitalRiverClient:
         content: bytes | None,
     ) -> httpx.Response:
         method, path = sending.method, sending.path
-        self.stats.calls[method, sending.kind] += 1
-        started = time.perf_counter()
         request = httpx.Request(
             method,
             self._base_url + path,
@@ -528,6 +541,10 @@ class DigitalRiverClient:
             headers=self._headers,
             extensions=self._extensions,
         )
+        if method != "GET" and self.write_guard is not None:
+            self.write_guard()
+        self.stats.calls[method, sending.kind] += 1
+        started = time.perf_counter()
         try:
             response = await self._transport.handle_async_request(request)
             await response.aread()

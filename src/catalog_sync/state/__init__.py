@@ -13,10 +13,11 @@ from catalog_sync.state.backends import (
     open_state,
     scratch_copy,
 )
-from catalog_sync.state.errors import StateError
+from catalog_sync.state.errors import FencedError, StateError
 from catalog_sync.state.interface import (
     CatalogState,
     InboxState,
+    LeaseState,
     LedgerReader,
     LedgerState,
     RequestLogState,
@@ -26,11 +27,15 @@ from catalog_sync.state.pg_migrate import migrate_to_postgres
 from catalog_sync.state.postgres import public_location
 from catalog_sync.state.records import (
     AppliedPair,
+    CatalogFileRecord,
     EventCursor,
     EventOutcome,
+    Fence,
     HistoryEntry,
     HistoryLine,
     InboxEvent,
+    InstanceRecord,
+    Lease,
     LedgerEntry,
     LedgerMark,
     LedgerWrites,
@@ -49,13 +54,19 @@ from catalog_sync.state.store import check_writable, state_error
 __all__ = [
     "POSTGRES_SCHEMES",
     "AppliedPair",
+    "CatalogFileRecord",
     "CatalogState",
     "EventCursor",
     "EventOutcome",
+    "Fence",
+    "FencedError",
     "HistoryEntry",
     "HistoryLine",
     "InboxEvent",
     "InboxState",
+    "InstanceRecord",
+    "Lease",
+    "LeaseState",
     "LedgerEntry",
     "LedgerMark",
     "LedgerReader",
