@@ -168,10 +168,11 @@ async def handle_all(
     ``flow``, the orders are queued before the clock starts (a backlog); with ``flow``, a
     producer process places ``flow`` orders per second (its own key: none of our budget).
     """
+    state_file = folder / f"{label}.db"
     settings = Settings(
         api_key=SecretStr(key),
         api_base=sb.base_url,
-        state=folder / f"{label}.db",
+        state=state_file,
         rate_limit=rate or 100_000,
         poll_interval=0.05,
     )
@@ -210,7 +211,7 @@ async def handle_all(
             await asyncio.gather(*tasks[2:], return_exceptions=True)
             counts = store.inbox_counts()
             events = counts["handled"] + counts["ignored"] - warm_up
-            last = _last_handled(settings.state)
+            last = _last_handled(state_file)
         rate_limited = client.stats.rate_limited - limited_before
         calls = Counter(client.stats.calls)
         calls.subtract(before)

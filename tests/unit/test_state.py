@@ -20,7 +20,7 @@ from tests.faults import small_filesystem, unwritable
 
 from catalog_sync.core.fulfillment import INBOX_OPEN
 from catalog_sync.core.orders import Origin
-from catalog_sync.daemon.instance_lock import InstanceLock
+from catalog_sync.daemon.instance_lock import InstanceLock, lock_path
 from catalog_sync.state import (
     AppliedPair,
     RequestClaims,
@@ -315,7 +315,7 @@ def test_lock_file_is_private(tmp_path: Path) -> None:
     """The daemon's lock file (it records the pid) is created 0600."""
     lock = InstanceLock(tmp_path / "s.db", command="run")
     with lock:
-        assert _mode(lock.path) == 0o600
+        assert _mode(lock_path(tmp_path / "s.db")) == 0o600
 
 
 @pytest.mark.usefixtures("open_umask")

@@ -21,7 +21,7 @@ import click
 
 from catalog_sync.daemon.instance_lock import InstanceLockError
 from catalog_sync.dr import DRError
-from catalog_sync.state import StateError
+from catalog_sync.state import StateError, UnsupportedStateError
 from catalog_sync.support import logs
 from catalog_sync.support.settings import Settings, SettingsError, load_settings
 
@@ -73,6 +73,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), EXIT_FAILED)
         except StateError as exc:
             fail(str(exc), EXIT_FAILED)
+        except UnsupportedStateError as exc:
+            fail(str(exc), EXIT_USAGE)
         except DRError as exc:
             fail(f"Digital River API error: {logs.redact(str(exc))}", EXIT_FAILED)
 

@@ -22,7 +22,7 @@ from catalog_sync.daemon.runner import Daemon, validate
 from catalog_sync.daemon.status import gather_status, render_status
 from catalog_sync.daemon.wiring import daemon_services, status_sections
 from catalog_sync.fulfillment.poller import start_refusal
-from catalog_sync.state import EventCursor, check_writable, open_state
+from catalog_sync.state import EventCursor, check_writable, open_state, public_location
 from catalog_sync.support import logs
 from catalog_sync.support.settings import Settings, is_test_key, webhook_label
 
@@ -49,7 +49,8 @@ def run(config_file: Path | None, metrics_port: int | None) -> None:
     settings = load()
     validate(settings)
     refuse_unplanned_first_start(settings)
-    check_writable(settings.state)
+    if settings.state_file is not None:
+        check_writable(settings.state_file)
     sys.exit(Daemon(settings, reload=load, services=daemon_services()).run())
 
 
@@ -61,7 +62,7 @@ def refuse_unplanned_first_start(settings: Settings) -> None:
     if not live or settings.events.start is not None:
         return
     cursor = EventCursor()
-    if settings.state.exists():
+    if settings.state_file is None or settings.state_file.exists():
         with open_state(settings) as store:
             cursor = store.event_cursor()
     refusal = start_refusal(settings.events, live=live, cursor=cursor)
@@ -76,8 +77,10 @@ def refuse_unplanned_first_start(settings: Settings) -> None:
 def status(as_json: bool, config_file: Path | None) -> None:
     """Show the last reconcile, pairs tracked, events, requests and the newest report."""
     settings = settings_from(config_file)
-    if not settings.state.exists():
-        fail(f"no state database at {settings.state}: catalog-sync has not run yet", EXIT_FAILED)
+    if settings.state_file is not None and not settings.state_file.exists():
+        fail(
+            f"no state database at {settings.state_file}: catalog-sync has not run yet", EXIT_FAILED
+        )
     with open_state(settings) as store:
         document = gather_status(store, sections=status_sections(settings.events))
     if as_json:
@@ -113,9 +116,11 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
     """Every setting as JSON values; secrets are shown as ``**********``.
 
     Webhook URLs carry their token in the user part, the query or the path (Slack-style), so
-    only their scheme and host are shown.
+    only their scheme and host are shown; a PostgreSQL state URL is shown without its password.
     """
     values: dict[str, Any] = settings.model_dump(mode="json")
+    if isinstance(settings.state, str):
+        values["state"] = public_location(settings.state)
     values["notify_webhooks"] = [
         webhook_label(url.get_secret_value()) for url in settings.notify_webhooks
     ]

@@ -10,7 +10,7 @@ from catalog_sync.cli import main
 from catalog_sync.cli.common import EXIT_USAGE, config_option, fail, handle_errors, settings_from
 from catalog_sync.daemon.instance_lock import InstanceLock
 from catalog_sync.state import POSTGRES_SCHEMES, migrate_to_postgres, public_location
-from catalog_sync.support.settings import read_secret_file
+from catalog_sync.support.settings import read_password_file
 
 
 @main.group("state")
@@ -40,20 +40,23 @@ def migrate(target: str, password_file: Path | None, config_file: Path | None) -
         fail("--to: expected a postgresql:// URL", EXIT_USAGE)
     password = None if password_file is None else _password(password_file)
     settings = settings_from(config_file)
-    with InstanceLock(settings.state, command="state migrate"):
-        counts = migrate_to_postgres(settings.state, target, password=password)
+    source = settings.state_file
+    if source is None:
+        fail("state migrate copies an SQLite state; the state setting is already a URL", EXIT_USAGE)
+    with InstanceLock(source, command="state migrate"):
+        counts = migrate_to_postgres(source, target, password=password)
     for table, rows in counts.items():
         click.echo(f"{table}: {rows}")
     total = sum(counts.values())
-    click.echo(f"copied {total} rows from {settings.state} to {public_location(target)}")
+    click.echo(f"copied {total} rows from {source} to {public_location(target)}")
 
 
 def _password(path: Path) -> str:
-    """The password in ``path``, without the line break an editor or ``echo`` adds."""
+    """The password in ``path`` (:func:`read_password_file`, shared with the settings'
+    ``state_password_file``)."""
     try:
-        text = read_secret_file(path)
+        return read_password_file(path)
     except OSError as exc:
         fail(f"--password-file: cannot read {path}: {exc.strerror or exc}", EXIT_USAGE)
     except ValueError as exc:
         fail(f"--password-file: {path}: {exc}", EXIT_USAGE)
-    return text.rstrip("\r\n")

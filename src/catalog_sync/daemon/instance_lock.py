@@ -5,6 +5,10 @@ the daemon for its whole life, ``events poll``, ``events replay``, ``orders tran
 ``reconcile`` for their run. Two processes sending from one ledger is how goods ship twice (each
 reads the same due write, each sends it), so the second one is refused before it reads anything.
 
+Only an SQLite state has this lock. A PostgreSQL state is shared by design: several daemons
+on it are one deployment, and which of them works is decided by the leader lease in the
+database (:mod:`catalog_sync.daemon.leadership`), so there the lock takes nothing.
+
 ``flock`` is released by the kernel when the holder dies, so a crashed process never leaves a
 stale lock behind, unlike a PID file. The file names its holder (pid, then the command on the
 second line) so that a refusal can say whether the daemon holds the state (it does the work
@@ -89,19 +93,23 @@ class InstanceLock:
     """An exclusive, non-blocking lock on ``<state>.lock`` that records its holder."""
 
     def __init__(
-        self, state_path: Path, *, command: str, beside_daemon: str = DAEMON_DOES_IT
+        self, state: Path | str, *, command: str, beside_daemon: str = DAEMON_DOES_IT
     ) -> None:
-        """``command`` names the holder (:data:`DAEMON_COMMAND` for the daemon) in refusals;
-        ``beside_daemon`` is what a refusal suggests when the daemon holds the state."""
-        self.path = state_path.with_name(state_path.name + ".lock")
-        self.state_path = state_path
+        """``state`` is the settings' state: a path is locked, a server URL is not (see the
+        module's docstring). ``command`` names the holder (:data:`DAEMON_COMMAND` for the
+        daemon) in refusals; ``beside_daemon`` is what a refusal suggests when the daemon
+        holds the state."""
+        self.state_path = state if isinstance(state, Path) else None
+        self.path = None if self.state_path is None else lock_path(self.state_path)
         self.command = command
         self._beside_daemon = beside_daemon
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`AlreadyRunningError` naming the holder."""
-        fd = self._open()
+        if self.path is None or self.state_path is None:
+            return
+        fd = self._open(self.path, self.state_path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -129,7 +137,7 @@ class InstanceLock:
     def __exit__(self, *_exc: object) -> None:
         self.release()
 
-    def _open(self) -> int:
+    def _open(self, path: Path, state_path: Path) -> int:
         """Open (or create, ``0600``) the lock file; a link or a non-file is refused.
 
         The holder writes into this file, so following a planted link would overwrite
@@ -137,21 +145,19 @@ class InstanceLock:
         """
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
-            make_private_folder(self.path.parent)
-            fd = os.open(self.path, flags, FILE_MODE)
+            make_private_folder(path.parent)
+            fd = os.open(path, flags, FILE_MODE)
         except OSError as exc:
-            if not (self.path.is_symlink() or self.path.exists()):
+            if not (path.is_symlink() or path.exists()):
                 # Nothing there and none can be made: a read-only folder, a file in the path.
-                raise state_error(
-                    self.state_path, exc, f"create its lock file {self.path}"
-                ) from exc
+                raise state_error(state_path, exc, f"create its lock file {path}") from exc
             raise InstanceLockError(
-                f"cannot open the lock file {self.path}: {exc.strerror or exc}"
-                f"{' (a symbolic link is not accepted)' if self.path.is_symlink() else ''}"
+                f"cannot open the lock file {path}: {exc.strerror or exc}"
+                f"{' (a symbolic link is not accepted)' if path.is_symlink() else ''}"
             ) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise InstanceLockError(f"cannot use the lock file {self.path}: not a regular file")
+            raise InstanceLockError(f"cannot use the lock file {path}: not a regular file")
         return fd
 
     def _refusal(self, holder: LockHolder) -> str:
@@ -164,3 +170,8 @@ class InstanceLock:
             )
         then = self._beside_daemon if holder.is_daemon else "wait for it to finish or stop it"
         return f"{self.command} refused: {holder.describe()} holds {where}; {then}"
+
+
+def lock_path(state_path: Path) -> Path:
+    """``<state>.lock`` beside the SQLite database."""
+    return state_path.with_name(state_path.name + ".lock")

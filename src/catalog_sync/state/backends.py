@@ -32,8 +32,12 @@ class HasStatePath(Protocol):
     """Anything that says where the state is (the settings do)."""
 
     @property
-    def state(self) -> Path:
-        """The state location."""
+    def state(self) -> Path | str:
+        """The state location: an SQLite path or a PostgreSQL URL."""
+        ...
+
+    def state_password(self) -> str | None:
+        """The PostgreSQL password from a credential file, if there is one."""
         ...
 
 
@@ -41,9 +45,15 @@ def open_state(target: HasStatePath | Path | str, *, password: str | None = None
     """Open the state of ``target``: the settings' ``state``, a path, or a URL.
 
     The database is created (SQLite) and migrated (both) when needed. ``password`` is the
-    PostgreSQL password read from a credential file, used when the URL carries none.
+    PostgreSQL password read from a credential file, used when the URL carries none; the
+    settings find their own (``state_password_file`` or the systemd credential).
     """
-    location = target if isinstance(target, Path | str) else target.state
+    if isinstance(target, Path | str):
+        location = target
+    else:
+        location = target.state
+        if password is None and isinstance(location, str):
+            password = target.state_password()
     if isinstance(location, str):
         scheme, separator, rest = location.partition("://")
         if separator:
@@ -68,6 +78,11 @@ def scratch_copy(target: HasStatePath | Path) -> Iterator[StateBackend]:
     created, never migrated; whatever the caller does lands in the copy.
     """
     location = target if isinstance(target, Path) else target.state
+    if isinstance(location, str):
+        raise UnsupportedStateError(
+            "a scratch copy is made of an SQLite state only; with a PostgreSQL state, run this "
+            "against a copy made with pg_dump into a database of its own"
+        )
     with tempfile.TemporaryDirectory(prefix="catalog-sync-scratch-") as folder:
         copy = Path(folder) / "state.db"
         if location.exists():

@@ -45,6 +45,10 @@ TEST_KEY_PREFIX: Final = "sk_test_"
 #: The file name systemd's ``LoadCredential=api-key:...`` gives the key under
 #: ``$CREDENTIALS_DIRECTORY``.
 CREDENTIAL_NAME: Final = "api-key"
+#: The systemd credential holding the PostgreSQL password of a ``postgresql://`` state.
+STATE_CREDENTIAL_NAME: Final = "state-password"
+#: URL schemes of a PostgreSQL state (libpq accepts both); anything else is an SQLite path.
+POSTGRES_URL_SCHEMES: Final = frozenset({"postgresql", "postgres"})
 #: A key file larger than this holds more than a key (a link to the wrong file, say).
 MAX_KEY_FILE_BYTES: Final = 4096
 #: What an API key may hold: it is sent in an HTTP header, so printable ASCII without spaces.
@@ -266,7 +270,16 @@ class Settings(BaseSettings):
 
     # -- catalog ----------------------------------------------------------------------------
     catalogs: Path = Field(default=CatalogSettings.folder, description="Folder of catalog files.")
-    state: Path = Field(default=Path("state/catalog-sync.db"), description="SQLite state database.")
+    state: Path | str = Field(
+        default=Path("state/catalog-sync.db"),
+        description="SQLite state database (a path), or a postgresql:// URL shared by several "
+        "instances.",
+    )
+    state_password_file: Path | None = Field(
+        default=None,
+        description="File holding the PostgreSQL password when the URL has none (else "
+        "PGPASSWORD, .pgpass, or the systemd credential state-password).",
+    )
     reports: Path = Field(
         default=CatalogSettings.reports, description="Folder of reconcile reports."
     )
@@ -403,13 +416,37 @@ class Settings(BaseSettings):
         return events_start_of(value) if isinstance(value, str) else value
 
     @field_validator(
-        "api_key_file", "catalogs", "state", "reports", "requests", "notify_jsonl", mode="before"
+        "api_key_file",
+        "catalogs",
+        "state_password_file",
+        "reports",
+        "requests",
+        "notify_jsonl",
+        mode="before",
     )
     @classmethod
     def _usable_path(cls, value: Any) -> Any:
         """An empty path means the working folder, a NUL cannot be opened: both are typos."""
         if isinstance(value, str) and (not value or "\x00" in value):
             raise ValueError("must be a non-empty path without NUL characters")
+        return value
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state_location(cls, value: Any) -> Any:
+        """A ``postgresql://`` URL stays a URL; ``sqlite:///path`` and any other text a path
+        (non-empty, without NUL, as every path setting)."""
+        if isinstance(value, str):
+            if not value or "\x00" in value:
+                raise ValueError("must be a non-empty path without NUL characters")
+            scheme, separator, rest = value.partition("://")
+            if separator and scheme in POSTGRES_URL_SCHEMES:
+                return value
+            if separator and scheme == "sqlite":
+                return Path(rest)
+            if separator:
+                raise ValueError("must be a path, sqlite:///path or a postgresql:// URL")
+            return Path(value)
         return value
 
     @model_validator(mode="after")
@@ -425,6 +462,9 @@ class Settings(BaseSettings):
             register_secret(self.api_key.get_secret_value())
         for url in self.notify_webhooks:
             for part in url_secrets(url.get_secret_value()):
+                register_secret(part)
+        if isinstance(self.state, str):
+            for part in database_url_secrets(self.state):
                 register_secret(part)
         return self
 
@@ -468,6 +508,30 @@ class Settings(BaseSettings):
             raise SettingsError(f"{setting}: {path}: {exc}") from None
         register_secret(key)
         return SecretStr(key)
+
+    @property
+    def state_file(self) -> Path | None:
+        """The SQLite database file, or ``None`` when the state is a PostgreSQL server: what
+        only a file has (its lock, its folder's permissions, whether it exists yet) asks this."""
+        return self.state if isinstance(self.state, Path) else None
+
+    def state_password(self) -> str | None:
+        """The PostgreSQL password from ``state_password_file`` or the systemd credential
+        ``state-password``; ``None`` leaves it to the URL, ``PGPASSWORD`` or ``.pgpass``."""
+        path = self.state_password_file
+        setting = "state_password_file"
+        if path is None and (cred_dir := os.environ.get("CREDENTIALS_DIRECTORY")):
+            candidate = Path(cred_dir) / STATE_CREDENTIAL_NAME
+            path = candidate if candidate.exists() else None
+            setting = f"systemd credential {STATE_CREDENTIAL_NAME}"
+        if path is None:
+            return None
+        try:
+            return read_password_file(path)
+        except OSError as exc:
+            raise SettingsError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise SettingsError(f"{setting}: {path}: {exc}") from None
 
     # -- the groups: how components read settings (only `state` is read flat, by open_state) -
     @property
@@ -632,6 +696,16 @@ def url_secrets(url: str) -> list[str]:
     return [part for part in found if part and part != "/"]
 
 
+def database_url_secrets(url: str) -> list[str]:
+    """The password of a ``postgresql://`` URL (user part or ``?password=``), as written and
+    decoded, for the redactor: the rest of the URL (user, host, database) is shown freely."""
+    parts = urlsplit(url)
+    found = [parts.password or ""]
+    found += [value for name, value in parse_qsl(parts.query) if name == "password"]
+    found += [unquote(value) for value in found]
+    return [value for value in found if value]
+
+
 def read_secret_file(path: Path) -> str:
     """The text of a key or password file; only a small regular file is read (never a FIFO or
     a device)."""
@@ -645,6 +719,17 @@ def read_secret_file(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"is not UTF-8 text {_HIDDEN}") from None
+
+
+def read_password_file(path: Path) -> str:
+    """The password in ``path`` without the line break an editor or ``echo`` adds; registered
+    with the redactor before anything could show it. OSError or ValueError as
+    :func:`read_secret_file`."""
+    password = read_secret_file(path).rstrip("\r\n")
+    if not password:
+        raise ValueError("is empty")
+    register_secret(password)
+    return password
 
 
 _config_file_var: dict[str, Path | None] = {"path": None}

@@ -16,6 +16,7 @@ from catalog_sync.daemon.instance_lock import (
     InstanceLock,
     InstanceLockError,
     LockHolder,
+    lock_path,
 )
 
 HOLD = (
@@ -59,8 +60,8 @@ def test_lock_is_free_after_holder_dies(tmp_path: Path) -> None:
     with _hold(state, "events poll --loop") as holder:
         holder.kill()
         holder.wait()
-    with InstanceLock(state, command="orders transmit") as lock:
-        assert LockHolder.parse(lock.path.read_bytes()) == LockHolder(
+    with InstanceLock(state, command="orders transmit"):
+        assert LockHolder.parse(lock_path(state).read_bytes()) == LockHolder(
             os.getpid(), "orders transmit"
         )
 
@@ -109,8 +110,8 @@ def test_the_refusal_is_one_line(tmp_path: Path) -> None:
 def test_lock_file_is_private(tmp_path: Path) -> None:
     """The lock file is created readable and writable by its owner only."""
     state = tmp_path / "s.db"
-    with InstanceLock(state, command="events poll") as lock:
-        assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
+    with InstanceLock(state, command="events poll"):
+        assert stat.S_IMODE(lock_path(state).stat().st_mode) == 0o600
 
 
 def test_a_link_planted_as_the_lock_file_is_refused_and_its_target_kept(
