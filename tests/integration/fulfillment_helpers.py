@@ -24,12 +24,15 @@ PHYSICAL = "w-1"
 DIGITAL = "d-1"
 
 
-def edge_settings(sandbox: RunningSandbox, folder: Path, **extra: Any) -> Settings:
-    """Settings pointing at the sandbox, state and notifications under ``folder``."""
+def edge_settings(
+    sandbox: RunningSandbox, folder: Path, state: Path | str | None = None, **extra: Any
+) -> Settings:
+    """Settings pointing at the sandbox, notifications under ``folder``, the state at ``state``
+    (the ``state_location`` fixture: either backend) or in ``folder``."""
     return Settings(
         api_key=sandbox.api_key,
         api_base=sandbox.base_url,
-        state=folder / "state.db",
+        state=folder / "state.db" if state is None else state,
         rate_limit=2000,
         poll_interval=0.2,
         notify_jsonl=folder / "notify.jsonl",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     PHYSICAL,
     Edge,
@@ -15,6 +17,8 @@ from tests.integration.fulfillment_helpers import (
 
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.support.metrics import Metrics
+
+pytestmark = pytest.mark.state_heavy
 
 
 def _writes(metrics: Metrics, kind: str, outcome: str) -> float:
@@ -35,11 +39,13 @@ async def _ship_all(e: Edge, sandbox: RunningSandbox) -> None:
         await e.handler.handle_events()
 
 
-async def test_a_landed_capture_is_counted(sandbox: RunningSandbox, tmp_path: Path) -> None:
+async def test_a_landed_capture_is_counted(
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
+) -> None:
     """A shipped order's capture counts once as a landed capture, and nothing as failed."""
     make_catalog(sandbox)
     metrics = Metrics()
-    async with edge(edge_settings(sandbox, tmp_path), metrics) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location), metrics) as e:
         await _ship_all(e, sandbox)
         await e.settle(lambda: e.store.captures_done() == 1)
     assert _writes(metrics, "capture", "landed") == 1
@@ -47,12 +53,12 @@ async def test_a_landed_capture_is_counted(sandbox: RunningSandbox, tmp_path: Pa
 
 
 async def test_a_capture_answered_500_is_counted_failed(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A capture the API answers 500 to every time counts as failed, never as landed."""
     make_catalog(sandbox)
     metrics = Metrics()
-    async with edge(edge_settings(sandbox, tmp_path), metrics) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location), metrics) as e:
         await _ship_all(e, sandbox)
         admin_post(sandbox, "/_sandbox/faults", {"rate": 1.0, "statuses": [500]})
         await e.handler.execute_intents()
