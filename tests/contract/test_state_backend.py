@@ -36,6 +36,8 @@ from catalog_sync.state import (
     AppliedPair,
     EventCursor,
     EventOutcome,
+    FencedError,
+    InstanceRecord,
     LedgerReader,
     LedgerWrites,
     LineRetry,
@@ -716,3 +718,112 @@ def test_requests_survive_reopen(open_backend: OpenBackend) -> None:
         recorded = store.claim_units(fulfil_request("o1", "r1", 1), NOW)
     with open_backend() as store:
         assert store.requests_of("o1") == [recorded.request]
+
+
+# -- leadership -----------------------------------------------------------------------------
+def _term_over(open_backend: OpenBackend) -> StateBackend:
+    """A store fenced with ``a``'s first term, after ``a`` released it and ``b`` took over."""
+    old = open_backend()
+    _with_intents(old, an_intent())
+    first = old.take_lease("a", 30)
+    old.fence_with(first.fence)
+    old.release_lease("a", first.epoch)
+    open_backend().take_lease("b", 30)
+    return old
+
+
+def test_the_first_take_starts_term_one(store: StateBackend) -> None:
+    """A lease nobody ever held is granted in epoch 1, taken from nobody."""
+    lease = store.take_lease("a", 30)
+    assert (lease.held_by("a"), lease.epoch, lease.taken_from) == (True, 1, None)
+
+
+def test_renewing_keeps_the_epoch(store: StateBackend) -> None:
+    """The holder renewing its live lease stays in the same term."""
+    store.take_lease("a", 30)
+    assert (store.take_lease("a", 30).epoch, store.lease().epoch) == (1, 1)
+
+
+def test_a_live_lease_of_another_is_left_alone(open_backend: OpenBackend) -> None:
+    """While ``a``'s lease runs, ``b`` asking gets ``a``'s lease back, unchanged."""
+    open_backend().take_lease("a", 30)
+    lease = open_backend().take_lease("b", 30)
+    assert (lease.holder, lease.epoch, lease.held_by("b")) == ("a", 1, False)
+
+
+def test_a_run_out_lease_is_taken_in_a_new_term(open_backend: OpenBackend) -> None:
+    """Once ``a``'s lease ran out (the database's clock), ``b`` takes it in epoch 2."""
+    open_backend().take_lease("a", 0.001)
+    store = open_backend()
+    lease = store.take_lease("b", 30)
+    while not lease.held_by("b"):  # the millisecond may not have passed on the server yet
+        lease = store.take_lease("b", 30)
+    assert (lease.epoch, lease.taken_from) == (2, "a")
+
+
+def test_a_released_lease_is_taken_at_once(open_backend: OpenBackend) -> None:
+    """A clean stop ends the term: a standby need not wait for the expiry."""
+    first = open_backend()
+    first.release_lease("a", first.take_lease("a", 30).epoch)
+    lease = open_backend().take_lease("b", 30)
+    assert (lease.held_by("b"), lease.epoch, lease.taken_from) == (True, 2, "a")
+
+
+def test_claims_of_the_current_term_commit(store: StateBackend) -> None:
+    """A fenced store whose term holds the lease claims as an unfenced one does."""
+    _with_intents(store, an_intent())
+    store.fence_with(store.take_lease("a", 30).fence)
+    assert [e.intent.key for e in store.claim_due_writes(LATER, 5)] == ["capture:s1"]
+
+
+def test_a_claim_of_an_ended_term_is_fenced(open_backend: OpenBackend) -> None:
+    """Claiming due writes after the epoch moved raises and marks nothing sent."""
+    old = _term_over(open_backend)
+    with pytest.raises(FencedError, match="epoch 1 is over"):
+        old.claim_due_writes(LATER, 5)
+    assert [e.sent_at for e in old.ledger("o1")] == [None]
+
+
+def test_a_ledger_commit_of_an_ended_term_is_fenced(open_backend: OpenBackend) -> None:
+    """Recording outcomes after the epoch moved raises and commits nothing."""
+    old = _term_over(open_backend)
+    with pytest.raises(FencedError):
+        old.commit_ledger(LedgerWrites(new_intents=[an_intent(key="capture:s2")]), LATER)
+    assert [e.intent.key for e in old.ledger("o1")] == ["capture:s1"]
+
+
+def test_a_unit_claim_of_an_ended_term_is_fenced(open_backend: OpenBackend) -> None:
+    """A merchant request's claim after the epoch moved raises and claims no unit."""
+    old = _term_over(open_backend)
+    with pytest.raises(FencedError):
+        old.claim_units(fulfil_request("o1", "r1", 1), LATER)
+    assert old.requests_of("o1") == []
+
+
+def test_a_requeue_of_an_ended_term_is_fenced(open_backend: OpenBackend) -> None:
+    """Requeueing dead letters after the epoch moved raises and requeues nothing."""
+    old = _term_over(open_backend)
+    old.store_events([an_event("e1", status="dead")], NOW)
+    with pytest.raises(FencedError):
+        old.requeue_events(None, LATER)
+    assert old.inbox_counts()["dead"] == 1
+
+
+def test_a_run_out_term_is_fenced_before_anyone_takes_over(open_backend: OpenBackend) -> None:
+    """A leader whose lease ran out claims nothing even while no other instance leads."""
+    store = open_backend()
+    _with_intents(store, an_intent())
+    store.fence_with(store.take_lease("a", 0.001).fence)
+    while store.lease().remaining > 0:  # the millisecond may not have passed yet
+        pass
+    with pytest.raises(FencedError, match="nobody holds the lease"):
+        store.claim_due_writes(LATER, 5)
+
+
+def test_instances_are_listed_with_their_roles(store: StateBackend) -> None:
+    """Each instance's last report replaces its previous one; all are listed by name."""
+    store.record_instance(InstanceRecord("b", "host-b", 2, "standby", None))
+    store.record_instance(InstanceRecord("a", "host-a", 1, "standby", None))
+    store.record_instance(InstanceRecord("a", "host-a", 1, "leader", 3))
+    listed = [(i.name, i.role, i.epoch, bool(i.last_seen)) for i in store.instances()]
+    assert listed == [("a", "leader", 3, True), ("b", "standby", None, True)]

@@ -1,8 +1,12 @@
 """``catalog-sync run``: the long-running parts side by side in one event loop.
 
-Wiring only. The daemon holds the instance lock, opens the state database and the one client
-(one rate budget for every part), starts each
-:class:`~catalog_sync.daemon.service.Service` as a task
+Wiring only. The daemon holds the instance lock (SQLite) or joins the deployment sharing a
+PostgreSQL state, opens the state database and the one client (one rate budget for every
+part). It serves ``/healthz`` and ``/metrics`` at once, as a standby; only while it holds the
+leader lease (:mod:`catalog_sync.daemon.leadership`) does it run the services: each
+:class:`~catalog_sync.daemon.service.Service` is started as a task when it becomes leader and
+cancelled when it loses the lease (the state's fence and the client's write guard refuse
+whatever a cancelled task still tries), generically for every service, however added
 (supervised: a service that fails is logged and started again, the others keep serving), and
 owns what belongs to the process: signals (SIGTERM/SIGINT stop, SIGHUP reloads the
 configuration), systemd notifications and the watchdog, the metrics endpoint, and the stop
@@ -26,12 +30,15 @@ from catalog_sync.catalog.reconcile import Reconciler
 from catalog_sync.catalog.runs import AuditService, CatalogRuns
 from catalog_sync.catalog.watcher import CatalogCache, CatalogWatcher
 from catalog_sync.daemon.instance_lock import DAEMON_COMMAND, InstanceLock
+from catalog_sync.daemon.leadership import Change, Leadership, default_instance_name
 from catalog_sync.daemon.service import Service
 from catalog_sync.daemon.systemd_notify import SystemdNotifier, watchdog_interval
 from catalog_sync.dr import DigitalRiverClient
-from catalog_sync.state import StateBackend, open_state
+from catalog_sync.state import NotificationRecord, StateBackend, StateError, open_state
+from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.logs import get_logger
 from catalog_sync.support.metrics import Metrics, MetricsServer, bind_metrics_socket, metrics_routes
+from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import Settings, SettingsError
 from catalog_sync.support.waits import wait_any
 
@@ -115,6 +122,7 @@ class Daemon:
         self._extras: list[Service] = []
         self._tasks: dict[asyncio.Task[None], Service] = {}
         self._metrics_socket: socket.socket | None = None
+        self._leadership: Leadership | None = None
         #: Failures of each service so far, and the services waiting to be started again.
         self.restarts: Counter[str] = Counter()
         self._down: set[str] = set()
@@ -137,12 +145,28 @@ class Daemon:
 
     async def _main(self) -> int:
         settings = self._settings
+        name = settings.daemon.instance_name or default_instance_name()
         with open_state(settings) as store:
-            async with DigitalRiverClient.from_settings(settings.api) as client:
+            if settings.state_file is not None:
+                # The file's lock is held: whoever held the lease before is gone.
+                previous = store.lease()
+                if previous.holder is not None:
+                    store.release_lease(previous.holder, previous.epoch)
+            async with DigitalRiverClient.from_settings(settings.api, instance=name) as client:
                 metrics = Metrics()
                 client.on_response.append(metrics.observe_api_call)
+                leadership = Leadership(
+                    store, name=name, lease_seconds=settings.daemon.lease_seconds, metrics=metrics
+                )
+                client.write_guard = leadership.check
+                self._leadership = leadership
+                self._announcer = Notifier.from_settings(settings.notify)
                 context = DaemonContext(settings, client, store, metrics)
-                return await self._serve(context)
+                try:
+                    return await self._serve(context)
+                finally:
+                    leadership.release()
+                    await self._announcer.aclose()
 
     async def _serve(self, context: DaemonContext) -> int:
         catalog = context.settings.catalog
@@ -169,9 +193,8 @@ class Daemon:
         self._services = [watcher, audit, *self._extras]
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
-        self._tasks = {
-            asyncio.create_task(self._supervised(s), name=s.name): s for s in self._services
-        }
+        self._store = context.store
+        await self._renew()
         helpers = [asyncio.create_task(self._watchdog())]
         server = None
         if self._metrics_socket is not None:
@@ -185,6 +208,8 @@ class Daemon:
             services=[s.name for s in self._services],
             catalogs=str(catalog.folder),
             metrics_port=None if server is None else server.port,
+            instance=self._lead().name,
+            role=self._lead().role,
         )
         failed = await self._until_stopped()
         await self._shutdown()
@@ -239,19 +264,26 @@ class Daemon:
             delay = min(delay * 2, RESTART_DELAY_MAX)
 
     async def _until_stopped(self) -> bool:
-        """Wait for a stop signal or a service ending abnormally; whether one did.
+        """Renew the lease, lead or stand by, until a stop signal or a service ending
+        abnormally; whether one did.
 
-        Supervised services end only when they return; what still ends one here (cancelled,
-        or a ``BaseException`` no supervisor should catch) stops the daemon.
+        The lease is asked for every third of its duration, and sooner when the local
+        deadline comes first (a leader whose renewals fail steps down at its deadline).
+        Supervised services end only when they return; what still ends one here (cancelled
+        by anything but a change of role, or a ``BaseException`` no supervisor should catch)
+        stops the daemon.
         """
         stopper = asyncio.create_task(wait_any(self._stop))
-        running = set(self._tasks)
         failed = False
-        while running and not self._stop.is_set():
-            done, running = await asyncio.wait(
-                running | {stopper}, return_when=asyncio.FIRST_COMPLETED
+        while not self._stop.is_set():
+            leadership = self._lead()
+            wait = leadership.ask_every
+            if leadership.acting:
+                wait = min(wait, leadership.seconds_left())
+            running = {t for t in self._tasks if not t.done()}
+            done, _ = await asyncio.wait(
+                running | {stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
-            running.discard(stopper)
             for task in done - {stopper}:
                 if task.cancelled() or task.exception() is not None:
                     failed = True
@@ -261,14 +293,65 @@ class Daemon:
                         error=None if task.cancelled() else repr(task.exception()),
                     )
                     self._stop.set()
+            if not self._stop.is_set() and not done:
+                await self._renew()
         stopper.cancel()
         return failed
+
+    # -- leadership ------------------------------------------------------------------------
+    def _lead(self) -> Leadership:
+        assert self._leadership is not None
+        return self._leadership
+
+    async def _renew(self) -> None:
+        """Ask for the lease; start the services on becoming leader, cancel them on losing
+        the lease (a new term of this same instance restarts them)."""
+        change = self._lead().renew()
+        if change is None:
+            return
+        if self._tasks:
+            await self._end_term()
+        if change.became_leader:
+            self._tasks = {
+                asyncio.create_task(self._supervised(s), name=s.name): s for s in self._services
+            }
+        await self._announce(change)
+
+    async def _end_term(self) -> None:
+        """Cancel every service at once; the fence and the write guard refuse the rest."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = {}
+        self._down.clear()
+
+    async def _announce(self, change: Change) -> None:
+        """Log and notify a change of role (kind ``leadership``)."""
+        name = self._lead().name
+        if change.became_leader:
+            taken = "" if change.taken_from is None else f" from {change.taken_from}"
+            message = f"instance {name} took the lease (epoch {change.epoch}){taken}"
+            log.info(
+                "leadership taken", instance=name, epoch=change.epoch, taken_from=change.taken_from
+            )
+        else:
+            message = f"instance {name} lost the lease (epoch {change.epoch}); standing by"
+            log.warning("leadership lost", instance=name, epoch=change.epoch)
+        record = NotificationRecord(now_stamp(), "leadership", message, None, None)
+        try:
+            self._store.add_notifications([record])
+        except StateError as exc:
+            log.warning("leadership notice not stored", error=str(exc))
+        await self._announcer.notify(record)
 
     async def _shutdown(self) -> None:
         """Let services finish in-flight work for ``stop_timeout``, then cancel the rest."""
         self._stop.set()
         self._notifier.stopping()
         timeout = self._settings.daemon.stop_timeout
+        if not self._tasks:
+            return  # a standby has nothing in flight
         _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
         if pending:
             log.warning(
@@ -331,9 +414,13 @@ class Daemon:
 
     def _health(self) -> dict[str, object]:
         alive = {s.name: not t.done() and s.name not in self._down for t, s in self._tasks.items()}
+        leadership = self._lead()
         return {
             "ok": all(alive.values()) and not self._stop.is_set(),
-            "services": {s.name: s.status_line() for s in self._services},
+            "role": leadership.role,
+            "instance": leadership.name,
+            "epoch": leadership.epoch,
+            "services": {s.name: s.status_line() for s in self._tasks.values()},
             "alive": alive,
             "restarts": dict(self.restarts),
             "last_run": self._runs.status_line(),

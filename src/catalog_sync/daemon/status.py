@@ -38,6 +38,7 @@ def gather_status(
         "last_reconcile": None if last is None else _run(last),
         "pairs_tracked": store.count_pairs(),
         "newest_report": _newest_report(last),
+        "leadership": _leadership(store),
     }
     for name, provider in sections.items():
         document[name] = NOT_ENABLED if provider is None else {"enabled": True, **provider(store)}
@@ -54,6 +55,46 @@ def _run(run: RunRecord) -> dict[str, Any]:
         "failures": run.failures,
         "counts": run.counts,
     }
+
+
+def _leadership(store: StateBackend) -> dict[str, Any]:
+    """Who leads, in which epoch, until when (the database's clock), and every instance."""
+    lease = store.lease()
+    return {
+        "leader": lease.holder,
+        "epoch": lease.epoch,
+        "lease_expires_at": lease.expires_at,
+        "lease_live": lease.remaining > 0,
+        "instances": [
+            {
+                "name": i.name,
+                "host": i.host,
+                "pid": i.pid,
+                "role": i.role,
+                "epoch": i.epoch,
+                "last_seen": i.last_seen,
+            }
+            for i in store.instances()
+        ],
+    }
+
+
+def _leadership_lines(section: Mapping[str, Any]) -> list[str]:
+    """``leadership: node-a, epoch 3, lease until ...`` and one line per instance."""
+    if section["leader"] is None:
+        return ["leadership: no instance has led yet"]
+    until = "live" if section["lease_live"] else "ran out"
+    lines = [
+        (
+            f"leadership: {section['leader']}, epoch {section['epoch']}, lease {until} "
+            f"(expires {section['lease_expires_at']})"
+        )
+    ]
+    lines.extend(
+        f"    {i['name']} on {i['host']} (pid {i['pid']}): {i['role']}, last seen {i['last_seen']}"
+        for i in section["instances"]
+    )
+    return lines
 
 
 def _newest_report(last: RunRecord | None) -> dict[str, str] | None:
@@ -111,6 +152,7 @@ def render_status(document: Mapping[str, Any]) -> list[str]:
                 for k, v in section.items()
                 if k != "enabled"
             )
+    lines.extend(_leadership_lines(document["leadership"]))
     report = document["newest_report"]
     lines.append(f"newest report: {'none' if report is None else report['html']}")
     return lines

@@ -131,10 +131,13 @@ class DigitalRiverClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         budget: RateBudget | None = None,
+        instance: str | None = None,
     ) -> None:
         """``budget`` shares (or, in tests, fakes) a rate budget; it then replaces ``rate_limit``.
 
         ``sleep`` is the wait between retries, injectable so tests never wait on the wall clock.
+        ``instance`` names the daemon instance in the User-Agent, so a request log says which
+        instance of a deployment sent each request.
         """
         key = api_key.get_secret_value()
         register_secret(key)
@@ -145,6 +148,10 @@ class DigitalRiverClient:
         self.retry = retry if retry is not None else RetryPolicy()
         self.stats = ClientStats()
         self.on_response: list[Observer] = []
+        #: Called right before each write (any method but GET) is handed to the connection;
+        #: raising refuses it. The daemon's leadership check: a leader whose lease may have
+        #: run out sends nothing.
+        self.write_guard: Callable[[], None] | None = None
         self._sleep = sleep
         self._slots = asyncio.Semaphore(max_concurrency)
         # Catalog calls never hold every slot (nor queue for them with a token in hand),
@@ -158,6 +165,8 @@ class DigitalRiverClient:
                 "Accept": "application/json",
                 "Content-Type": "application/json",
                 "upstream-application-id": f"catalog-sync/{__version__}",
+                "User-Agent": f"catalog-sync/{__version__}"
+                + ("" if instance is None else f" (instance {instance})"),
             },
             timeout=timeout,
             limits=httpx.Limits(
@@ -168,9 +177,14 @@ class DigitalRiverClient:
 
     @classmethod
     def from_settings(
-        cls, settings: ApiSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: ApiSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        instance: str | None = None,
     ) -> Self:
-        """Build the client from ``settings.api`` (key, URL, rate, concurrency, timeout, retry)."""
+        """Build the client from ``settings.api`` (key, URL, rate, concurrency, timeout, retry);
+        ``instance`` as for the constructor."""
         return cls(
             base_url=settings.base_url,
             api_key=settings.key,
@@ -179,6 +193,7 @@ class DigitalRiverClient:
             timeout=settings.request_timeout,
             retry=RetryPolicy.from_settings(settings),
             transport=transport,
+            instance=instance,
         )
 
     def __repr__(self) -> str:
@@ -496,6 +511,8 @@ class DigitalRiverClient:
         query: dict[str, str | list[str]] | None,
         body: dict[str, Any] | None,
     ) -> httpx.Response:
+        if method != "GET" and self.write_guard is not None:
+            self.write_guard()
         self.stats.calls[method, kind] += 1
         started = time.perf_counter()
         try:

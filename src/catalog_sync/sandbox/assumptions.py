@@ -276,7 +276,8 @@ ASSUMPTIONS: Final[tuple[Assumption, ...]] = (
     Assumption(
         "Request log",
         f"`query` is the raw query string; `body` the parsed JSON (or the raw text, or null); "
-        f"`status` null when the connection was dropped. Keeps the last {REQUEST_LOG_LIMIT:,} "
+        f"`status` null when the connection was dropped; `user_agent` the client's User-Agent "
+        f"header (null without one). Keeps the last {REQUEST_LOG_LIMIT:,} "
         "entries.",
         "—",
     ),

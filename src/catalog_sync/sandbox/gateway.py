@@ -160,4 +160,5 @@ def _log_entry(scope: Scope, raw: bytes) -> dict[str, Any]:
         "status": None,
         "body": body,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "user_agent": _header(scope, b"user-agent"),
     }

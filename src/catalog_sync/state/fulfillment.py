@@ -33,6 +33,7 @@ from catalog_sync.core.orders import (
     order_from_json,
     to_json,
 )
+from catalog_sync.state.leadership import LeaseTables
 from catalog_sync.state.records import (
     EventCursor,
     EventOutcome,
@@ -92,8 +93,9 @@ class NotInTransactionError(RuntimeError):
     """A ledger write was attempted outside ``store.transaction()``."""
 
 
-class FulfillmentTables:
-    """Fulfillment queries of the state store (mixed into ``StateStore``)."""
+class FulfillmentTables(LeaseTables):
+    """Fulfillment queries of the state store (mixed into ``StateStore``); the claims and
+    sent-marks run in the lease's ``fenced_transaction``."""
 
     _db: sqlite3.Connection
 
@@ -142,7 +144,7 @@ class FulfillmentTables:
 
     def requeue_events(self, event_ids: Sequence[str] | None, now: str) -> list[str]:
         """Requeue events (``None``: every dead letter) and unpark their writes, atomically."""
-        with self.transaction():
+        with self.fenced_transaction():
             ids = self._requeue(event_ids)
             self.unpark_intents([Origin.event(i) for i in ids], now)
         return ids
@@ -343,7 +345,7 @@ class FulfillmentTables:
         The marks are compared inside the transaction that writes, so no claim or settle can
         land between the check and the commit.
         """
-        with self.transaction():
+        with self.fenced_transaction():
             stale: frozenset[str] = frozenset()
             if marks is not None:
                 touched = writes.touched_orders()
@@ -364,7 +366,7 @@ class FulfillmentTables:
         self, now: str, limit: int, *, skip_orders: Collection[str] = ()
     ) -> list[LedgerEntry]:
         """Select the due writes and mark them sent in one transaction (entries as before)."""
-        with self.transaction():
+        with self.fenced_transaction():
             due = [
                 e
                 for e in self.due_intents(now, limit + len(skip_orders))

@@ -28,8 +28,11 @@ from catalog_sync.core.orders import Order
 from catalog_sync.state.records import (
     AppliedPair,
     EventCursor,
+    Fence,
     HistoryEntry,
     InboxEvent,
+    InstanceRecord,
+    Lease,
     LedgerEntry,
     LedgerMark,
     LedgerWrites,
@@ -283,7 +286,43 @@ class RequestLogState(Protocol):
         ...
 
 
-class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Protocol):
+class LeaseState(Protocol):
+    """Leadership of a deployment: the lease, its epoch, the fence, the instances.
+
+    The lease's expiry is compared with the database's clock only. Once :meth:`fence_with` is
+    given a term, every atomic operation that claims work or marks a write sent
+    (``claim_units``, ``commit_ledger``, ``claim_due_writes``, ``requeue_events``) checks,
+    inside its transaction, that this term still holds a live lease, and raises
+    :class:`~catalog_sync.state.errors.FencedError` without committing otherwise.
+    """
+
+    def take_lease(self, holder: str, seconds: float) -> Lease:
+        """Renew ``holder``'s live lease, or start a new term (epoch + 1) when the lease is
+        free, run out, or ``holder``'s own ran out; else leave it. The lease after the call."""
+        ...
+
+    def release_lease(self, holder: str, epoch: int) -> None:
+        """End ``holder``'s term ``epoch`` now (a clean stop), so a standby takes over at once."""
+        ...
+
+    def lease(self) -> Lease:
+        """The lease as it stands (holder None: never held)."""
+        ...
+
+    def fence_with(self, fence: Fence | None) -> None:
+        """Fence this backend's claims with ``fence`` (None: unfenced, as one-off commands)."""
+        ...
+
+    def record_instance(self, instance: InstanceRecord) -> None:
+        """Say that ``instance`` is alive in its role (``last_seen`` is the database's now)."""
+        ...
+
+    def instances(self) -> list[InstanceRecord]:
+        """Every instance that ever reported itself, by name."""
+        ...
+
+
+class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, LeaseState, Protocol):
     """The whole state: what the daemon and the commands open."""
 
     @property
@@ -307,6 +346,7 @@ class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Proto
 __all__ = [
     "CatalogState",
     "InboxState",
+    "LeaseState",
     "LedgerReader",
     "LedgerState",
     "RequestLogState",

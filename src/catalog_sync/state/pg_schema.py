@@ -144,4 +144,23 @@ PG_MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE event_cursor ADD COLUMN start_at TEXT;
     """,
+    # 3: leadership (SQLite schema 7). Times are the server's own (``now()``): the lease's
+    # expiry is never compared with a node's clock.
+    """
+    CREATE TABLE leadership (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        holder      TEXT,
+        epoch       BIGINT NOT NULL,
+        expires_at  TIMESTAMPTZ
+    );
+    INSERT INTO leadership (id, holder, epoch, expires_at) VALUES (1, NULL, 0, NULL);
+    CREATE TABLE instances (
+        name        TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        role        TEXT NOT NULL,
+        epoch       BIGINT,
+        last_seen   TIMESTAMPTZ NOT NULL
+    );
+    """,
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Self, TypeVar
 
 import psycopg
@@ -45,14 +45,18 @@ from catalog_sync.core.orders import (
 )
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import LedgerReader
+from catalog_sync.state.leadership import check_fence, instance_row, next_term
 from catalog_sync.state.pg_schema import PG_MIGRATIONS
 from catalog_sync.state.pg_text import text_adapters
 from catalog_sync.state.records import (
     AppliedPair,
     EventCursor,
     EventOutcome,
+    Fence,
     HistoryEntry,
     InboxEvent,
+    InstanceRecord,
+    Lease,
     LedgerEntry,
     LedgerMark,
     LedgerWrites,
@@ -73,7 +77,7 @@ from catalog_sync.state.rows import (
     run_record,
 )
 from catalog_sync.support import logs
-from catalog_sync.support.clock import now_stamp
+from catalog_sync.support.clock import now_stamp, stamp
 
 T = TypeVar("T")
 
@@ -81,6 +85,8 @@ T = TypeVar("T")
 #: another application on the same database.
 _LEDGER_LOCK: Final = 0x63_73_6C_65_64_67_65_72  # "csledger"
 _MIGRATION_LOCK: Final = 0x63_73_6D_69_67_72_61_74  # "csmigrat"
+#: A fenced transaction left idle this long (its client frozen) is ended by the server.
+_FENCED_IDLE_MS: Final = 5000
 #: Seconds to wait for a connection (of the pool, or to a server that is down).
 _CONNECT_TIMEOUT: Final = 10.0
 _ADVICE: Final = (
@@ -136,6 +142,7 @@ class PostgresState:
         ``PGPASSWORD`` and ``~/.pgpass``. Raises :class:`StateError` when it cannot be used.
         """
         self._location = public_location(url)
+        self._fence: Fence | None = None
         given = conninfo_to_dict(url).get("password")
         for secret in (given, password):
             if isinstance(secret, str) and secret:
@@ -198,6 +205,8 @@ class PostgresState:
             with self._pool.connection() as conn:
                 if ledger:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LEDGER_LOCK,))
+                    if self._fence is not None:
+                        self._check_fence(conn, self._fence)
                 yield _Queries(conn)
         except PoolTimeout as exc:
             raise StateError(self._location, "cannot connect", _ADVICE, passing=True) from exc
@@ -270,6 +279,94 @@ class PostgresState:
                     "nothing was written; report this as a bug",
                 )
         return counts
+
+    # -- leadership --------------------------------------------------------------------------
+    def take_lease(self, holder: str, seconds: float) -> Lease:
+        """Renew or take the lease (``next_term``), timed by the server's clock."""
+        with self._tx() as q:
+            row = q.one(
+                "SELECT holder, epoch, coalesce(expires_at > now(), false) AS live FROM leadership"
+                " WHERE id = 1 FOR UPDATE"
+            )
+            assert row is not None
+            term = next_term(row["holder"], row["epoch"], row["live"], holder)
+            if term is not None:
+                q.run(
+                    "UPDATE leadership SET holder=%s, epoch=%s,"
+                    " expires_at=now() + make_interval(secs => %s) WHERE id = 1",
+                    (holder, term.epoch, seconds),
+                )
+            lease = self._read_lease(q)
+        return lease if term is None else replace(lease, taken_from=term.taken_from)
+
+    def release_lease(self, holder: str, epoch: int) -> None:
+        """End the term now, keeping its holder for ``status``."""
+        with self._tx() as q:
+            q.run(
+                "UPDATE leadership SET expires_at=now() WHERE id=1 AND holder=%s AND epoch=%s",
+                (holder, epoch),
+            )
+
+    def lease(self) -> Lease:
+        """The lease as it stands."""
+        with self._tx() as q:
+            return self._read_lease(q)
+
+    def fence_with(self, fence: Fence | None) -> None:
+        """Fence this backend's claims with ``fence`` (None: unfenced)."""
+        self._fence = fence
+
+    def record_instance(self, instance: InstanceRecord) -> None:
+        """Upsert the instance, seen now (the server's clock)."""
+        with self._tx() as q:
+            q.run(
+                "INSERT INTO instances (name, host, pid, role, epoch, last_seen)"
+                " VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (name) DO UPDATE SET"
+                " host=excluded.host, pid=excluded.pid, role=excluded.role,"
+                " epoch=excluded.epoch, last_seen=excluded.last_seen",
+                instance_row(instance),
+            )
+
+    def instances(self) -> list[InstanceRecord]:
+        """Every instance, by name."""
+        with self._tx() as q:
+            rows = q.all(
+                "SELECT name, host, pid, role, epoch, last_seen FROM instances ORDER BY name"
+            )
+        return [
+            InstanceRecord(
+                r["name"], r["host"], r["pid"], r["role"], r["epoch"], stamp(r["last_seen"])
+            )
+            for r in rows
+        ]
+
+    def _check_fence(self, conn: Connection, fence: Fence) -> None:
+        """Raise :class:`FencedError` unless ``fence`` holds a live lease, keeping the lease
+        row shared until the commit: a new term cannot start while this claim is in flight,
+        and a frozen client's open transaction is ended by the server after
+        :data:`_FENCED_IDLE_MS`, so it cannot hold the next leader back."""
+        conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {_FENCED_IDLE_MS}".encode())
+        row = conn.execute(
+            "SELECT holder, epoch, coalesce(expires_at > now(), false) AS live FROM leadership"
+            " WHERE id = 1 FOR SHARE"
+        ).fetchone()
+        assert row is not None
+        check_fence(fence, row["holder"], row["epoch"], row["live"], self._location)
+
+    @staticmethod
+    def _read_lease(q: _Queries) -> Lease:
+        row = q.one(
+            "SELECT holder, epoch, expires_at, greatest(extract(epoch FROM expires_at - now()),"
+            " 0)::float AS remaining FROM leadership WHERE id = 1"
+        )
+        assert row is not None
+        expires = row["expires_at"]
+        return Lease(
+            row["holder"],
+            row["epoch"],
+            None if expires is None else stamp(expires),
+            row["remaining"] or 0.0,
+        )
 
     # -- catalog ---------------------------------------------------------------------------
     def applied_pairs(self, ids: Iterable[str] | None = None) -> dict[str, AppliedPair]:

@@ -317,3 +317,49 @@ class RequestClaims:
     unpark_origins: tuple[Origin, ...] = ()
     history: tuple[tuple[str, str], ...] = ()
     file: RequestFileRecord | None = None
+
+
+# -- leadership -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """Who may commit claims and sent-marks: the leader ``holder`` in its term ``epoch``."""
+
+    holder: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The leader lease as the database holds it after a call.
+
+    ``remaining`` is measured by the database's clock (seconds until ``expires_at``, 0 once
+    past), so no node's clock is ever compared with another's. ``taken_from`` is the previous
+    holder when this very call started a new term by taking the lease from another instance.
+    """
+
+    holder: str | None
+    epoch: int
+    expires_at: str | None
+    remaining: float
+    taken_from: str | None = None
+
+    def held_by(self, name: str) -> bool:
+        """Whether ``name`` holds the lease and it has not run out."""
+        return self.holder == name and self.remaining > 0
+
+    @property
+    def fence(self) -> Fence | None:
+        """The fence of this term (None while nobody ever held the lease)."""
+        return None if self.holder is None else Fence(self.holder, self.epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """One ``catalog-sync run`` process of the deployment, as it last reported itself."""
+
+    name: str
+    host: str
+    pid: int
+    role: str
+    epoch: int | None
+    last_seen: str = ""

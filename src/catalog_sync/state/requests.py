@@ -35,7 +35,7 @@ class RequestTables(FulfillmentTables):
         SQLite has one writer: holding the write lock from the first read to the commit is
         what keeps any other claim or ledger write from landing in between.
         """
-        with self.transaction():
+        with self.fenced_transaction():
             claims, result = decide(self)
             intents = [i for r in claims.requests for i in r.intents]
             self.add_intents([*intents, *claims.intents], now)

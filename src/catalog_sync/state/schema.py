@@ -163,6 +163,26 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE event_cursor ADD COLUMN start_at TEXT;
     """,
+    # 7: leadership (one lease row: holder, term and expiry) and the instances of the
+    # deployment, as ``status`` shows them. With SQLite one daemon holds the file's lock and
+    # is always the leader, through the same lease as on PostgreSQL.
+    """
+    CREATE TABLE leadership (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        holder      TEXT,
+        epoch       INTEGER NOT NULL,
+        expires_at  TEXT
+    );
+    INSERT INTO leadership (id, holder, epoch, expires_at) VALUES (1, NULL, 0, NULL);
+    CREATE TABLE instances (
+        name        TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        role        TEXT NOT NULL,
+        epoch       INTEGER,
+        last_seen   TEXT NOT NULL
+    );
+    """,
 )
 
 

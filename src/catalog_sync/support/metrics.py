@@ -85,6 +85,19 @@ class Metrics:
         self.api_rate_limited = Counter(
             "catalog_sync_api_rate_limited", "429 answers met.", registry=r
         )
+        self.leader = Gauge(
+            "catalog_sync_leader", "1 while this instance leads the deployment, else 0.", registry=r
+        )
+        self.leader_epoch = Gauge(
+            "catalog_sync_leader_epoch",
+            "Epoch of this instance's current or last term.",
+            registry=r,
+        )
+        self.failovers = Counter(
+            "catalog_sync_failovers",
+            "Times this instance took the leader lease from another holder.",
+            registry=r,
+        )
 
     def observe_api_call(self, method: str, resource: str, status: int, seconds: float) -> None:
         """Record one API call (the client calls this for every response)."""

@@ -198,6 +198,14 @@ class DaemonSettings:
     ``TimeoutStopSec`` (30 s) still sees a clean exit rather than a kill."""
     metrics_port: int | None = None
     """Off: a port is opened only when an operator asks for one."""
+    lease_seconds: float = 15.0
+    """How long a leader's lease runs without renewal: a standby takes over about this long
+    after the leader died, and a leader that cannot renew stops acting before then. Fifteen
+    seconds, renewed every five, ride out a slow database answer without a needless failover
+    (the value client-go's leader election uses)."""
+    instance_name: str = ""
+    """This process's name in the lease, ``status`` and the User-Agent; empty means
+    ``<hostname>-<pid>``."""
 
 
 @dataclass(frozen=True)
@@ -366,6 +374,19 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Loopback port for /healthz and /metrics.",
+    )
+    lease_seconds: float = Field(
+        default=DaemonSettings.lease_seconds,
+        ge=1,
+        le=3600,
+        description="Leader lease, seconds; renewed every third of it (several instances).",
+    )
+    instance_name: str = Field(
+        default=DaemonSettings.instance_name,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="This instance's name in the lease, status and User-Agent; "
+        "default <hostname>-<pid>.",
     )
     stop_timeout: Seconds = Field(
         default=DaemonSettings.stop_timeout, description="Seconds to finish on SIGTERM."
@@ -603,7 +624,12 @@ class Settings(BaseSettings):
     @property
     def daemon(self) -> DaemonSettings:
         """The ``run`` process."""
-        return DaemonSettings(stop_timeout=self.stop_timeout, metrics_port=self.metrics_port)
+        return DaemonSettings(
+            stop_timeout=self.stop_timeout,
+            metrics_port=self.metrics_port,
+            lease_seconds=self.lease_seconds,
+            instance_name=self.instance_name,
+        )
 
     @property
     def notify(self) -> NotifySettings:
