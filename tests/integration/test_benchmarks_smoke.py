@@ -34,3 +34,19 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
     missing = [figure for figure in FIGURES if figure not in completed.stdout]
     assert not missing, completed.stdout
     assert completed.stdout.count("(target ") == 5
+
+
+def test_failover_benchmark_runs_at_a_tiny_size() -> None:
+    """``python -m benchmarks ha_failover`` with one kill completes and prints both verdicts."""
+    command = ["--kills", "1", "--lease", "2", "--orders", "5"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "ha_failover", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    assert "failover median: " in completed.stdout
+    assert "PostgreSQL events/s: " in completed.stdout
