@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Final
@@ -34,8 +35,10 @@ def _values(path: Path, name: str) -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    """The service's environment, unit then drop-in (a later assignment wins, as in systemd)."""
-    pairs = [v.split("=", 1) for path in (UNIT, DROP_IN) for v in _values(path, "Environment")]
+    """The service's environment, unit then drop-in (a later assignment wins, as in systemd),
+    the host name specifier ``%H`` expanded as systemd does."""
+    lines = [v for path in (UNIT, DROP_IN) for v in _values(path, "Environment")]
+    pairs = [line.replace("%H", socket.gethostname()).split("=", 1) for line in lines]
     return dict(pairs)
 
 
@@ -90,3 +93,8 @@ def test_the_readme_says_how_to_install_a_node() -> None:
     section = README.split("### Several nodes under systemd", 1)[1].split("\n## ", 1)[0]
     assert "systemd/catalog-sync.service.d/postgresql.conf" in section
     assert "/etc/catalog-sync/state-password" in section
+
+
+def test_each_node_is_named_after_its_host(node_env: Path) -> None:
+    """The instance name is the host name: stable across restarts, different on each node."""
+    assert load_settings().daemon.instance_name == socket.gethostname()
