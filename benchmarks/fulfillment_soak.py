@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import httpx
 
@@ -243,13 +243,18 @@ def main() -> None:
         result = run_soak(
             sandbox, Path(folder), cycles=args.cycles, orders=args.orders, seed=args.seed
         )
-    print(
-        f"soak: {result.kills} SIGKILLs, {result.orders} orders, "
-        f"{time.monotonic() - started:.1f} s, {len(result.problems)} problems"
+    seconds = time.monotonic() - started
+    verdict(
+        f"soak: {result.kills} SIGKILLs, {result.orders} orders, {seconds:.1f} s", result.problems
     )
-    for problem in result.problems:
+
+
+def verdict(summary: str, problems: list[str]) -> NoReturn:
+    """Print ``summary`` with the number of problems, each problem, and exit 1 if any."""
+    print(f"{summary}, {len(problems)} problems")
+    for problem in problems:
         print(f"  {problem}")
-    sys.exit(1 if result.problems else 0)
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

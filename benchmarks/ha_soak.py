@@ -32,7 +32,7 @@ from typing import Any, Final
 from tests.postgres_server import PostgresServer, server_binaries
 
 from benchmarks._cluster import Cluster, Node
-from benchmarks.fulfillment_soak import advance, check, place_orders
+from benchmarks.fulfillment_soak import advance, check, place_orders, verdict
 from catalog_sync.demo.testing import wait_until
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
 from catalog_sync.state import open_state
@@ -185,14 +185,12 @@ def main() -> None:
             )
     finally:
         server.stop()
-    print(
+    verdict(
         f"ha soak: 3 nodes, {result.kills} SIGKILLs, {result.freezes} SIGSTOPs past the lease, "
         f"{result.database_restarts} database restart, {result.orders} orders, "
-        f"{time.monotonic() - started:.1f} s, {len(result.problems)} problems"
+        f"{time.monotonic() - started:.1f} s",
+        result.problems,
     )
-    for problem in result.problems:
-        print(f"  {problem}")
-    sys.exit(1 if result.problems else 0)
 
 
 if __name__ == "__main__":
