@@ -34,6 +34,7 @@ from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Origin
 from catalog_sync.state import (
     AppliedPair,
+    CatalogFileRecord,
     EventCursor,
     EventOutcome,
     FencedError,
@@ -827,3 +828,18 @@ def test_instances_are_listed_with_their_roles(store: StateBackend) -> None:
     store.record_instance(InstanceRecord("a", "host-a", 1, "leader", 3))
     listed = [(i.name, i.role, i.epoch, bool(i.last_seen)) for i in store.instances()]
     assert listed == [("a", "leader", 3, True), ("b", "standby", None, True)]
+
+
+def test_catalog_files_remember_what_was_applied(store: StateBackend) -> None:
+    """Applied files keep their size and modification time; a skipped mark is cleared when
+    the file is applied again."""
+    store.record_catalog_files({"a.csv": (10, 5), "b.csv": (20, 6)}, (), NOW)
+    store.record_catalog_files({}, ["a.csv"], LATER)
+    skipped = store.catalog_files()["a.csv"].skipped_at
+    store.record_catalog_files({"a.csv": (11, 7)}, (), LATEST)
+    files = store.catalog_files()
+    assert (skipped, files["a.csv"], files["b.csv"].mtime_ns) == (
+        LATER,
+        CatalogFileRecord("a.csv", 11, 7, LATEST, None),
+        6,
+    )

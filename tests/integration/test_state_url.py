@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from tests.postgres_server import PASSWORD, shared_server
 
 from catalog_sync.cli import main
+from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import AppliedPair, open_state
 
 
@@ -88,3 +89,34 @@ def test_events_plan_says_it_needs_an_sqlite_state(database: str) -> None:
     """``events plan`` works on a scratch copy of an SQLite file: with a URL it says so, exit 2."""
     result = _cli({"CATALOG_SYNC_STATE": database}, "events", "plan")
     assert (result.exit_code, "SQLite state only" in result.output) == (2, True)
+
+
+def _sandbox_env(sandbox: RunningSandbox, database: str) -> dict[str, str]:
+    return {
+        "CATALOG_SYNC_STATE": database,
+        "CATALOG_SYNC_API_BASE": sandbox.base_url,
+        "CATALOG_SYNC_API_KEY": sandbox.api_key,
+    }
+
+
+def test_a_writing_command_is_refused_while_an_instance_leads(
+    sandbox: RunningSandbox, database: str
+) -> None:
+    """``events poll`` on a shared state while node-a holds the lease: exit 1 naming it, and
+    nothing is sent to Digital River."""
+    with open_state(database) as store:
+        store.take_lease("node-a", 60)
+    sandbox.clear_requests()
+    result = _cli(_sandbox_env(sandbox, database), "events", "poll")
+    assert (result.exit_code, "node-a leads the deployment" in result.output) == (1, True)
+    assert sandbox.requests() == []
+
+
+def test_a_writing_command_holds_the_lease_while_it_runs(
+    sandbox: RunningSandbox, database: str
+) -> None:
+    """With no leader, ``events poll`` runs as the lease's holder and releases it at the end."""
+    result = _cli(_sandbox_env(sandbox, database), "events", "poll")
+    with open_state(database) as store:
+        lease = store.lease()
+    assert (result.exit_code, "(events poll)" in str(lease.holder), lease.remaining) == (0, True, 0)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from catalog_sync.catalog.copies import CopyGuard
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.catalog.watcher import CatalogCache
 from catalog_sync.core.plan import PairDrift
@@ -53,6 +54,7 @@ class CatalogRuns:
         self._metrics = metrics
         self._on_finished = on_finished
         self._lock = asyncio.Lock()
+        self._copies = CopyGuard(store, cache)
         self._owed: set[str] = set()
         #: Changed files a failed refresh did not read; they join the next change.
         self._unread: set[Path] = set()
@@ -128,8 +130,9 @@ class CatalogRuns:
     async def _run(self, options: ReconcileOptions) -> ReconcileResult | None:
         """Run once; a run that did not complete owes its scope to the next."""
         try:
-            catalog = await self._cache.merged()
+            catalog = await self._copies.catalog()
             result = await self._reconciler.run(options, catalog=catalog)
+            self._copies.applied()
         except DRError as exc:
             self._aborted(options)
             log.error(  # noqa: TRY400 - an expected outage; the message says all there is

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -79,9 +79,13 @@ class CatalogCache:
         """:meth:`refresh` in a worker thread; the caller must not refresh concurrently."""
         return await asyncio.to_thread(self.refresh, None if paths is None else list(paths))
 
-    async def merged(self) -> Catalog:
+    async def merged(self, exclude: Collection[str] = ()) -> Catalog:
         """:meth:`catalog` in a worker thread."""
-        return await asyncio.to_thread(self.catalog)
+        return await asyncio.to_thread(self.catalog, exclude)
+
+    def signatures(self) -> dict[str, Signature]:
+        """(size, mtime_ns) of every file read, by name (unreadable entries left out)."""
+        return {n: f.signature for n, f in self._files.items() if f.signature is not None}
 
     def refresh(self, paths: Iterable[Path] | None = None) -> set[str]:
         """Re-read ``paths`` (default: the whole folder and every known file) that changed.
@@ -110,9 +114,11 @@ class CatalogCache:
         self._files[name] = _Parsed(path, read.signature, read.catalog)
         return known is None or known.signature != read.signature or known.catalog != read.catalog
 
-    def catalog(self) -> Catalog:
-        """The whole catalog, files merged in path order (the first row of an id wins)."""
-        return merge_catalogs(self._files[name].catalog for name in sorted(self._files))
+    def catalog(self, exclude: Collection[str] = ()) -> Catalog:
+        """The whole catalog, files merged in path order (the first row of an id wins), less
+        the files named in ``exclude``."""
+        names = sorted(set(self._files) - set(exclude))
+        return merge_catalogs(self._files[name].catalog for name in names)
 
 
 def _exists(path: Path) -> bool:

@@ -133,7 +133,7 @@ def reconcile(
         contextlib.nullcontext()
         if dry_run
         else InstanceLock(
-            settings.state, command=" ".join(["reconcile", *flags]), beside_daemon=_RECONCILE_HINT
+            settings, command=" ".join(["reconcile", *flags]), beside_daemon=_RECONCILE_HINT
         )
     )
     with guard:

@@ -138,7 +138,7 @@ def replay(since: datetime, config_file: Path | None) -> None:
             await w.handler.drain()
             return count
 
-    with InstanceLock(settings.state, command="events replay", beside_daemon=_REPLAY_HINT):
+    with InstanceLock(settings, command="events replay", beside_daemon=_REPLAY_HINT):
         count = run_async(body())
     click.echo(f"{count} event(s) replayed")
 
@@ -162,7 +162,7 @@ def poll(loop: bool, config_file: Path | None) -> None:
             return w.store.inbox_counts()
 
     command = "events poll --loop" if loop else "events poll"
-    with InstanceLock(settings.state, command=command, beside_daemon=_POLL_HINT):
+    with InstanceLock(settings, command=command, beside_daemon=_POLL_HINT):
         counts = run_async(body())
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 

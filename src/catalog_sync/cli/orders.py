@@ -346,7 +346,7 @@ def transmit_requests(config_file: Path | None) -> None:
     """One pass: take in settled request files, send every due request (and event) write."""
     setup_logging()
     settings = settings_from(config_file)
-    with InstanceLock(settings.state, command="orders transmit", beside_daemon=_TRANSMIT_HINT):
+    with InstanceLock(settings, command="orders transmit", beside_daemon=_TRANSMIT_HINT):
         result = run_async(_transmit(settings))
     _echo_pass(result)
 
@@ -363,7 +363,7 @@ def _transmit_if_free(settings: Settings, command: str) -> None:
     command: a retry of a command that exited 1 would record a second request.
     """
     try:
-        with InstanceLock(settings.state, command=command):
+        with InstanceLock(settings, command=command):
             result = run_async(_transmit(settings))
     except AlreadyRunningError as exc:
         holder = exc.holder

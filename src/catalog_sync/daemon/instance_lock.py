@@ -7,7 +7,8 @@ reads the same due write, each sends it), so the second one is refused before it
 
 Only an SQLite state has this lock. A PostgreSQL state is shared by design: several daemons
 on it are one deployment, and which of them works is decided by the leader lease in the
-database (:mod:`catalog_sync.daemon.leadership`), so there the lock takes nothing.
+database (:mod:`catalog_sync.daemon.leadership`), so there the daemon's lock takes nothing and
+a one-off command takes the lease instead (:mod:`catalog_sync.daemon.command_lease`).
 
 ``flock`` is released by the kernel when the holder dies, so a crashed process never leaves a
 stale lock behind, unlike a PID file. The file names its holder (pid, then the command on the
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Self
 
-from catalog_sync.state import state_error
+from catalog_sync.daemon.command_lease import CommandLease, LeaseHeldError
+from catalog_sync.state import StateBackend, open_state, state_error
+from catalog_sync.state.backends import HasStatePath
 from catalog_sync.support.files import FILE_MODE, make_private_folder
 
 #: The command recorded by the daemon; any other name is a one-off command.
@@ -93,14 +96,21 @@ class InstanceLock:
     """An exclusive, non-blocking lock on ``<state>.lock`` that records its holder."""
 
     def __init__(
-        self, state: Path | str, *, command: str, beside_daemon: str = DAEMON_DOES_IT
+        self,
+        state: Path | str | HasStatePath,
+        *,
+        command: str,
+        beside_daemon: str = DAEMON_DOES_IT,
     ) -> None:
-        """``state`` is the settings' state: a path is locked, a server URL is not (see the
-        module's docstring). ``command`` names the holder (:data:`DAEMON_COMMAND` for the
-        daemon) in refusals; ``beside_daemon`` is what a refusal suggests when the daemon
-        holds the state."""
-        self.state_path = state if isinstance(state, Path) else None
+        """``state`` is a path, a URL or the settings (which know the URL's password): a path
+        is locked; on a URL a one-off command holds the lease (see the module's docstring).
+        ``command`` names the holder (:data:`DAEMON_COMMAND` for the daemon) in refusals;
+        ``beside_daemon`` is what a refusal suggests when the daemon holds the state."""
+        location = state if isinstance(state, Path | str) else state.state
+        self._target = state
+        self.state_path = location if isinstance(location, Path) else None
         self.path = None if self.state_path is None else lock_path(self.state_path)
+        self._lease: tuple[StateBackend, CommandLease] | None = None
         self.command = command
         self._beside_daemon = beside_daemon
         self._fd: int | None = None
@@ -108,6 +118,8 @@ class InstanceLock:
     def acquire(self) -> None:
         """Take the lock, or raise :class:`AlreadyRunningError` naming the holder."""
         if self.path is None or self.state_path is None:
+            if self.command != DAEMON_COMMAND:
+                self._take_lease()
             return
         fd = self._open(self.path, self.state_path)
         try:
@@ -123,8 +135,32 @@ class InstanceLock:
         os.ftruncate(fd, len(data))
         self._fd = fd
 
+    def _take_lease(self) -> None:
+        """A one-off command on a server's state: hold the leader lease, or be refused."""
+        store = open_state(self._target)
+        lease = CommandLease(store, self.command)
+        try:
+            lease.acquire()
+        except LeaseHeldError as exc:
+            store.close()
+            # A daemon's lease bears its instance name; a command's ends in "(command)".
+            holder = LockHolder(None, exc.holder if exc.holder.endswith(")") else DAEMON_COMMAND)
+            message = f"{self.command} refused: {exc}; {self._beside_daemon}"
+            raise AlreadyRunningError(message, holder) from None
+        except BaseException:
+            store.close()
+            raise
+        self._lease = (store, lease)
+
     def release(self) -> None:
         """Release the lock (also released by the kernel if the process dies)."""
+        if self._lease is not None:
+            store, lease = self._lease
+            self._lease = None
+            try:
+                lease.release()
+            finally:
+                store.close()
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

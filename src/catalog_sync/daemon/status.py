@@ -76,6 +76,9 @@ def _leadership(store: StateBackend) -> dict[str, Any]:
             }
             for i in store.instances()
         ],
+        "catalog_copies_left_out": sorted(
+            name for name, f in store.catalog_files().items() if f.skipped_at is not None
+        ),
     }
 
 
@@ -94,6 +97,10 @@ def _leadership_lines(section: Mapping[str, Any]) -> list[str]:
         f"    {i['name']} on {i['host']} (pid {i['pid']}): {i['role']}, last seen {i['last_seen']}"
         for i in section["instances"]
     )
+    if left_out := section["catalog_copies_left_out"]:
+        lines.append(
+            f"    catalog files left out (the leader's copy is older): {', '.join(left_out)}"
+        )
     return lines
 
 

@@ -27,6 +27,7 @@ from catalog_sync.state.pg_migrate import migrate_to_postgres
 from catalog_sync.state.postgres import public_location
 from catalog_sync.state.records import (
     AppliedPair,
+    CatalogFileRecord,
     EventCursor,
     EventOutcome,
     Fence,
@@ -53,6 +54,7 @@ from catalog_sync.state.store import check_writable, state_error
 __all__ = [
     "POSTGRES_SCHEMES",
     "AppliedPair",
+    "CatalogFileRecord",
     "CatalogState",
     "EventCursor",
     "EventOutcome",

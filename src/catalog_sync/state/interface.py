@@ -27,6 +27,7 @@ from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
 from catalog_sync.state.records import (
     AppliedPair,
+    CatalogFileRecord,
     EventCursor,
     Fence,
     HistoryEntry,
@@ -74,6 +75,17 @@ class CatalogState(Protocol):
 
     def known_physical(self, sku_ids: Iterable[str]) -> dict[str, bool]:
         """Return physical/digital for SKUs reconcile applied (unknown ones left out)."""
+        ...
+
+    def catalog_files(self) -> dict[str, CatalogFileRecord]:
+        """Every catalog file as last applied, by name."""
+        ...
+
+    def record_catalog_files(
+        self, applied: Mapping[str, tuple[int, int]], skipped: Collection[str], now: str
+    ) -> None:
+        """Remember the (size, mtime_ns) of the files just ``applied`` and mark ``skipped``
+        the recorded files whose copy here was older, in one transaction."""
         ...
 
     def start_run(self, kind: str, *, dry_run: bool) -> int:

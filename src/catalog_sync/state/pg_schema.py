@@ -162,5 +162,12 @@ PG_MIGRATIONS: Final[tuple[str, ...]] = (
         epoch       BIGINT,
         last_seen   TIMESTAMPTZ NOT NULL
     );
+    CREATE TABLE catalog_files (
+        name        TEXT PRIMARY KEY,
+        size        BIGINT NOT NULL,
+        mtime_ns    BIGINT NOT NULL,
+        applied_at  TEXT NOT NULL,
+        skipped_at  TEXT
+    );
     """,
 )

@@ -50,6 +50,7 @@ from catalog_sync.state.pg_schema import PG_MIGRATIONS
 from catalog_sync.state.pg_text import text_adapters
 from catalog_sync.state.records import (
     AppliedPair,
+    CatalogFileRecord,
     EventCursor,
     EventOutcome,
     Fence,
@@ -426,6 +427,33 @@ class PostgresState:
                 (list(sku_ids),),
             )
         return {row["id"]: bool(row["physical"]) for row in rows}
+
+    def catalog_files(self) -> dict[str, CatalogFileRecord]:
+        """Every catalog file as last applied, by name."""
+        with self._tx() as q:
+            rows = q.all("SELECT name, size, mtime_ns, applied_at, skipped_at FROM catalog_files")
+        return {
+            r["name"]: CatalogFileRecord(
+                r["name"], r["size"], r["mtime_ns"], r["applied_at"], r["skipped_at"]
+            )
+            for r in rows
+        }
+
+    def record_catalog_files(
+        self, applied: Mapping[str, tuple[int, int]], skipped: Collection[str], now: str
+    ) -> None:
+        """Upsert the applied files (no longer skipped); mark the skipped ones."""
+        with self._tx() as q:
+            q.many(
+                "INSERT INTO catalog_files (name, size, mtime_ns, applied_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET size=excluded.size,"
+                " mtime_ns=excluded.mtime_ns, applied_at=excluded.applied_at, skipped_at=NULL",
+                [(name, size, mtime, now) for name, (size, mtime) in applied.items()],
+            )
+            q.many(
+                "UPDATE catalog_files SET skipped_at = %s WHERE name = %s",
+                [(now, name) for name in skipped],
+            )
 
     def start_run(self, kind: str, *, dry_run: bool) -> int:
         """Record that a run began; returns its id."""

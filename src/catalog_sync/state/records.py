@@ -29,6 +29,18 @@ class AppliedPair:
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogFileRecord:
+    """A catalog file as last applied by a leader: its size and modification time then, and
+    when a leader last skipped its copy of the file as older than that."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    applied_at: str
+    skipped_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One reconcile run as ``status`` shows it."""
 

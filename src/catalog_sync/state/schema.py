@@ -163,9 +163,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE event_cursor ADD COLUMN start_at TEXT;
     """,
-    # 7: leadership (one lease row: holder, term and expiry) and the instances of the
-    # deployment, as ``status`` shows them. With SQLite one daemon holds the file's lock and
-    # is always the leader, through the same lease as on PostgreSQL.
+    # 7: leadership (one lease row: holder, term and expiry), the instances of the
+    # deployment, as ``status`` shows them, and each catalog file as last applied (so a
+    # node's older copy of a file is never applied over a newer one). With SQLite one daemon
+    # holds the file's lock and is always the leader, through the same lease as PostgreSQL.
     """
     CREATE TABLE leadership (
         id          INTEGER PRIMARY KEY CHECK (id = 1),
@@ -181,6 +182,13 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         role        TEXT NOT NULL,
         epoch       INTEGER,
         last_seen   TEXT NOT NULL
+    );
+    CREATE TABLE catalog_files (
+        name        TEXT PRIMARY KEY,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        applied_at  TEXT NOT NULL,
+        skipped_at  TEXT
     );
     """,
 )

@@ -18,14 +18,14 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
 
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
-from catalog_sync.state.records import AppliedPair, RunRecord
+from catalog_sync.state.records import AppliedPair, CatalogFileRecord, RunRecord
 from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.rows import applied_pair, flag, run_record
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
@@ -253,6 +253,29 @@ class StateStore(RequestTables, FulfillmentTables):
         return int(self._db.execute("SELECT count(*) FROM pairs").fetchone()[0])
 
     # -- runs ------------------------------------------------------------------------------
+    def catalog_files(self) -> dict[str, CatalogFileRecord]:
+        """Every catalog file as last applied, by name."""
+        rows = self._db.execute(
+            "SELECT name, size, mtime_ns, applied_at, skipped_at FROM catalog_files"
+        )
+        return {row["name"]: CatalogFileRecord(*row) for row in rows}
+
+    def record_catalog_files(
+        self, applied: Mapping[str, tuple[int, int]], skipped: Collection[str], now: str
+    ) -> None:
+        """Upsert the applied files (no longer skipped); mark the skipped ones."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO catalog_files (name, size, mtime_ns, applied_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET size=excluded.size,"
+                " mtime_ns=excluded.mtime_ns, applied_at=excluded.applied_at, skipped_at=NULL",
+                ((name, size, mtime, now) for name, (size, mtime) in applied.items()),
+            )
+            self._db.executemany(
+                "UPDATE catalog_files SET skipped_at = ? WHERE name = ?",
+                ((now, name) for name in skipped),
+            )
+
     def start_run(self, kind: str, *, dry_run: bool) -> int:
         """Record that a run began; returns its id."""
         with self.transaction():
