@@ -38,7 +38,7 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
 
 def test_failover_benchmark_runs_at_a_tiny_size() -> None:
     """``python -m benchmarks ha_failover`` with one kill completes and prints both verdicts."""
-    command = ["--kills", "1", "--lease", "2", "--orders", "5"]
+    command = ["--kills", "1", "--lease", "2", "--orders", "5", "--rounds", "1"]
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "ha_failover", *command],
         cwd=ROOT,
