@@ -2,9 +2,9 @@
 
 A benchmark is any public module of this package with a ``main()``; ``NAME`` is its module
 name or an unambiguous prefix of it (``catalog`` runs ``catalog_reconcile``). Options after
-the name go to that benchmark, which reads them from ``sys.argv`` like any script. The soak
-(``fulfillment_soak``, minutes of SIGKILLs) is left out of "all" and runs only when named:
-``python -m benchmarks soak``.
+the name go to that benchmark, which reads them from ``sys.argv`` like any script. The soaks
+(``fulfillment_soak``, ``ha_soak``: minutes of SIGKILLs) are left out of "all" and run only when
+named: ``python -m benchmarks soak``, ``python -m benchmarks ha-soak``.
 
 Every benchmark prints its targets as :class:`~benchmarks._common.Check` lines (figure,
 baseline measured in the same run, target, PASS or FAIL). Run together (``make bench``), every
@@ -25,7 +25,7 @@ from benchmarks._common import Check, checks_made
 
 _PACKAGE = "benchmarks"
 #: Benchmarks that only run when named (by alias or module name): too long for ``make bench``.
-ON_REQUEST = {"soak": "fulfillment_soak"}
+ON_REQUEST = {"soak": "fulfillment_soak", "ha-soak": "ha_soak"}
 
 
 def available() -> list[str]:

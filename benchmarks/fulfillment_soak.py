@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import httpx
 
@@ -102,9 +102,25 @@ def run_soak(
     """Run the scenario against a reset sandbox; returns the invariants that failed."""
     rng = random.Random(seed)
     state = folder / "soak.db"
+    placed = place_orders(sandbox, rng, orders)
+    progress = dict.fromkeys((o["id"] for o in placed), 0)
+    sandbox.set_faults(**FAULTS, seed=seed)
+    result = SoakResult(cycles, orders)
+    for _ in range(cycles):
+        _run_for(_start(sandbox, state), sandbox, rng.randint(1, 40))
+        result.kills += 1
+        advance(sandbox, state, placed, progress)
+    sandbox.clear_faults()
+    _finish(sandbox, state, placed, progress)
+    result.problems = check(sandbox, state, placed)
+    return result
+
+
+def place_orders(sandbox: RunningSandbox, rng: random.Random, orders: int) -> list[dict[str, Any]]:
+    """The soak's product and ``orders`` orders of two lines each (3-5 and 1-2 units)."""
     with sandbox.api() as api:
         create_pair(api, PRODUCT)
-    placed = [
+    return [
         sandbox.create_order(
             items=[
                 {"skuId": PRODUCT, "quantity": rng.randint(3, 5)},
@@ -113,24 +129,17 @@ def run_soak(
         )
         for _ in range(orders)
     ]
-    progress = dict.fromkeys((o["id"] for o in placed), 0)
-    sandbox.set_faults(**FAULTS, seed=seed)
-    result = SoakResult(cycles, orders)
-    for _ in range(cycles):
-        _run_for(_start(sandbox, state), sandbox, rng.randint(1, 40))
-        result.kills += 1
-        _advance(sandbox, state, placed, progress)
-    sandbox.clear_faults()
-    _finish(sandbox, state, placed, progress)
-    result.problems = check(sandbox, state, placed)
-    return result
 
 
-def _advance(
-    sandbox: RunningSandbox, state: Path, placed: list[dict[str, Any]], progress: dict[str, int]
+def advance(
+    sandbox: RunningSandbox,
+    state: Path | str,
+    placed: list[dict[str, Any]],
+    progress: dict[str, int],
 ) -> None:
-    """Move each order whose fulfillment order we know one step along the fulfiller's path."""
-    if not state.exists():
+    """Move each order whose fulfillment order we know one step along the fulfiller's path:
+    ship one unit, cancel one, ship the rest (one move per call)."""
+    if isinstance(state, Path) and not state.exists():
         return
     with open_state(state) as store:
         known = store.orders_by_id(progress)
@@ -151,7 +160,7 @@ def _finish(
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            _advance(sandbox, state, placed, progress)
+            advance(sandbox, state, placed, progress)
             with open_state(state) as store:
                 states = {o.state for o in store.orders_by_id(progress).values()}
                 idle = store.inbox_counts()["received"] == 0
@@ -167,7 +176,7 @@ def _finish(
         proc.wait(timeout=30)
 
 
-def check(sandbox: RunningSandbox, state: Path, placed: list[dict[str, Any]]) -> list[str]:
+def check(sandbox: RunningSandbox, state: Path | str, placed: list[dict[str, Any]]) -> list[str]:
     """Every invariant of the fulfillment ledger, asserted at the sandbox; returns what failed."""
     problems: list[str] = []
     with sandbox.api() as api, open_state(state) as store:
@@ -234,13 +243,18 @@ def main() -> None:
         result = run_soak(
             sandbox, Path(folder), cycles=args.cycles, orders=args.orders, seed=args.seed
         )
-    print(
-        f"soak: {result.kills} SIGKILLs, {result.orders} orders, "
-        f"{time.monotonic() - started:.1f} s, {len(result.problems)} problems"
+    seconds = time.monotonic() - started
+    verdict(
+        f"soak: {result.kills} SIGKILLs, {result.orders} orders, {seconds:.1f} s", result.problems
     )
-    for problem in result.problems:
+
+
+def verdict(summary: str, problems: list[str]) -> NoReturn:
+    """Print ``summary`` with the number of problems, each problem, and exit 1 if any."""
+    print(f"{summary}, {len(problems)} problems")
+    for problem in problems:
         print(f"  {problem}")
-    sys.exit(1 if result.problems else 0)
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

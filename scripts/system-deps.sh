@@ -2,7 +2,8 @@
 # System packages `make test` needs besides Python: a headless Chromium, which the report tests
 # use to check that every row of an HTML report really renders in a browser, and the PostgreSQL
 # server binaries, from which tests/postgres_server.py starts a throwaway cluster for the tests
-# of the PostgreSQL state backend.
+# of the PostgreSQL state backend, and promtool (Debian's prometheus package), with which
+# tests/unit/test_ops.py checks and unit-tests the alerting rules of ops/.
 #
 # Installs what is missing with apt-get when we are root (a fresh CI machine), quietly;
 # otherwise it only says why it did not. It never fails the build itself: outside CI those tests
@@ -26,12 +27,15 @@ fi
 if ! has_postgres; then
     missing="$missing postgresql"
 fi
+if ! command -v promtool >/dev/null 2>&1; then
+    missing="$missing prometheus"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: missing:$missing; as root: apt-get install -y$missing" >&2
     exit 0
 fi
-echo "system-deps: installing$missing with apt-get (for the report and PostgreSQL tests)" >&2
+echo "system-deps: installing$missing with apt-get (for the report, PostgreSQL and ops tests)" >&2
 log=$(mktemp)
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086 # one word per package

@@ -1,18 +1,53 @@
-"""Shared fixtures: one sandbox for the whole session, emptied before each test that uses it."""
+"""Shared fixtures: one sandbox for the whole session, emptied before each test that uses it;
+the state location of a test on the backend ``--state-backend`` chooses (both for ``state_heavy``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import httpx
 import pytest
+from tests.contract.state_backend_helpers import BACKENDS, StateLocation
 from tests.postgres_server import stop_shared_server
 
 from catalog_sync.sandbox.testing import RunningSandbox, start_sandbox
 
 SandboxFactory = Callable[..., AbstractContextManager[RunningSandbox]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--state-backend``: the backend of the tests that take ``state_location``."""
+    parser.addoption(
+        "--state-backend",
+        choices=sorted(BACKENDS),
+        default="sqlite",
+        help="state backend of the integration tests that exercise state (state_heavy tests "
+        "run on every backend whatever this says)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A ``state_heavy`` test that takes the state location runs once per backend."""
+    heavy = metafunc.definition.get_closest_marker("state_heavy") is not None
+    if heavy and "state_backend" in metafunc.fixturenames:
+        metafunc.parametrize("state_backend", sorted(BACKENDS), indirect=True)
+
+
+@pytest.fixture
+def state_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this test: its parameter (``state_heavy``) or ``--state-backend``."""
+    chosen: str = getattr(request, "param", None) or request.config.getoption("--state-backend")
+    return chosen
+
+
+@pytest.fixture
+def state_location(state_backend: str, tmp_path: Path) -> StateLocation:
+    """A fresh, empty state on the test's backend: a file under ``tmp_path`` or a new database."""
+    return BACKENDS[state_backend](tmp_path)
 
 
 @pytest.fixture

@@ -128,6 +128,12 @@ class PostgresServer:
             admin.execute(f"CREATE DATABASE {name}".encode())
         return self.url(name)
 
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: sessions are cut, committed data stays), as an
+        operator's restart or a failover of the database would; same port and data."""
+        log = self._data / "server.log"
+        self._run("pg_ctl", "-D", str(self._data), "-l", str(log), "-m", "fast", "-w", "restart")
+
     def stop(self) -> None:
         """Stop the server (fast: the data is thrown away) and remove its folder."""
         if self._data.exists():

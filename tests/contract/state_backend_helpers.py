@@ -26,8 +26,10 @@ from catalog_sync.state import (
     StateBackend,
 )
 
+#: Where a state is: an SQLite path or a PostgreSQL URL (what ``open_state`` takes).
+StateLocation = Path | str
 #: Backend name -> a fresh, empty location under the test's temporary folder.
-BACKENDS: Final[Mapping[str, Callable[[Path], Path | str]]] = {
+BACKENDS: Final[Mapping[str, Callable[[Path], StateLocation]]] = {
     "sqlite": lambda folder: folder / "state.db",
     "postgresql": new_postgres_database,
 }

@@ -16,6 +16,7 @@ from catalog_sync.fulfillment.handler import FulfillmentHandler
 from catalog_sync.fulfillment.poller import EventPoller
 from catalog_sync.sandbox.testing import RunningSandbox, create_pair
 from catalog_sync.state import StateBackend, open_state
+from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import JsonlSink, Notifier
 from catalog_sync.support.settings import Settings
 
@@ -23,12 +24,15 @@ PHYSICAL = "w-1"
 DIGITAL = "d-1"
 
 
-def edge_settings(sandbox: RunningSandbox, folder: Path, **extra: Any) -> Settings:
-    """Settings pointing at the sandbox, state and notifications under ``folder``."""
+def edge_settings(
+    sandbox: RunningSandbox, folder: Path, state: Path | str | None = None, **extra: Any
+) -> Settings:
+    """Settings pointing at the sandbox, notifications under ``folder``, the state at ``state``
+    (the ``state_location`` fixture: either backend) or in ``folder``."""
     return Settings(
         api_key=sandbox.api_key,
         api_base=sandbox.base_url,
-        state=folder / "state.db",
+        state=folder / "state.db" if state is None else state,
         rate_limit=2000,
         poll_interval=0.2,
         notify_jsonl=folder / "notify.jsonl",
@@ -64,14 +68,14 @@ class Edge:
 
 
 @asynccontextmanager
-async def edge(settings: Settings) -> AsyncIterator[Edge]:
-    """The edge of ``settings``; handler retries are fast for tests."""
+async def edge(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Edge]:
+    """The edge of ``settings`` (exporting to ``metrics`` if given); handler retries are fast."""
     notifier = Notifier([JsonlSink(settings.notify.jsonl or Path("notify.jsonl"))])
     fast = replace(settings.fulfillment, retry_base=0.01)
     with open_state(settings) as store:
         async with DigitalRiverClient.from_settings(settings.api) as client:
             client.retry = RetryPolicy(attempts=6, initial_backoff=0.01, max_backoff=0.05)
-            handler = FulfillmentHandler(fast, client, store, notifier)
+            handler = FulfillmentHandler(fast, client, store, notifier, metrics=metrics)
             poller = EventPoller(settings.events, client, store, notifier, on_new=handler.wake.set)
             yield Edge(store, poller, handler)
 

@@ -59,3 +59,19 @@ def test_daemon_benchmark_quick_prints_every_figure() -> None:
     ):
         assert figure in completed.stdout, completed.stdout
     assert completed.stdout.count("(target ") == 4
+
+
+def test_failover_benchmark_runs_at_a_tiny_size() -> None:
+    """``python -m benchmarks ha_failover`` with one kill completes and prints both verdicts."""
+    command = ["--kills", "1", "--lease", "2", "--orders", "5", "--rounds", "1"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "ha_failover", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    assert "failover median: " in completed.stdout
+    assert "PostgreSQL events/s: " in completed.stdout

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.contract.state_backend_helpers import StateLocation
 
 from catalog_sync.cli import main
 from catalog_sync.sandbox.testing import RunningSandbox
@@ -16,15 +17,15 @@ GOOD = "P-1,Tent,4323.310_A,EAR99,6306.22.9030,VN,RL2,trailcraft\n"
 
 
 @pytest.fixture
-def env(tmp_path: Path, sandbox: RunningSandbox) -> dict[str, str]:
-    """Settings pointing at the sandbox and at folders under ``tmp_path``."""
+def env(tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox) -> dict[str, str]:
+    """Settings pointing at the sandbox, folders under ``tmp_path``, the test's state backend."""
     (tmp_path / "catalogs").mkdir()
     return {
         "CATALOG_SYNC_API_BASE": sandbox.base_url,
         "CATALOG_SYNC_API_KEY": sandbox.api_key,
         "CATALOG_SYNC_RATE_LIMIT": "1000",
         "CATALOG_SYNC_CATALOGS": str(tmp_path / "catalogs"),
-        "CATALOG_SYNC_STATE": str(tmp_path / "state.db"),
+        "CATALOG_SYNC_STATE": str(state_location),
         "CATALOG_SYNC_REPORTS": str(tmp_path / "reports"),
     }
 

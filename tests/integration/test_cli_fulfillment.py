@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     DIGITAL,
     PHYSICAL,
@@ -28,13 +29,13 @@ DEADLINE = 30.0
 
 
 @pytest.fixture
-def env(tmp_path: Path, sandbox: RunningSandbox) -> dict[str, str]:
-    """Settings pointing at the sandbox, state under ``tmp_path``."""
+def env(tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox) -> dict[str, str]:
+    """Settings pointing at the sandbox, the state on the test's backend."""
     return {
         "CATALOG_SYNC_API_BASE": sandbox.base_url,
         "CATALOG_SYNC_API_KEY": sandbox.api_key,
         "CATALOG_SYNC_RATE_LIMIT": "1000",
-        "CATALOG_SYNC_STATE": str(tmp_path / "state.db"),
+        "CATALOG_SYNC_STATE": str(state_location),
         "CATALOG_SYNC_REPORTS": str(tmp_path / "reports"),
         "CATALOG_SYNC_POLL_INTERVAL": "0.1",
     }
@@ -50,7 +51,7 @@ def poll_until(env: dict[str, str], done: Callable[[StateBackend], bool]) -> Non
     deadline = time.monotonic() + DEADLINE
     while True:
         assert invoke(env, "events", "poll").exit_code == 0
-        with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+        with open_state(env["CATALOG_SYNC_STATE"]) as store:
             if done(store):
                 return
         assert time.monotonic() < deadline, "events poll did not reach the expected state"
@@ -86,7 +87,7 @@ def flow(sandbox: RunningSandbox, env: dict[str, str]) -> Flow:
         return bool(known and known.lines[0].fo_item_id)
 
     poll_until(env, fo_known)
-    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(env["CATALOG_SYNC_STATE"]) as store:
         fo_id = store.order(order_id).fulfillment_order_id  # type: ignore[union-attr]
     assert fo_id is not None
     ship = f"/_sandbox/fulfillment-orders/{fo_id}/ship"
@@ -109,7 +110,7 @@ def test_orders_list_shows_units_per_order(flow: Flow, env: dict[str, str]) -> N
 
 def test_orders_list_filters_by_state(flow: Flow, env: dict[str, str]) -> None:
     """``--state`` keeps only orders in that state."""
-    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(env["CATALOG_SYNC_STATE"]) as store:
         state = store.order(flow.order_id).state  # type: ignore[union-attr]
     assert flow.order_id in invoke(env, "orders", "list", "--state", state).output
     assert invoke(env, "orders", "list", "--state", "no-such-state").output == ""
@@ -176,7 +177,7 @@ def test_an_unparseable_event_is_listed_as_dead(
 
 def _kill(env: dict[str, str], *event_ids: str) -> None:
     """Make handled events dead letters, as exhausted retries would."""
-    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(env["CATALOG_SYNC_STATE"]) as store:
         events = [EventOutcome(i, "dead", "gave up", attempted=False) for i in event_ids]
         store.commit_ledger(LedgerWrites(events=events), now_stamp())
 
@@ -231,7 +232,7 @@ def _event_waiting_since(env: dict[str, str], days: float) -> None:
     """An event received but still unhandled, created ``days`` ago."""
     created = stamp(utc_clock() - timedelta(days=days))
     event = InboxEvent("evt-old", "order.complete", created, {"id": "evt-old"})
-    with open_state(Path(env["CATALOG_SYNC_STATE"])) as store:
+    with open_state(env["CATALOG_SYNC_STATE"]) as store:
         store.store_events([event], created)
 
 

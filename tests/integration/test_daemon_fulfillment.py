@@ -6,6 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
+
 from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import open_state
@@ -21,15 +24,16 @@ def _fulfillments(sandbox: RunningSandbox, order_id: str) -> list[dict[str, Any]
     return data
 
 
-def _pairs_tracked(state: Path) -> int:
-    if not state.exists():
+def _pairs_tracked(state: StateLocation) -> int:
+    if isinstance(state, Path) and not state.exists():
         return 0
     with open_state(state) as store:
         return store.count_pairs()
 
 
+@pytest.mark.state_heavy
 def test_daemon_creates_fulfillment_order_and_captures_shipment(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """An accepted order gets its fulfillment order, and a shipment is captured, by the daemon."""
     shutil.copytree(CATALOGS, tmp_path / "catalogs")
@@ -37,9 +41,9 @@ def test_daemon_creates_fulfillment_order_and_captures_shipment(
         base_url=sandbox.base_url,
         api_key=sandbox.api_key,
         workdir=tmp_path,
-        extra={"CATALOG_SYNC_POLL_INTERVAL": "0.2"},
+        extra={"CATALOG_SYNC_POLL_INTERVAL": "0.2", "CATALOG_SYNC_STATE": str(state_location)},
     )
-    state = tmp_path / "state" / "catalog-sync.db"
+    state = state_location
     with DaemonProcess(env, tmp_path / "daemon.log") as daemon:
         wait_until(
             lambda: _pairs_tracked(state) == 47,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     PHYSICAL,
     admin_post,
@@ -16,6 +18,8 @@ from tests.integration.fulfillment_helpers import (
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.state import InboxEvent
 from catalog_sync.support.settings import FulfillmentSettings
+
+pytestmark = pytest.mark.state_heavy
 
 
 def test_the_sandbox_appends_a_raw_event_as_sent(sandbox: RunningSandbox) -> None:
@@ -30,13 +34,13 @@ def test_the_sandbox_appends_a_raw_event_as_sent(sandbox: RunningSandbox) -> Non
 
 
 async def test_a_malformed_event_is_a_dead_letter_and_later_events_are_handled(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """The bad event is kept with its payload and error; the order after it is handled."""
     make_catalog(sandbox)
     admin_post(sandbox, "/_sandbox/events", {"id": "bad", "type": "order.accepted", "data": 5})
     order = sandbox.create_order(items=[{"skuId": PHYSICAL, "quantity": 1}])
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: e.store.order(order["id"]) is not None)
         bad = e.store.inbox_event("bad")
         notices = e.store.notifications()
@@ -47,12 +51,12 @@ async def test_a_malformed_event_is_a_dead_letter_and_later_events_are_handled(
 
 
 async def test_a_live_event_is_refused_with_a_test_key(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A live-mode event among test ones is a dead letter and a mode-mismatch notice."""
     event = {"id": "live-1", "type": "order.complete", "liveMode": True, "data": {"object": {}}}
     admin_post(sandbox, "/_sandbox/events", event)
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: e.store.inbox_event("live-1") is not None)
         row = e.store.inbox_event("live-1")
         kinds = [n.kind for n in e.store.notifications()]
@@ -72,14 +76,16 @@ STUCK = {
 
 
 async def test_a_lower_max_attempts_dead_letters_the_next_failure(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Reconfigured from 1000 tries to 2, an event already tried fails for good at its next try.
 
     Under 1000 tries with doubling waits it would stay due for days, not reach ``dead`` here.
     """
     admin_post(sandbox, "/_sandbox/events", STUCK)
-    async with edge(edge_settings(sandbox, tmp_path, handler_max_attempts=1000)) as e:
+    async with edge(
+        edge_settings(sandbox, tmp_path, state_location, handler_max_attempts=1000)
+    ) as e:
 
         def stuck() -> InboxEvent:
             row = e.store.inbox_event("stuck-1")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     DIGITAL,
     PHYSICAL,
@@ -19,9 +21,11 @@ from tests.integration.fulfillment_helpers import (
 
 from catalog_sync.sandbox.testing import RunningSandbox
 
+pytestmark = pytest.mark.state_heavy
+
 
 async def test_fulfillment_order_carries_only_physical_lines(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """An accepted order with physical and digital lines gets one FO of the physical ones."""
     make_catalog(sandbox)
@@ -29,7 +33,7 @@ async def test_fulfillment_order_carries_only_physical_lines(
         items=[{"skuId": PHYSICAL, "quantity": 3}, {"skuId": DIGITAL, "quantity": 1}]
     )
     physical_line = order["items"][0]["id"]
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id))
         await e.settle(lambda: e.store.inbox_counts()["received"] == 0)
     created = posts(sandbox, "/fulfillment-orders")
@@ -43,13 +47,13 @@ async def test_fulfillment_order_carries_only_physical_lines(
 
 
 async def test_two_shipments_capture_exactly_what_shipped(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A partial shipment then the rest capture the shipped quantities, with tracking."""
     make_catalog(sandbox)
     order = sandbox.create_order(items=[{"skuId": PHYSICAL, "quantity": 3}])
     line = order["items"][0]["id"]
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id))
         fo_id = e.store.order(order["id"]).fulfillment_order_id  # type: ignore[union-attr]
         first = admin_post(
@@ -71,13 +75,13 @@ async def test_two_shipments_capture_exactly_what_shipped(
 
 
 async def test_fulfiller_cancel_cancels_exactly_its_quantity(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A partial cancellation by the fulfiller cancels that quantity; the rest is captured."""
     make_catalog(sandbox)
     order = sandbox.create_order(items=[{"skuId": PHYSICAL, "quantity": 4}])
     line = order["items"][0]["id"]
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id))
         fo_id = e.store.order(order["id"]).fulfillment_order_id  # type: ignore[union-attr]
         cancel = {"items": [{"itemId": line, "quantity": 1}]}
@@ -93,7 +97,7 @@ async def test_fulfiller_cancel_cancels_exactly_its_quantity(
 
 
 async def test_digital_line_fulfilled_elsewhere_lets_order_complete(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """With the digital line fulfilled by the merchant, the mixed order reaches complete."""
     make_catalog(sandbox)
@@ -101,7 +105,7 @@ async def test_digital_line_fulfilled_elsewhere_lets_order_complete(
         items=[{"skuId": PHYSICAL, "quantity": 2}, {"skuId": DIGITAL, "quantity": 1}]
     )
     digital = order["items"][1]["id"]
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         await e.settle(lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id))
         fo_id = e.store.order(order["id"]).fulfillment_order_id  # type: ignore[union-attr]
         with sandbox.api() as api:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     PHYSICAL,
     admin_post,
@@ -16,9 +18,11 @@ from tests.integration.fulfillment_helpers import (
 
 from catalog_sync.sandbox.testing import RunningSandbox
 
+pytestmark = pytest.mark.state_heavy
+
 
 async def test_lost_answers_leave_one_fulfillment_order_and_one_capture(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Every write applied then unanswered: each is read back, found, and sent only once."""
     make_catalog(sandbox)
@@ -26,7 +30,7 @@ async def test_lost_answers_leave_one_fulfillment_order_and_one_capture(
     sandbox.clear_requests()
     sandbox.set_faults(after_commit=1)
     try:
-        async with edge(edge_settings(sandbox, tmp_path)) as e:
+        async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
             await e.settle(
                 lambda: bool((o := e.store.order(order["id"])) and o.fulfillment_order_id)
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     DIGITAL,
     PHYSICAL,
@@ -29,13 +30,13 @@ def invoke(env: dict[str, str], *args: str) -> Result:
 
 
 @pytest.fixture
-def env(tmp_path: Path, sandbox: RunningSandbox) -> dict[str, str]:
-    """Settings pointing at the sandbox and at folders under ``tmp_path``."""
+def env(tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox) -> dict[str, str]:
+    """Settings pointing at the sandbox, folders under ``tmp_path``, the test's state backend."""
     return {
         "CATALOG_SYNC_API_BASE": sandbox.base_url,
         "CATALOG_SYNC_API_KEY": sandbox.api_key,
         "CATALOG_SYNC_RATE_LIMIT": "1000",
-        "CATALOG_SYNC_STATE": str(tmp_path / "state.db"),
+        "CATALOG_SYNC_STATE": str(state_location),
         "CATALOG_SYNC_REPORTS": str(tmp_path / "reports"),
         "CATALOG_SYNC_REQUESTS": str(tmp_path / "requests"),
         "CATALOG_SYNC_RETRY_INITIAL_BACKOFF": "0.01",
@@ -44,12 +45,14 @@ def env(tmp_path: Path, sandbox: RunningSandbox) -> dict[str, str]:
 
 
 @pytest.fixture
-def order(sandbox: RunningSandbox, tmp_path: Path) -> tuple[str, str, str]:
+def order(
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
+) -> tuple[str, str, str]:
     """A recorded order with a physical line and a digital line of 3: (order, phys, dig)."""
     make_catalog(sandbox)
 
     async def record() -> tuple[str, str, str]:
-        async with edge(edge_settings(sandbox, tmp_path)) as e:
+        async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
             items = [{"skuId": PHYSICAL, "quantity": 1}, {"skuId": DIGITAL, "quantity": 3}]
             order_id = await recorded_order(e, sandbox, items)
             physical, digital = line_ids(e, order_id)

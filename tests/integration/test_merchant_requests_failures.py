@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     DIGITAL,
     Edge,
@@ -20,6 +22,8 @@ from catalog_sync.requests.log import retry_order
 from catalog_sync.sandbox.testing import RunningSandbox
 from catalog_sync.support.clock import stamp, utc_clock
 from catalog_sync.support.settings import Settings
+
+pytestmark = pytest.mark.state_heavy
 
 
 async def _transmit_until(e: Edge, settings: Settings, status: str, within: float = 20.0) -> None:
@@ -41,10 +45,10 @@ async def _digital_order(e: Edge, sandbox: RunningSandbox, quantity: int = 2) ->
 
 
 async def test_a_500_then_success_goes_reprocess_then_completed(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A retryable failure is counted (Reprocess, attempts 1), then the retry completes it."""
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await _digital_order(e, sandbox)
         ask(e, order_id, "fulfill")
@@ -59,10 +63,10 @@ async def test_a_500_then_success_goes_reprocess_then_completed(
 
 
 async def test_a_permanent_400_fails_with_the_message_then_retry_completes(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A 400 is Failed with the API's message; ``orders retry`` re-claims and completes it."""
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await _digital_order(e, sandbox)
         ask(e, order_id, "cancel")
@@ -82,10 +86,10 @@ async def test_a_permanent_400_fails_with_the_message_then_retry_completes(
 
 
 async def test_retries_exhausted_fail_then_retry_completes(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """After handler_max_attempts 500s the line is Failed; a retry makes it due again."""
-    settings = edge_settings(sandbox, tmp_path, handler_max_attempts=2)
+    settings = edge_settings(sandbox, tmp_path, state_location, handler_max_attempts=2)
     async with edge(settings) as e:
         order_id = await _digital_order(e, sandbox)
         ask(e, order_id, "fulfill")
@@ -100,10 +104,10 @@ async def test_retries_exhausted_fail_then_retry_completes(
 
 
 async def test_a_lost_answer_is_read_back_never_sent_twice(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """The write lands but its answer is lost: the next pass reads it back, DR holds it once."""
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await _digital_order(e, sandbox, quantity=3)
         ask(e, order_id, "fulfill")

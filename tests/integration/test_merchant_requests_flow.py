@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.contract.state_backend_helpers import StateLocation
 from tests.integration.fulfillment_helpers import (
     DIGITAL,
     PHYSICAL,
@@ -29,13 +30,15 @@ from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import open_quantity
 from catalog_sync.sandbox.testing import RunningSandbox
 
+pytestmark = pytest.mark.state_heavy
+
 
 async def test_order_level_fulfil_of_a_digital_order(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Every digital line is fulfilled in full; the request and the order become Completed."""
     make_catalog(sandbox)
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 3}])
         ask(e, order_id, "fulfill")
@@ -46,10 +49,12 @@ async def test_order_level_fulfil_of_a_digital_order(
     assert line_totals(dr_fulfillments(sandbox, order_id)) == {line: (3, 0)}
 
 
-async def test_order_level_cancel_of_a_mixed_order(sandbox: RunningSandbox, tmp_path: Path) -> None:
+async def test_order_level_cancel_of_a_mixed_order(
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
+) -> None:
     """The physical line goes to the fulfiller, the digital one straight to /fulfillments."""
     make_catalog(sandbox)
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(
             e, sandbox, [{"skuId": PHYSICAL, "quantity": 2}, {"skuId": DIGITAL, "quantity": 1}]
@@ -65,11 +70,11 @@ async def test_order_level_cancel_of_a_mixed_order(sandbox: RunningSandbox, tmp_
 
 
 async def test_digital_line_split_fulfilled_cancelled_and_rest_later(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Of 5 units: 2 fulfilled, 1 cancelled, then the 2 left fulfilled by an order request."""
     make_catalog(sandbox)
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 5}])
         (line,) = line_ids(e, order_id)
@@ -85,12 +90,12 @@ async def test_digital_line_split_fulfilled_cancelled_and_rest_later(
 
 
 async def test_rejected_cancellation_shows_and_units_are_open_again(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """The fulfiller rejects: the log says so and the line's units are open again."""
     make_catalog(sandbox)
     admin_post(sandbox, "/_sandbox/fulfiller", {"cancellations": "reject"})
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": PHYSICAL, "quantity": 2}])
         ask(e, order_id, "cancel")
@@ -111,11 +116,11 @@ async def test_rejected_cancellation_shows_and_units_are_open_again(
 
 
 async def test_fulfilling_a_physical_line_is_refused(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """A physical line is captured when it ships: the request is refused, nothing recorded."""
     make_catalog(sandbox)
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": PHYSICAL, "quantity": 1}])
         (line,) = line_ids(e, order_id)
         with pytest.raises(RequestRefusedError, match="captured when Digital River ships it"):
@@ -124,11 +129,11 @@ async def test_fulfilling_a_physical_line_is_refused(
 
 
 async def test_over_quantity_is_refused_and_nothing_recorded(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Asking more than is open names the open count and records no request or intent."""
     make_catalog(sandbox)
-    async with edge(edge_settings(sandbox, tmp_path)) as e:
+    async with edge(edge_settings(sandbox, tmp_path, state_location)) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": DIGITAL, "quantity": 2}])
         (line,) = line_ids(e, order_id)
         before = e.store.ledger(order_id)
@@ -138,11 +143,11 @@ async def test_over_quantity_is_refused_and_nothing_recorded(
 
 
 async def test_request_on_an_order_partly_shipped_via_events(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """After 1 of 3 shipped and captured, a line cancel takes exactly the 2 left."""
     make_catalog(sandbox)
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": PHYSICAL, "quantity": 3}])
         (line,) = line_ids(e, order_id)
@@ -158,11 +163,11 @@ async def test_request_on_an_order_partly_shipped_via_events(
 
 
 async def test_events_and_requests_never_exceed_the_line(
-    sandbox: RunningSandbox, tmp_path: Path
+    sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
     """Units shipped before the fulfiller sees a cancel are captured, never also cancelled."""
     make_catalog(sandbox)
-    settings = edge_settings(sandbox, tmp_path)
+    settings = edge_settings(sandbox, tmp_path, state_location)
     async with edge(settings) as e:
         order_id = await recorded_order(e, sandbox, [{"skuId": PHYSICAL, "quantity": 2}])
         (line,) = line_ids(e, order_id)

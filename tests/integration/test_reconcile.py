@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from tests.contract.state_backend_helpers import StateLocation
 
 from catalog_sync.catalog import reconcile
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
@@ -94,13 +95,15 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Harness]:
-    """Yield a :class:`Harness` on ``tmp_path``."""
+async def harness(
+    tmp_path: Path, sandbox: RunningSandbox, state: StateLocation
+) -> AsyncIterator[Harness]:
+    """Yield a :class:`Harness` on ``tmp_path``, its state at ``state`` (either backend)."""
     (tmp_path / "catalogs").mkdir()
     client = DigitalRiverClient(
         base_url=sandbox.base_url, api_key=SecretStr(sandbox.api_key), rate_limit=1000
     )
-    with open_state(tmp_path / "state.db") as store:
+    with open_state(state) as store:
         async with client:
             reconciler = Reconciler(
                 client, store, catalogs=tmp_path / "catalogs", reports=tmp_path / "reports"
@@ -108,9 +111,11 @@ async def harness(tmp_path: Path, sandbox: RunningSandbox) -> AsyncIterator[Harn
             yield Harness(tmp_path, reconciler, sandbox, store)
 
 
-async def test_first_run_creates_every_pair(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_first_run_creates_every_pair(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """Physical rows become a SKU and an item with the same id; digital rows a SKU alone."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2"), digital_row("D-1")])
         result = await h.run()
         assert result.report.summary.created == 3
@@ -124,9 +129,11 @@ async def test_first_run_creates_every_pair(tmp_path: Path, sandbox: RunningSand
         assert h.remote("inventory-items", "D-1") is None
 
 
-async def test_unchanged_rerun_makes_no_call(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_unchanged_rerun_makes_no_call(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """A second run with the same catalog sends no request at all."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), digital_row("D-1")])
         await h.run()
         result = await h.run()
@@ -135,10 +142,10 @@ async def test_unchanged_rerun_makes_no_call(tmp_path: Path, sandbox: RunningSan
 
 
 async def test_shared_attribute_change_writes_both_sides(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """A new HS code is one PUT of the SKU and one update of the item, nothing else."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2")])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row("P-1", hsCode="8471.41.0150"), row("P-2")])
@@ -149,9 +156,11 @@ async def test_shared_attribute_change_writes_both_sides(
         assert item["hsCode"] == "8471.41.0150"
 
 
-async def test_sku_only_change_writes_the_sku_only(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_sku_only_change_writes_the_sku_only(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """A new name changes the SKU; the inventory item is not written."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row("P-1", name="Renamed")])
@@ -160,10 +169,10 @@ async def test_sku_only_change_writes_the_sku_only(tmp_path: Path, sandbox: Runn
 
 
 async def test_oversell_change_writes_the_item_only(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """allowOversell lives on the item: only the item is updated, with only that field."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row("P-1", allowOversell="yes")])
@@ -173,9 +182,11 @@ async def test_oversell_change_writes_the_item_only(
         assert update["body"] == {"allowOversell": True}
 
 
-async def test_audit_fixes_sku_drift(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_audit_fixes_sku_drift(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """A SKU changed behind our back is found by --audit and put back, as drift."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2")])
         await h.run()
         sandbox.admin.post("/_sandbox/skus/P-2/drift", json={"countryOfOrigin": "CN"})
@@ -189,9 +200,11 @@ async def test_audit_fixes_sku_drift(tmp_path: Path, sandbox: RunningSandbox) ->
         assert sku["countryOfOrigin"] == "US"
 
 
-async def test_audit_fixes_item_drift(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_audit_fixes_item_drift(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """An item whose shared attribute disagrees with its SKU is repaired on the item alone."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         await h.run()
         sandbox.admin.post("/_sandbox/inventory-items/P-1/drift", json={"eccn": "5A992.c"})
@@ -200,9 +213,11 @@ async def test_audit_fixes_item_drift(tmp_path: Path, sandbox: RunningSandbox) -
         assert [c.drift for c in result.report.changes] == [True]
 
 
-async def test_prune_refuses_an_emptied_catalog(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_prune_refuses_an_emptied_catalog(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """Removing every catalog file and pruning deletes nothing."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row(f"P-{i}") for i in range(5)])
         await h.run()
         (h.catalogs / "a.csv").unlink()
@@ -212,9 +227,11 @@ async def test_prune_refuses_an_emptied_catalog(tmp_path: Path, sandbox: Running
         assert h.remote("skus", "P-0") is not None
 
 
-async def test_prune_refuses_a_truncated_catalog(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_prune_refuses_a_truncated_catalog(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """A catalog that lost half its rows is not allowed to delete them (10% guard)."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row(f"P-{i}") for i in range(10)])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row(f"P-{i}") for i in range(5)])
@@ -223,9 +240,11 @@ async def test_prune_refuses_a_truncated_catalog(tmp_path: Path, sandbox: Runnin
         assert {o.outcome for o in result.report.orphans} == {"refused"}
 
 
-async def test_prune_deletes_within_the_guard(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_prune_deletes_within_the_guard(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """One orphan among twenty pairs (5%) is deleted on both sides under --prune."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row(f"P-{i:02}") for i in range(20)])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row(f"P-{i:02}") for i in range(19)])
@@ -239,10 +258,10 @@ async def test_prune_deletes_within_the_guard(tmp_path: Path, sandbox: RunningSa
 
 
 async def test_orphans_are_only_reported_without_prune(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """Without --prune a removed row is listed as an orphan and left in place."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2")])
         await h.run()
         write_csv(h.catalogs / "a.csv", [row("P-1")])
@@ -252,10 +271,10 @@ async def test_orphans_are_only_reported_without_prune(
 
 
 async def test_invalid_rows_are_reported_and_the_rest_apply(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """A bad country names file:line and field; the good rows are still created."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         path = h.catalogs / "a.csv"
         write_csv(path, [row("P-1"), row("P-2", countryOfOrigin="USA"), row("P-3")])
         result = await h.run()
@@ -266,9 +285,11 @@ async def test_invalid_rows_are_reported_and_the_rest_apply(
         assert h.remote("skus", "P-2") is None
 
 
-async def test_unparseable_file_deletes_nothing(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_unparseable_file_deletes_nothing(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """A half-written JSON file protects its pairs: no delete, no write, even under --prune."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         (h.catalogs / "b.json").write_text(json.dumps([row("J-1"), row("J-2")]))
         await h.run()
@@ -280,10 +301,10 @@ async def test_unparseable_file_deletes_nothing(tmp_path: Path, sandbox: Running
 
 
 async def test_failed_write_is_reported_and_retried_next_run(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
 ) -> None:
     """An item the API refuses is reported with its error; once fixed, the next run applies."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2", partNumber="")])
         first = await h.run()
         [failure] = first.report.failures
@@ -295,9 +316,11 @@ async def test_failed_write_is_reported_and_retried_next_run(
         assert h.remote("inventory-items", "P-2") is not None
 
 
-async def test_report_files_are_written(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_report_files_are_written(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """Each run writes JSON and HTML and points latest.* at them."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         result = await h.run()
         assert result.report_path is not None
@@ -306,9 +329,11 @@ async def test_report_files_are_written(tmp_path: Path, sandbox: RunningSandbox)
         assert (h.reports / "latest.html").read_text().startswith("<!doctype html>")
 
 
-async def test_dry_run_writes_nothing(tmp_path: Path, sandbox: RunningSandbox) -> None:
+async def test_dry_run_writes_nothing(
+    tmp_path: Path, state_location: StateLocation, sandbox: RunningSandbox
+) -> None:
     """--dry-run plans and reports but sends no write."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1")])
         result = await h.run(dry_run=True)
         assert h.writes() == []

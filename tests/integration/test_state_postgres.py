@@ -5,6 +5,7 @@ Over a real server (tests/postgres_server.py) and, for the command, a real SQLit
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,7 @@ from catalog_sync.state import (
     open_state,
 )
 from catalog_sync.state.pg_schema import PG_MIGRATIONS
+from catalog_sync.state.schema import MIGRATIONS
 
 
 @pytest.fixture
@@ -218,3 +220,58 @@ def test_migrate_without_a_source_state_fails(tmp_path: Path, database: str) -> 
     """No SQLite state at the configured path: a clear failure, not an empty copy."""
     result = _migrate(tmp_path, database)
     assert (result.exit_code, "does not exist" in result.output) == (1, True)
+
+
+def _older_sqlite_state(path: Path) -> None:
+    """An SQLite state as the release before the newest schema left it, one event stored."""
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:-1]:
+        db.executescript(script)
+    db.execute(
+        "INSERT INTO inbox (id, type, created_time, payload, status, received_at)"
+        " VALUES ('e1', 'order.accepted', ?, '{}', 'handled', ?)",
+        (NOW, NOW),
+    )
+    db.execute(f"PRAGMA user_version={len(MIGRATIONS) - 1}")
+    db.commit()
+    db.close()
+
+
+def test_migrate_leaves_the_source_byte_identical(tmp_path: Path, database: str) -> None:
+    """The SQLite source is only read: the file is the same bytes after the copy."""
+    _sqlite_state(tmp_path / "state.db")
+    before = (tmp_path / "state.db").read_bytes()
+    result = _migrate(tmp_path, database)
+    assert (result.exit_code, (tmp_path / "state.db").read_bytes() == before) == (0, True)
+
+
+def test_migrate_copies_an_older_source_without_upgrading_it(tmp_path: Path, database: str) -> None:
+    """An older schema is migrated in a copy: the target has the rows, the source is untouched."""
+    _older_sqlite_state(tmp_path / "state.db")
+    before = (tmp_path / "state.db").read_bytes()
+    result = _migrate(tmp_path, database)
+    with open_state(database) as target:
+        copied = [e.id for e in target.inbox_events()]
+    assert (result.exit_code, copied, (tmp_path / "state.db").read_bytes() == before) == (
+        0,
+        ["e1"],
+        True,
+    )
+
+
+def test_migrate_refuses_a_source_newer_than_the_code(tmp_path: Path, database: str) -> None:
+    """A source from a newer catalog-sync: exit 1 saying so, nothing copied, source untouched."""
+    _sqlite_state(tmp_path / "state.db")
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    db.close()
+    before = (tmp_path / "state.db").read_bytes()
+    result = _migrate(tmp_path, database)
+    with open_state(database) as target:
+        orders = target.list_orders()
+    assert (result.exit_code, "newer than this catalog-sync" in result.output, orders) == (
+        1,
+        True,
+        [],
+    )
+    assert (tmp_path / "state.db").read_bytes() == before

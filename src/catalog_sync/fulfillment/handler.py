@@ -540,6 +540,9 @@ class FulfillmentHandler:
             self._store.commit_ledger(writes, stamp(done_at))
         finally:
             self._busy.difference_update(order_ids)
+        if self._metrics is not None:
+            for entry, outcome in pairs:
+                self._metrics.fulfillment_writes.labels(entry.intent.kind, _label(outcome)).inc()
         await self._send_notices(writes.notices)
 
     async def _fulfillment_orders_of(self, order_ids: Sequence[str]) -> dict[str, list[Obj]]:
@@ -683,6 +686,13 @@ def _as_outcome(result: _Outcome | BaseException) -> _Outcome:
         _log.error("fulfillment.write_crashed", error=repr(result))
         return _Retry(f"unexpected error: {result!r}")
     return result
+
+
+def _label(outcome: _Outcome) -> str:
+    """The ``outcome`` label of ``catalog_sync_fulfillment_writes`` for one write."""
+    if isinstance(outcome, _Settled):
+        return "landed"
+    return "refused" if isinstance(outcome, _Failed) else "failed"
 
 
 def _describe(intent: Intent) -> str:

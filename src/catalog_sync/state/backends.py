@@ -8,16 +8,15 @@ the location alone: a path or ``sqlite:///`` URL is the embedded SQLite backend,
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, Protocol
 
 from catalog_sync.state.interface import StateBackend
 from catalog_sync.state.postgres import PostgresState
-from catalog_sync.state.store import StateStore
+from catalog_sync.state.store import StateStore, read_only_copy, refuse_newer
 
 #: URL scheme of the embedded backend (a plain path means the same).
 SQLITE_SCHEME: Final = "sqlite"
@@ -87,8 +86,6 @@ def scratch_copy(target: HasStatePath | Path) -> Iterator[StateBackend]:
     with tempfile.TemporaryDirectory(prefix="catalog-sync-scratch-") as folder:
         copy = Path(folder) / "state.db"
         if location.exists():
-            source = sqlite3.connect(f"{location.resolve().as_uri()}?mode=ro", uri=True)
-            with closing(source), closing(sqlite3.connect(copy)) as into:
-                source.backup(into)
+            refuse_newer(location, read_only_copy(location, copy))
         with open_state(copy) as store:
             yield store

@@ -9,12 +9,13 @@ row counts against the source: a target is either the full copy or left as it wa
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Final
 
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.postgres import PostgresState, TableRows
-from catalog_sync.state.store import StateStore, state_error
+from catalog_sync.state.store import StateStore, read_only_copy, refuse_newer, state_error
 
 #: Every table of the state, parents before the tables referring to them.
 STATE_TABLES: Final = (
@@ -34,25 +35,29 @@ STATE_TABLES: Final = (
 
 
 def read_sqlite_tables(source: Path) -> list[TableRows]:
-    """Every row of every table of the SQLite state at ``source``, migrated to the newest schema."""
+    """Every row of every table of the SQLite state at ``source``, in the newest schema.
+
+    The source is never written: it is copied through a read-only connection and an older
+    schema is migrated in the copy. A source newer than this catalog-sync is refused.
+    """
     if not source.is_file():
         raise StateError(source, "does not exist", "check the state setting (the SQLite source)")
-    StateStore(source).close()  # migrates an older database before it is read
-    try:
-        db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise state_error(source, exc, "read it") from exc
-    try:
-        tables = []
-        for table in STATE_TABLES:
-            columns = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
-            listed = ", ".join(columns)
-            rows = db.execute(f"SELECT {listed} FROM {table} ORDER BY rowid").fetchall()  # noqa: S608
-            tables.append(TableRows(table, columns, rows))
-    except sqlite3.Error as exc:
-        raise state_error(source, exc, "read it") from exc
-    finally:
-        db.close()
+    with tempfile.TemporaryDirectory(prefix="catalog-sync-migrate-") as folder:
+        copy = Path(folder) / "state.db"
+        refuse_newer(source, read_only_copy(source, copy))
+        StateStore(copy).close()  # migrates the copy of an older source
+        db = sqlite3.connect(copy)
+        try:
+            tables = []
+            for table in STATE_TABLES:
+                columns = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+                listed = ", ".join(columns)
+                rows = db.execute(f"SELECT {listed} FROM {table} ORDER BY rowid").fetchall()  # noqa: S608
+                tables.append(TableRows(table, columns, rows))
+        except sqlite3.Error as exc:
+            raise state_error(source, exc, "read it") from exc
+        finally:
+            db.close()
     return tables
 
 

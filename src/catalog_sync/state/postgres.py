@@ -47,6 +47,7 @@ from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import LedgerReader
 from catalog_sync.state.leadership import check_fence, instance_row, next_term
 from catalog_sync.state.pg_schema import PG_MIGRATIONS
+from catalog_sync.state.pg_text import text_adapters
 from catalog_sync.state.records import (
     AppliedPair,
     CatalogFileRecord,
@@ -147,7 +148,7 @@ class PostgresState:
         for secret in (given, password):
             if isinstance(secret, str) and secret:
                 logs.register_secret(secret)
-        extra: dict[str, Any] = {"row_factory": dict_row}
+        extra: dict[str, Any] = {"row_factory": dict_row, "context": text_adapters()}
         if password is not None and given is None:
             extra["password"] = password
         self._pool: ConnectionPool[Connection] = ConnectionPool(

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -166,12 +166,7 @@ class StateStore(RequestTables, FulfillmentTables):
     # -- infrastructure --------------------------------------------------------------------
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise StateError(
-                self.path,
-                f"has schema {version}, newer than this catalog-sync knows ({len(MIGRATIONS)})",
-                "upgrade catalog-sync",
-            )
+        refuse_newer(self.path, version)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 if self.schema_version >= number:
@@ -326,6 +321,31 @@ def check_writable(path: Path) -> None:
             f"its folder {path.parent} is read-only (or immutable)",
             _ADVICE["SQLITE_READONLY"],
         )
+
+
+def refuse_newer(path: Path, version: int) -> None:
+    """Raise :class:`StateError` if schema ``version`` of ``path`` is newer than the code's."""
+    if version > len(MIGRATIONS):
+        raise StateError(
+            path,
+            f"has schema {version}, newer than this catalog-sync knows ({len(MIGRATIONS)})",
+            "upgrade catalog-sync",
+        )
+
+
+def read_only_copy(source: Path, copy: Path) -> int:
+    """Copy the SQLite database ``source`` to ``copy`` without writing to it; its schema version.
+
+    A read-only connection and SQLite's backup API: a daemon writing beside it is undisturbed
+    and the source is never created, migrated or changed.
+    """
+    try:
+        db = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        with closing(db), closing(sqlite3.connect(copy)) as into:
+            db.backup(into)
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise state_error(source, exc, "read it") from exc
 
 
 def _prepare(path: Path) -> None:

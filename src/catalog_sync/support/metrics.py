@@ -68,6 +68,13 @@ class Metrics:
         self.dead_letters = Gauge(
             "catalog_sync_dead_letters", "Events kept as dead letters.", registry=r
         )
+        self.fulfillment_writes = Counter(
+            "catalog_sync_fulfillment_writes",
+            "Fulfillment writes tried, by kind (capture, cancel_charge, ...) and outcome (landed,"
+            " refused by Digital River, failed: retried or parked).",
+            ["kind", "outcome"],
+            registry=r,
+        )
         self.api_latency = Histogram(
             "catalog_sync_api_latency_seconds",
             "Latency of Digital River API calls.",
