@@ -142,6 +142,15 @@ def test_last_run_is_the_newest_finished(store: StateBackend) -> None:
     assert (last.id, last.counts, last.report_path) == (first, {"created": 3}, "r1.json")
 
 
+def test_last_run_of_kinds_skips_other_kinds(store: StateBackend) -> None:
+    """Asked for some kinds, last_run passes over a newer run of another kind."""
+    for kind in ("audit", "orders-audit"):
+        run = store.start_run(kind, dry_run=False)
+        store.finish_run(run, counts={}, failures=0, report_path=None)
+    picked = [store.last_run(kinds) for kinds in (["reconcile", "audit"], ["orders-audit"], [])]
+    assert [None if r is None else r.kind for r in picked] == ["audit", "orders-audit", None]
+
+
 def test_applied_pairs_and_runs_survive_reopen(open_backend: OpenBackend) -> None:
     """What was recorded is there after the process reopens the state."""
     with open_backend() as store:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
@@ -32,6 +32,8 @@ _REPORT_DEPTH: Final = json_values.MAX_DEPTH + 6
 ChangeAction = Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
 ChangeStatus = Literal["applied", "planned", "failed"]
 RunKind = Literal["reconcile", "audit", "watch"]
+#: The kinds of the catalog's runs (the state's runs hold the orders audit's too).
+RECONCILE_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 OrphanOutcome = Literal["reported", "deleted", "refused", "failed"]
 
 

@@ -84,8 +84,8 @@ class CatalogState(Protocol):
         """Record a run's outcome."""
         ...
 
-    def last_run(self) -> RunRecord | None:
-        """Return the newest finished run, if any."""
+    def last_run(self, kinds: Collection[str] | None = None) -> RunRecord | None:
+        """Return the newest finished run (of one of ``kinds``, when given), if any."""
         ...
 
 

@@ -355,10 +355,14 @@ class PostgresState:
                 (now_stamp(), json.dumps(dict(counts)), failures, report_path, run_id),
             )
 
-    def last_run(self) -> RunRecord | None:
-        """Return the newest finished run, if any."""
+    def last_run(self, kinds: Collection[str] | None = None) -> RunRecord | None:
+        """Return the newest finished run (of one of ``kinds``, when given), if any."""
         with self._tx() as q:
-            row = q.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+            row = q.one(
+                "SELECT * FROM runs WHERE finished_at IS NOT NULL"
+                " AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY id DESC LIMIT 1",
+                (None if kinds is None else list(kinds),) * 2,
+            )
         return None if row is None else run_record(row)
 
     # -- orders audit findings -------------------------------------------------------------

@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -287,10 +287,14 @@ class StateStore(RequestTables, FulfillmentTables):
                 (now_stamp(), json.dumps(dict(counts)), failures, report_path, run_id),
             )
 
-    def last_run(self) -> RunRecord | None:
-        """Return the newest finished run, if any."""
+    def last_run(self, kinds: Collection[str] | None = None) -> RunRecord | None:
+        """Return the newest finished run (of one of ``kinds``, when given), if any."""
+        wanted = [] if kinds is None else list(kinds)
+        where = "" if kinds is None else f" AND kind IN ({', '.join('?' * len(wanted))})"
         row = self._db.execute(
-            "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            f"SELECT * FROM runs WHERE finished_at IS NOT NULL{where}"  # noqa: S608
+            " ORDER BY id DESC LIMIT 1",
+            wanted,
         ).fetchone()
         return None if row is None else run_record(row)
 

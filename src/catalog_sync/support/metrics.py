@@ -68,6 +68,12 @@ class Metrics:
         self.dead_letters = Gauge(
             "catalog_sync_dead_letters", "Events kept as dead letters.", registry=r
         )
+        self.orders_audit_findings = Gauge(
+            "catalog_sync_orders_audit_findings",
+            "Findings the last orders audit left unrepaired, by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.api_latency = Histogram(
             "catalog_sync_api_latency_seconds",
             "Latency of Digital River API calls.",
