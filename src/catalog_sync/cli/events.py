@@ -59,6 +59,8 @@ class _Wired:
     store: StateBackend
     poller: EventPoller
     handler: FulfillmentHandler
+    client: DigitalRiverClient
+    notifier: Notifier
 
 
 @asynccontextmanager
@@ -69,7 +71,7 @@ async def wired(settings: Settings) -> AsyncIterator[_Wired]:
         async with DigitalRiverClient.from_settings(settings.api) as client:
             poller, handler = fulfillment_services(settings, client, store, notifier)
             try:
-                yield _Wired(store, poller, handler)
+                yield _Wired(store, poller, handler, client, notifier)
             finally:
                 await notifier.aclose()
 
@@ -169,15 +171,16 @@ def poll(loop: bool, config_file: Path | None) -> None:
 
 #: ``events plan``'s exit status when at least one write would be sent (0 when none would).
 EXIT_WOULD_MOVE: Final = 2
+#: The accepted forms of a ``--since`` time.
+SINCE_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 #: How many due inbox events the plan reads at most: far beyond one handler tick.
 _PLAN_LIMIT: Final = 100_000
-_SINCE_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
 
 @events.command("plan")
 @click.option(
     "--since",
-    type=click.DateTime(formats=_SINCE_FORMATS),
+    type=click.DateTime(formats=SINCE_FORMATS),
     default=None,
     help="Plan the events the API lists after this time (UTC unless an offset is given); "
     "without it, the events the daemon would handle next from the inbox.",
