@@ -60,6 +60,17 @@ class Placed:
         """Poll and handle until nothing is due."""
         asyncio.run(_handle_all(self.settings))
 
+    def ship_unseen(self, units: int) -> dict[str, Any]:
+        """The fulfiller ships ``units`` of the line; the event vanishes before it is read."""
+        shipment = admin_post(
+            self.sandbox,
+            f"/_sandbox/fulfillment-orders/{self.fo_id}/ship",
+            {"items": [{"itemId": self.line, "quantity": units}]},
+        )
+        self.vanish("fulfillment_order.shipped", shipment["id"])
+        self.handle()
+        return shipment
+
     def vanish(self, kind: str, object_id: str) -> None:
         gone = admin_post(
             self.sandbox, "/_sandbox/events/vanish", {"type": kind, "objectId": object_id}
@@ -115,13 +126,7 @@ def test_a_shipment_whose_event_vanished_is_captured_once(
     placed: Placed, sandbox: RunningSandbox
 ) -> None:
     """The shipment is captured by the audit, exactly once at DR, and a second audit is clean."""
-    shipment = admin_post(
-        sandbox,
-        f"/_sandbox/fulfillment-orders/{placed.fo_id}/ship",
-        {"items": [{"itemId": placed.line, "quantity": 2}]},
-    )
-    placed.vanish("fulfillment_order.shipped", shipment["id"])
-    placed.handle()
+    shipment = placed.ship_unseen(2)
     first = placed.audit()
     captures = [f for f in dr_fulfillments(sandbox, placed.order_id) if f.get("shipmentId")]
     second = placed.audit()
@@ -132,13 +137,7 @@ def test_a_shipment_whose_event_vanished_is_captured_once(
 
 def test_a_dry_run_reports_and_sends_nothing(placed: Placed, sandbox: RunningSandbox) -> None:
     """--dry-run finds the uncaptured shipment, exits 2, and no capture reaches DR."""
-    shipment = admin_post(
-        sandbox,
-        f"/_sandbox/fulfillment-orders/{placed.fo_id}/ship",
-        {"items": [{"itemId": placed.line, "quantity": 1}]},
-    )
-    placed.vanish("fulfillment_order.shipped", shipment["id"])
-    placed.handle()
+    placed.ship_unseen(1)
     sandbox.clear_requests()
     code, document = placed.audit("--dry-run")
     assert (code, kinds(document), posts(sandbox, "/fulfillments")) == (

@@ -25,7 +25,7 @@ from catalog_sync.cli.common import (
     settings_from,
     setup_logging,
 )
-from catalog_sync.cli.events import SINCE_FORMATS, wired
+from catalog_sync.cli.events import as_utc, since_option, wired
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY
@@ -419,13 +419,7 @@ _AUDIT_HINT = (
 
 
 @orders.command("audit")
-@click.option(
-    "--since",
-    type=click.DateTime(formats=SINCE_FORMATS),
-    default=None,
-    help="Orders created after this time (UTC unless an offset is given); "
-    "default: the last orders_audit_days.",
-)
+@since_option("Audit the orders created (default: in the last orders_audit_days)")
 @click.option("--order", "order_ids", multiple=True, help="Only this order (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Only report: repair nothing.")
 @click.option("--json", "as_json", is_flag=True, help="The findings as one JSON document.")
@@ -445,7 +439,7 @@ def audit(
     """
     setup_logging()
     settings = settings_from(config_file)
-    moment = since if since is None or since.tzinfo else since.replace(tzinfo=utc_clock().tzinfo)
+    moment = as_utc(since)
 
     async def body() -> AuditResult:
         async with wired(settings) as w:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from catalog_sync.core.money_plan import line_amount, unit_prices
 from catalog_sync.core.orders import (
@@ -43,15 +43,7 @@ FindingKind = Literal[
     "ledger_mismatch",
 ]
 #: Every finding kind, in the order reports list them.
-FINDING_KINDS: Final[tuple[FindingKind, ...]] = (
-    "uncaptured_shipment",
-    "over_captured",
-    "over_settled",
-    "uncancelled_charge",
-    "missing_fulfillment_order",
-    "order_not_complete",
-    "ledger_mismatch",
-)
+FINDING_KINDS: Final[tuple[FindingKind, ...]] = get_args(FindingKind)
 #: The kinds a repair may exist for (whether one does depends on our ledger: see each check).
 REPAIRABLE_KINDS: Final[frozenset[FindingKind]] = frozenset(
     {"uncaptured_shipment", "uncancelled_charge", "missing_fulfillment_order"}
