@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,11 @@ from tests.integration.fulfillment_helpers import (
 )
 
 from catalog_sync.cli import main
+from catalog_sync.dr import DigitalRiverClient
+from catalog_sync.fulfillment.orders_audit import OrdersAudit
 from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.support.metrics import Metrics
+from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import Settings
 
 
@@ -267,3 +271,38 @@ def test_the_findings_are_kept_in_the_state(placed: Placed, sandbox: RunningSand
             return [f.kind for f in found if f.run_id == document["run_id"]]
 
     assert asyncio.run(stored()) == ["over_captured", "ledger_mismatch"]
+
+
+def test_the_findings_gauge_counts_what_is_left_by_kind(
+    placed: Placed, sandbox: RunningSandbox
+) -> None:
+    """After an audit, the gauge shows each kind left for a person, and 0 for the others."""
+    admin_post(
+        sandbox,
+        f"/_sandbox/orders/{placed.order_id}/fulfillments",
+        {"items": [{"itemId": placed.line, "quantity": 1}]},
+    )
+    placed.handle()
+
+    async def audited() -> Metrics:
+        metrics = Metrics()
+        settings = replace(placed.settings.orders_audit, grace=0.0)
+        async with (
+            edge(placed.settings) as e,
+            DigitalRiverClient.from_settings(placed.settings.api) as client,
+        ):
+            auditor = OrdersAudit(settings, client, e.store, e.handler, Notifier(), metrics=metrics)
+            await auditor.audit()
+        return metrics
+
+    text = asyncio.run(audited()).render().decode()
+    gauge = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("catalog_sync_orders_audit_findings{")
+    }
+    assert (gauge["over_captured"], gauge["ledger_mismatch"], gauge["uncaptured_shipment"]) == (
+        1.0,
+        1.0,
+        0.0,
+    )
