@@ -306,3 +306,19 @@ def test_the_findings_gauge_counts_what_is_left_by_kind(
         1.0,
         0.0,
     )
+
+
+def test_an_audit_of_one_order_leaves_the_others_alone(
+    placed: Placed, sandbox: RunningSandbox
+) -> None:
+    """--order audits that order only: another order's missing fulfillment order is not found."""
+    other = sandbox.create_order(items=[{"skuId": PHYSICAL, "quantity": 1}])
+    placed.vanish("order.accepted", other["id"])
+    code, document = placed.audit("--order", placed.order_id)
+    assert (code, document["orders"], document["findings"]) == (0, 1, [])
+
+
+def test_an_audit_since_a_later_time_reads_no_order(placed: Placed) -> None:
+    """--since after every order was placed: nothing to audit."""
+    code, document = placed.audit("--since", "2999-01-01")
+    assert (code, document["orders"]) == (0, 0)
