@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+from catalog_sync.core.orders import MalformedEventError
 from catalog_sync.core.orders_audit import FINDING_KINDS, DrRecords, Finding, audit_order
 from catalog_sync.dr import DigitalRiverClient, DRError, NotFound
 from catalog_sync.dr.client import id_chunks
@@ -142,7 +143,7 @@ class OrdersAudit:
         start = since or now - timedelta(days=self._settings.days)
         run_id = self._store.start_run(RUN_KIND, dry_run=dry_run)
         try:
-            audited, findings = await self._find(start, order_ids, now)
+            audited, findings, unreadable = await self._find(start, order_ids, now)
             repaired = set() if dry_run else await self._repair(findings, now)
         except BaseException:
             self._store.finish_run(run_id, counts={}, failures=1, report_path=None)
@@ -150,7 +151,9 @@ class OrdersAudit:
         records = tuple(_record(run_id, f, stamp(now), repaired) for f in findings)
         self._store.record_audit_findings(run_id, records)
         result = AuditResult(run_id, audited, records, dry_run)
-        self._store.finish_run(run_id, counts=result.counts(), failures=0, report_path=None)
+        self._store.finish_run(
+            run_id, counts=result.counts(), failures=unreadable, report_path=None
+        )
         await self._notify(result.remaining, now)
         self._observe(result)
         self._last = result
@@ -158,8 +161,9 @@ class OrdersAudit:
 
     async def _find(
         self, start: datetime, order_ids: Sequence[str] | None, now: datetime
-    ) -> tuple[int, list[Finding]]:
-        """How many orders were audited, and their findings."""
+    ) -> tuple[int, list[Finding], int]:
+        """How many orders were audited, their findings, and how many orders DR's records could
+        not be read for (skipped, logged, counted as the run's failures)."""
         orders = await self._orders(start, order_ids)
         first = min((o.created_time for o in orders if o.created_time), default=start)
         since = min(first, start)
@@ -181,23 +185,32 @@ class OrdersAudit:
         physical = await self._handler.physical_of(
             {i.sku_id for o in orders for i in o.items if i.sku_id}
         )
+        by_order = (
+            _grouped(fulfillments, "orderId"),
+            _grouped(shipments, "fulfillmentOrderUpstreamId"),
+        )
         findings: list[Finding] = []
+        unreadable = 0
         for order in orders:
             records = DrRecords(
                 order.model_dump(mode="json", by_alias=True, exclude_none=True),
                 fos.get(order.id, []),
-                [f for f in fulfillments if f.get("orderId") == order.id],
-                [s for s in shipments if s.get("fulfillmentOrderUpstreamId") == order.id],
+                by_order[0].get(order.id, []),
+                by_order[1].get(order.id, []),
             )
-            findings += audit_order(
-                records,
-                ours.get(order.id),
-                [e.intent for e in ledgers.get(order.id, [])],
-                physical_of=physical,
-                grace=timedelta(seconds=self._settings.grace),
-                now=now,
-            )
-        return len(orders), findings
+            try:
+                findings += audit_order(
+                    records,
+                    ours.get(order.id),
+                    [e.intent for e in ledgers.get(order.id, [])],
+                    physical_of=physical,
+                    grace=timedelta(seconds=self._settings.grace),
+                    now=now,
+                )
+            except MalformedEventError as exc:
+                unreadable += 1
+                _log.warning("orders_audit.unreadable", order=order.id, error=str(exc))
+        return len(orders), findings, unreadable
 
     async def _orders(self, start: datetime, order_ids: Sequence[str] | None) -> list[DrOrder]:
         """DR's orders to audit, without those placed before the start point."""
@@ -253,6 +266,14 @@ class OrdersAudit:
         left = Counter(f.kind for f in result.remaining)
         for kind in FINDING_KINDS:
             self._metrics.orders_audit_findings.labels(kind).set(left[kind])
+
+
+def _grouped(objs: Iterable[Obj], key: str) -> dict[str, list[Obj]]:
+    """The objects by the value of ``key`` (an order id), in their order."""
+    groups: dict[str, list[Obj]] = {}
+    for obj in objs:
+        groups.setdefault(str(obj.get(key)), []).append(obj)
+    return groups
 
 
 def _record(run_id: int, finding: Finding, found_at: str, repaired: set[str]) -> AuditFindingRecord:
