@@ -185,18 +185,16 @@ class OrdersAudit:
         physical = await self._handler.physical_of(
             {i.sku_id for o in orders for i in o.items if i.sku_id}
         )
-        by_order = (
-            _grouped(fulfillments, "orderId"),
-            _grouped(shipments, "fulfillmentOrderUpstreamId"),
-        )
+        fulfillments_of = _grouped(fulfillments, "orderId")
+        shipments_of = _grouped(shipments, "fulfillmentOrderUpstreamId")
         findings: list[Finding] = []
         unreadable = 0
         for order in orders:
             records = DrRecords(
                 order.model_dump(mode="json", by_alias=True, exclude_none=True),
                 fos.get(order.id, []),
-                by_order[0].get(order.id, []),
-                by_order[1].get(order.id, []),
+                fulfillments_of.get(order.id, []),
+                shipments_of.get(order.id, []),
             )
             try:
                 findings += audit_order(
