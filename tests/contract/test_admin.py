@@ -90,3 +90,77 @@ def test_reset_empties_everything(sandbox: RunningSandbox, api: httpx.Client) ->
     stats = sandbox.admin.get("/_sandbox/stats").json()
     assert stats["requests"] == 0
     assert all(count == 0 for count in stats["test"].values())
+
+
+def test_vanished_events_leave_the_events_list(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    """Events of one type about one object vanish; the others stay listed."""
+    create_pair(api, "w-1")
+    first = sandbox.create_order([{"skuId": "w-1", "quantity": 1}])
+    second = sandbox.create_order([{"skuId": "w-1", "quantity": 1}])
+    answer = sandbox.admin.post(
+        "/_sandbox/events/vanish", json={"type": "order.accepted", "objectId": first["id"]}
+    )
+    listed = api.get("/events", params={"type": "order.accepted"}).json()["data"]
+    assert (len(answer.json()["vanished"]), [e["data"]["object"]["id"] for e in listed]) == (
+        1,
+        [second["id"]],
+    )
+
+
+def test_vanish_needs_an_event_type(sandbox: RunningSandbox) -> None:
+    """Without ``type`` nothing vanishes and the answer is a 400 naming it."""
+    response = sandbox.admin.post("/_sandbox/events/vanish", json={"objectId": "1"})
+    assert (response.status_code, response.json()["errors"][0]["parameter"]) == (400, "type")
+
+
+def test_an_outside_capture_is_a_fulfillment_of_the_order(
+    sandbox: RunningSandbox, api: httpx.Client
+) -> None:
+    """Recorded as ``POST /fulfillments`` would, with its event, even beyond the open units."""
+    create_pair(api, "w-1")
+    order = sandbox.create_order([{"skuId": "w-1", "quantity": 1}, {"skuId": "w-1", "quantity": 1}])
+    line = order["items"][0]["id"]
+    made = sandbox.admin.post(
+        f"/_sandbox/orders/{order['id']}/fulfillments",
+        json={"items": [{"itemId": line, "quantity": 1, "cancelQuantity": 1}]},
+    )
+    listed = api.get("/fulfillments", params={"orderId": order["id"]}).json()["data"]
+    created = api.get("/events", params={"type": "fulfillment.created"}).json()["data"]
+    assert (made.status_code, [f["id"] for f in listed], len(created)) == (
+        201,
+        [made.json()["id"]],
+        1,
+    )
+
+
+def test_an_outside_capture_of_an_unknown_order_is_404(sandbox: RunningSandbox) -> None:
+    """No such order: nothing recorded."""
+    response = sandbox.admin.post(
+        "/_sandbox/orders/404/fulfillments", json={"items": [{"itemId": "1", "quantity": 1}]}
+    )
+    assert response.status_code == 404
+
+
+def test_an_order_state_set_by_admin_emits_no_event(
+    sandbox: RunningSandbox, api: httpx.Client
+) -> None:
+    """The order reads in its new state; the events list does not change."""
+    create_pair(api, "w-1")
+    order = sandbox.create_order([{"skuId": "w-1", "quantity": 1}])
+    before = api.get("/events").json()["data"]
+    sandbox.admin.post(f"/_sandbox/orders/{order['id']}/state", json={"state": "fulfilled"})
+    assert (
+        api.get(f"/orders/{order['id']}").json()["state"],
+        api.get("/events").json()["data"],
+    ) == (
+        "fulfilled",
+        before,
+    )
+
+
+def test_an_unknown_order_state_is_400(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    """Only DR's order states are accepted."""
+    create_pair(api, "w-1")
+    order = sandbox.create_order([{"skuId": "w-1", "quantity": 1}])
+    response = sandbox.admin.post(f"/_sandbox/orders/{order['id']}/state", json={"state": "lost"})
+    assert (response.status_code, response.json()["errors"][0]["parameter"]) == (400, "state")

@@ -92,12 +92,12 @@ class Write:
 
     def url(self, world: World) -> str:
         """The path with the world's ids filled in."""
-        return self.path.format(fo=world.fulfillment_order["id"])
+        return self.path.format(fo=world.fulfillment_order["id"], order=world.order["id"])
 
     @property
     def route(self) -> str:
         """The route as the application declares it."""
-        return self.path.replace("{fo}", "{id}").replace("w-1", "{id}")
+        return self.path.replace("{fo}", "{id}").replace("{order}", "{id}").replace("w-1", "{id}")
 
 
 def _fo_item(world: World) -> Json:
@@ -146,6 +146,14 @@ WRITES = (
         lambda _: {"type": "order.accepted", "data": {"object": {"id": "1"}}},
         True,
     ),
+    Write(
+        "POST",
+        "/_sandbox/orders/{order}/fulfillments",
+        lambda w: {"items": [{"itemId": w.order["items"][0]["id"], "quantity": 1}]},
+        True,
+    ),
+    Write("POST", "/_sandbox/orders/{order}/state", lambda _: {"state": "fulfilled"}, True),
+    Write("POST", "/_sandbox/events/vanish", lambda _: {"type": "order.accepted"}, True),
     Write("POST", "/_sandbox/fulfiller", lambda _: {"cancellations": "accept"}, True),
     Write("POST", "/_sandbox/skus/w-1/drift", lambda _: {"hsCode": "8471.50"}, True),
     Write("POST", "/_sandbox/inventory-items/w-1/drift", lambda _: {"countryOfOrigin": "DE"}, True),

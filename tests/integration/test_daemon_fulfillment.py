@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from tests.contract.state_backend_helpers import StateLocation
+from tests.integration.fulfillment_helpers import PHYSICAL, make_catalog
 
 from catalog_sync.demo.testing import DaemonProcess, daemon_env, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
@@ -73,3 +74,48 @@ def test_daemon_creates_fulfillment_order_and_captures_shipment(
     assert [(i["itemId"], i["quantity"]) for i in capture["items"]] == [
         (order["items"][0]["id"], 2)
     ]
+
+
+def test_the_daemon_audits_orders_and_repairs_a_missed_acceptance(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    """An order whose order.accepted vanished before the daemon started gets its fulfillment
+    order from the daemon's periodic orders audit, once."""
+    (tmp_path / "catalogs").mkdir()
+    make_catalog(sandbox)
+    order = sandbox.create_order([{"skuId": PHYSICAL, "quantity": 1}])
+    sandbox.admin.post(
+        "/_sandbox/events/vanish", json={"type": "order.accepted", "objectId": order["id"]}
+    ).raise_for_status()
+    env = daemon_env(
+        base_url=sandbox.base_url,
+        api_key=sandbox.api_key,
+        workdir=tmp_path,
+        extra={
+            "CATALOG_SYNC_POLL_INTERVAL": "0.2",
+            "CATALOG_SYNC_ORDERS_AUDIT_INTERVAL": "0.5",
+            "CATALOG_SYNC_ORDERS_AUDIT_GRACE": "0",
+        },
+    )
+    with DaemonProcess(env, tmp_path / "daemon.log") as daemon, sandbox.api() as api:
+
+        def fulfillment_orders() -> list[dict[str, Any]] | None:
+            found = api.get("/fulfillment-orders", params={"upstreamIds": order["id"]})
+            data: list[dict[str, Any]] = found.json()["data"]
+            return data or None
+
+        wait_until(fulfillment_orders, timeout=30, what="the audit's fulfillment order")
+        wait_until(
+            lambda: _audits_after_repair(tmp_path / "state" / "catalog-sync.db"),
+            timeout=30,
+            what="an orders audit after the repair",
+        )
+        assert daemon.stop() == 0
+        assert len(fulfillment_orders() or []) == 1
+
+
+def _audits_after_repair(state: Path) -> bool:
+    """Whether an orders audit ran since the repair and found nothing."""
+    with open_state(state) as store:
+        last = store.last_run(["orders-audit"])
+        return last is not None and last.counts.get("missing_fulfillment_order", 0) == 0

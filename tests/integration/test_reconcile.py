@@ -341,11 +341,14 @@ async def test_dry_run_writes_nothing(
 
 
 async def test_report_lists_every_change_beyond_those_kept_in_memory(
-    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    state_location: StateLocation,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The result holds the first changes only; the report files list every one of them."""
     monkeypatch.setattr(reconcile, "CHANGES_IN_MEMORY", 2)
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         ids = [f"P-{n}" for n in range(5)]
         write_csv(h.catalogs / "a.csv", [row(i) for i in ids])
         result = await h.run()
@@ -357,11 +360,11 @@ async def test_report_lists_every_change_beyond_those_kept_in_memory(
 
 
 async def test_records_lost_in_a_crash_are_recovered_without_writes(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, sandbox: RunningSandbox, state_location: StateLocation
 ) -> None:
     """Pairs applied but not yet committed to the state when the process died are read back,
     found in sync and recorded again: the re-run converges without writing them twice."""
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2"), digital_row("D-1")])
         await h.run()
         h.store.forget_pairs(["P-2", "D-1"])  # the last batch's commit never ran
@@ -374,12 +377,15 @@ async def test_records_lost_in_a_crash_are_recovered_without_writes(
 
 
 async def test_state_read_in_chunks_finds_exactly_the_changed_rows(
-    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    state_location: StateLocation,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With the state compared a few ids at a time, changed rows in any chunk are written and
     the others are not read at all."""
     monkeypatch.setattr(reconcile, "_STATE_CHUNK", 2)
-    async with harness(tmp_path, sandbox) as h:
+    async with harness(tmp_path, sandbox, state_location) as h:
         ids = [f"P-{n}" for n in range(7)]
         write_csv(h.catalogs / "a.csv", [row(i) for i in ids])
         await h.run()

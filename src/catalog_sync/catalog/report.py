@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
@@ -42,6 +42,8 @@ _NO_CHANGES: Final = '"changes":[]'
 ChangeAction = Literal["create_pair", "update_sku", "update_item", "create_item", "delete_pair"]
 ChangeStatus = Literal["applied", "planned", "failed"]
 RunKind = Literal["reconcile", "audit", "watch"]
+#: The kinds of the catalog's runs (the state's runs hold the orders audit's too).
+RECONCILE_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 OrphanOutcome = Literal["reported", "deleted", "refused", "failed"]
 
 

@@ -131,7 +131,8 @@ class CatalogCache:
         """The whole catalog, files merged in path order (the first row of an id wins), less
         the files named in ``exclude`` (merged apart, leaving the kept merge as it is)."""
         if excluded := set(exclude) & set(self._files):
-            return merge_catalogs(self._files[n].catalog for n in sorted(set(self._files) - excluded))
+            kept = sorted(set(self._files) - excluded)
+            return merge_catalogs(self._files[name].catalog for name in kept)
         merged = self._merged
         if merged is None or not merged.disjoint or not self._patchable():
             merged = _merge([self._files[name].catalog for name in sorted(self._files)])

@@ -6,12 +6,12 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import click
 
@@ -59,6 +59,8 @@ class _Wired:
     store: StateBackend
     poller: EventPoller
     handler: FulfillmentHandler
+    client: DigitalRiverClient
+    notifier: Notifier
 
 
 @asynccontextmanager
@@ -69,7 +71,7 @@ async def wired(settings: Settings) -> AsyncIterator[_Wired]:
         async with DigitalRiverClient.from_settings(settings.api) as client:
             poller, handler = fulfillment_services(settings, client, store, notifier)
             try:
-                yield _Wired(store, poller, handler)
+                yield _Wired(store, poller, handler, client, notifier)
             finally:
                 await notifier.aclose()
 
@@ -169,18 +171,36 @@ def poll(loop: bool, config_file: Path | None) -> None:
 
 #: ``events plan``'s exit status when at least one write would be sent (0 when none would).
 EXIT_WOULD_MOVE: Final = 2
+#: The accepted forms of a ``--since`` time.
+SINCE_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 #: How many due inbox events the plan reads at most: far beyond one handler tick.
 _PLAN_LIMIT: Final = 100_000
-_SINCE_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def since_option(what: str) -> Callable[[F], F]:
+    """An optional ``--since TIME`` for ``what`` (UTC unless an offset is given)."""
+    return click.option(
+        "--since",
+        type=click.DateTime(formats=SINCE_FORMATS),
+        default=None,
+        help=f"{what} after this time (UTC unless an offset is given).",
+    )
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A ``--since`` time with its offset, UTC when it was given without one."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=utc_clock().tzinfo)
 
 
 @events.command("plan")
-@click.option(
-    "--since",
-    type=click.DateTime(formats=_SINCE_FORMATS),
-    default=None,
-    help="Plan the events the API lists after this time (UTC unless an offset is given); "
-    "without it, the events the daemon would handle next from the inbox.",
+@since_option(
+    "Plan the events the API lists (without it: the events the daemon would handle next from "
+    "the inbox)"
 )
 @click.option("--json", "as_json", is_flag=True, help="The plan as one JSON document.")
 @click.option("--schema", is_flag=True, help="Print the JSON Schema of --json and exit.")
@@ -197,13 +217,7 @@ def plan(since: datetime | None, as_json: bool, schema: bool, config_file: Path 
         return
     setup_logging()
     settings = settings_from(config_file)
-    moment = (
-        None
-        if since is None
-        else since
-        if since.tzinfo is not None
-        else since.replace(tzinfo=utc_clock().tzinfo)
-    )
+    moment = as_utc(since)
     with scratch_copy(settings) as store:
         result = run_async(_plan(settings, store, moment))
     if as_json:

@@ -7,8 +7,11 @@ Each order's lines, writes and history as our ledger knows them, and the merchan
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 
@@ -22,11 +25,12 @@ from catalog_sync.cli.common import (
     settings_from,
     setup_logging,
 )
-from catalog_sync.cli.events import wired
+from catalog_sync.cli.events import as_utc, since_option, wired
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY
 from catalog_sync.daemon.instance_lock import AlreadyRunningError, InstanceLock
+from catalog_sync.fulfillment.orders_audit import AuditResult, OrdersAudit
 from catalog_sync.requests.log import (
     Source,
     new_request_id,
@@ -404,3 +408,79 @@ def report(limit: int, config_file: Path | None) -> None:
         reports = settings.merchant_requests.reports
         path = write_orders_report(store, reports, utc_clock(), limit=limit)
     click.echo(str(path))
+
+
+#: ``orders audit``'s exit status when findings remain (none found, or every one repaired: 0).
+EXIT_FINDINGS: Final = 2
+#: What ``orders audit`` says when the daemon holds the state database without ``--dry-run``.
+_AUDIT_HINT = (
+    "it audits orders itself every orders_audit_interval; `orders audit --dry-run` looks now"
+)
+
+
+@orders.command("audit")
+@since_option("Audit the orders created (default: in the last orders_audit_days)")
+@click.option("--order", "order_ids", multiple=True, help="Only this order (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Only report: repair nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The findings as one JSON document.")
+@config_option
+@handle_errors
+def audit(
+    since: datetime | None,
+    order_ids: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    config_file: Path | None,
+) -> None:
+    """Compare orders with Digital River's own records; repair what is safe to repair.
+
+    Exit 0 when nothing is left (no findings, or every one repaired), 2 when findings remain
+    for a person (with --dry-run: any finding), 1 on an error.
+    """
+    setup_logging()
+    settings = settings_from(config_file)
+    moment = as_utc(since)
+
+    async def body() -> AuditResult:
+        async with wired(settings) as w:
+            auditor = OrdersAudit(settings.orders_audit, w.client, w.store, w.handler, w.notifier)
+            result = await auditor.audit(since=moment, order_ids=order_ids or None, dry_run=dry_run)
+            await w.handler.drain()
+            return result
+
+    if dry_run:
+        result = run_async(body())
+    else:
+        with InstanceLock(settings.state, command="orders audit", beside_daemon=_AUDIT_HINT):
+            result = run_async(body())
+    click.echo(_audit_json(result) if as_json else "\n".join(_audit_lines(result)))
+    sys.exit(EXIT_FINDINGS if result.remaining else 0)
+
+
+def _audit_json(result: AuditResult) -> str:
+    document = {
+        "run_id": result.run_id,
+        "dry_run": result.dry_run,
+        "orders": result.orders,
+        "findings": [asdict(f) for f in result.findings],
+        "remaining": len(result.remaining),
+    }
+    return json.dumps(document, indent=2)
+
+
+def _audit_lines(result: AuditResult) -> list[str]:
+    repaired = len(result.findings) - len(result.remaining)
+    mode = " (dry run: nothing repaired)" if result.dry_run else ""
+    header = (
+        f"orders audit run {result.run_id}{mode}: {result.orders} order(s),"
+        f" {len(result.findings)} finding(s), {repaired} repaired"
+    )
+    lines = [header]
+    for f in result.findings:
+        money = "" if f.amount is None else f" {f.amount / 100:.2f} {f.currency}"
+        line = "" if f.line_id is None else f" line {f.line_id}"
+        done = "repaired" if f.repaired else "left"
+        lines.append(
+            f"  [{done}] {f.kind}: order {f.order_id}{line}, {f.units} unit(s){money}: {f.detail}"
+        )
+    return lines

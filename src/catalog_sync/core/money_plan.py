@@ -31,7 +31,7 @@ from catalog_sync.core.orders import (
 _CENT: Final = Decimal("0.01")
 #: Exact arithmetic for any amount a JSON number can carry (a float's 309 digits, in cents):
 #: the default 28 digits would round a huge amount or refuse to quantize it.
-_EXACT: Final = Context(prec=1000)
+EXACT: Final = Context(prec=1000)
 
 PlannedKind = Literal["create_fulfillment_order", "capture", "cancel_charge", "fulfiller_cancel"]
 
@@ -185,7 +185,7 @@ def plan_money(
         plan.writes.extend((i, True) for i in intents if i.status == "pending")
     for event in events:
         _plan_event(event, given, folds, plan)
-    with localcontext(_EXACT):
+    with localcontext(EXACT):
         writes = [_priced(i, recorded, folds, orders, api_orders) for i, recorded in plan.writes]
         totals = _totals(writes)
     return MoneyPlan(
@@ -318,10 +318,12 @@ def _priced(
             if isinstance(item, Mapping)
         )
     else:
-        prices = _unit_prices(api_orders.get(intent.order_id))
+        prices = unit_prices(api_orders.get(intent.order_id))
         lines = tuple(
             PlannedLine(
-                line_id=c.line_id, units=c.quantity, amount=_amount(prices, c.line_id, c.quantity)
+                line_id=c.line_id,
+                units=c.quantity,
+                amount=line_amount(prices, c.line_id, c.quantity),
             )
             for c in intent.lines
         )
@@ -344,7 +346,7 @@ def _priced(
     )
 
 
-def _unit_prices(obj: Mapping[str, Any] | None) -> dict[str, tuple[Decimal, int]]:
+def unit_prices(obj: Mapping[str, Any] | None) -> dict[str, tuple[Decimal, int]]:
     """(line amount with its tax, line quantity) per line id of a DR order.
 
     A unit is priced at the line's amount plus its tax over its quantity (the line fields of
@@ -379,7 +381,9 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _amount(prices: Mapping[str, tuple[Decimal, int]], line_id: str, units: int) -> Decimal | None:
+def line_amount(
+    prices: Mapping[str, tuple[Decimal, int]], line_id: str, units: int
+) -> Decimal | None:
     """The line's amount for ``units`` of it, in cents; None when the line has no amount."""
     if line_id not in prices:
         return None

@@ -55,6 +55,9 @@ RESTART_DELAY_MAX: Final = 60.0
 LIVE_SETTINGS: Final = frozenset(
     {
         "audit_interval",  # the audit
+        "orders_audit_interval",  # the orders audit
+        "orders_audit_grace",  # the orders audit
+        "orders_audit_days",  # the orders audit
         "debounce_ms",  # the catalog watcher
         "settle_ms",  # the catalog watcher and the request transmitter
         "poll_interval",  # the poller; the handler's first retry wait follows it

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from catalog_sync.catalog.report import RECONCILE_KINDS
 from catalog_sync.state import RunRecord, StateBackend
 
 SectionProvider = Callable[[StateBackend], Mapping[str, Any]]
@@ -22,6 +23,7 @@ OPTIONAL_SECTIONS: Final[Mapping[str, SectionProvider | None]] = {
     "events": None,
     "fulfillment_requests": None,
     "dead_letters": None,
+    "orders_audit": None,
 }
 NOT_ENABLED: Final = {"enabled": False}
 
@@ -32,7 +34,7 @@ def gather_status(
     sections: Mapping[str, SectionProvider | None] = OPTIONAL_SECTIONS,
 ) -> dict[str, Any]:
     """The status document (``status --json`` prints it as is)."""
-    last = store.last_run()
+    last = store.last_run(RECONCILE_KINDS)
     document: dict[str, Any] = {
         "state": store.location,
         "last_reconcile": None if last is None else _run(last),

@@ -14,6 +14,7 @@ from catalog_sync.daemon.runner import DaemonContext, ServiceFactory
 from catalog_sync.daemon.service import Service
 from catalog_sync.daemon.status import SectionProvider
 from catalog_sync.fulfillment.handler import FulfillmentHandler, fulfillment_services
+from catalog_sync.fulfillment.orders_audit import OrdersAudit, orders_audit_status
 from catalog_sync.fulfillment.poller import EventPoller, status_info
 from catalog_sync.requests.log import requests_status
 from catalog_sync.requests.transmitter import RequestTransmitter
@@ -77,12 +78,25 @@ class _EventParts:
             ctx.on_reload(lambda s: service.reconfigure(s.merchant_requests))
             return service
 
-        return [poller, handler, transmitter, closer]
+        def orders_audit(ctx: DaemonContext) -> Service:
+            _, handler_, notifier = self._get(ctx)
+            service = OrdersAudit(
+                ctx.settings.orders_audit,
+                ctx.client,
+                ctx.store,
+                handler_,
+                notifier,
+                metrics=ctx.metrics,
+            )
+            ctx.on_reload(lambda s: service.reconfigure(s.orders_audit))
+            return service
+
+        return [poller, handler, transmitter, orders_audit, closer]
 
 
 def daemon_services() -> Sequence[ServiceFactory]:
     """Every service ``catalog-sync run`` adds to the catalog watcher and the audit: the event
-    poller, the fulfillment handler, the merchant-request transmitter."""
+    poller, the fulfillment handler, the merchant-request transmitter, the orders audit."""
     return _EventParts().factories()
 
 
@@ -96,4 +110,9 @@ def status_sections(settings: EventSettings) -> Mapping[str, SectionProvider]:
     def dead_letters(store: StateBackend) -> Mapping[str, Any]:
         return {"count": store.inbox_counts()["dead"]}
 
-    return {"events": events, "fulfillment_requests": requests_status, "dead_letters": dead_letters}
+    return {
+        "events": events,
+        "fulfillment_requests": requests_status,
+        "dead_letters": dead_letters,
+        "orders_audit": orders_audit_status,
+    }

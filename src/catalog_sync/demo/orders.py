@@ -59,9 +59,19 @@ def subprocess_cli(env: Mapping[str, str]) -> RunCli:
 
 
 def run_order_demo(
-    sandbox_url: str, api_key: str, run_cli: RunCli, say: Say, *, wait: float = WAIT
+    sandbox_url: str,
+    api_key: str,
+    run_cli: RunCli,
+    say: Say,
+    *,
+    wait: float = WAIT,
+    placed: Callable[[], None] | None = None,
 ) -> DemoOrders:
-    """Place, ship and cancel orders at the sandbox; show how catalog-sync handled each."""
+    """Place, ship and cancel orders at the sandbox; show how catalog-sync handled each.
+
+    ``placed`` runs once the orders are placed, before the demo waits for them to be handled:
+    the walkthrough shows ``events plan`` there, while nothing handles events.
+    """
     with httpx.Client(
         base_url=sandbox_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
     ) as api:
@@ -74,6 +84,8 @@ def run_order_demo(
         only_digital = _order(api, [(digital, 1)])
         say(f"  Placed order {mixed['id']} (3 x {physical} + 1 x {digital} to download),")
         say(f"  order {cancelled['id']} (2 x {physical}) and {only_digital['id']} (digital only).")
+        if placed is not None:
+            placed()
         fo_mixed = waiter.fulfillment_order(mixed["id"])
         fo_cancelled = waiter.fulfillment_order(cancelled["id"])
         say(f"  catalog-sync sent fulfillment order {fo_mixed} with the physical line only,")

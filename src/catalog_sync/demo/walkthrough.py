@@ -129,12 +129,28 @@ def step_change_row(demo: Demo) -> None:
 
 
 def step_orders(demo: Demo) -> None:
-    """Orders: the distributed-model handlers, then a merchant-initiated fulfilment."""
-    assert demo.daemon is not None
+    """Orders: the money plan first, the distributed-model handlers, a merchant fulfilment."""
+    daemon = demo.daemon
+    assert daemon is not None
     say("5. Orders. The sandbox plays the storefront, the fulfiller and the payment side.")
-    run_cli = subprocess_cli(demo.daemon.env)
+    say("   The daemon is stopped for a moment, so we can see what it would do before it does.")
+    daemon.stop()
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+
+    def plan_then_start() -> None:
+        say(f"   $ catalog-sync events plan --since {since}")
+        for line in _command(demo, "events", "plan", "--since", since).splitlines():
+            say(f"   | {line}")
+        say("   Nothing was sent. The daemon starts again and does exactly that:")
+        daemon.start()
+
+    run_cli = subprocess_cli(daemon.env)
     orders = run_order_demo(
-        demo.base_url, demo.api_key, run_cli, lambda text: say(f"   {text}".rstrip())
+        demo.base_url,
+        demo.api_key,
+        run_cli,
+        lambda text: say(f"   {text}".rstrip()),
+        placed=plan_then_start,
     )
     digital = orders.digital_only
     say("   Digital goods are delivered by the merchant, who tells catalog-sync to fulfil:")
@@ -156,25 +172,44 @@ def step_orders(demo: Demo) -> None:
 def step_status(demo: Demo) -> None:
     """Show ``catalog-sync status`` and where the HTML report is."""
     say("6. `catalog-sync status` reads the state database (it works while the daemon runs):")
+    for line in _command(demo, "status").splitlines():
+        say(f"   | {line}")
+    say(f"   Open {demo.workdir / 'reports' / 'latest.html'} in a browser for the full report.")
+
+
+def step_orders_audit(demo: Demo) -> None:
+    """End with the orders audit: every order compared with Digital River's own records."""
+    say("7. The orders audit compares each order with what Digital River holds (shipments,")
+    say("   captures, cancels, fulfillment orders); the daemon runs it hourly. With no grace")
+    say("   period, right now:")
+    say("   $ catalog-sync orders audit --dry-run")
+    for line in _command(demo, "orders", "audit", "--dry-run", grace="0").splitlines():
+        say(f"   | {line}")
+
+
+def _command(demo: Demo, *args: str, grace: str | None = None) -> str:
+    """``catalog-sync ARGS`` with the daemon's environment: its standard output, whatever its
+    exit code (``events plan`` exits 2 when it lists writes)."""
     assert demo.daemon is not None
-    result = subprocess.run(
-        [sys.executable, "-m", "catalog_sync", "status"],
-        env=dict(demo.daemon.env),
+    env = dict(demo.daemon.env)
+    if grace is not None:
+        env["CATALOG_SYNC_ORDERS_AUDIT_GRACE"] = grace
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "catalog_sync", *args],
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    for line in result.stdout.splitlines():
-        say(f"   | {line}")
-    say(f"   Open {demo.workdir / 'reports' / 'latest.html'} in a browser for the full report.")
+    return result.stdout
 
 
 def step_wait(demo: Demo) -> None:
     """Keep running until Ctrl-C (skipped with ``--once``)."""
     if demo.once:
-        say("7. --once: stopping now.")
+        say("8. --once: stopping now.")
         return
-    say("7. Everything keeps running: edit a file in the catalogs folder above and watch the")
+    say("8. Everything keeps running: edit a file in the catalogs folder above and watch the")
     say("   daemon's log. Press Ctrl-C to stop the daemon and the sandbox.")
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
@@ -187,6 +222,7 @@ STEPS: Final = (
     step_change_row,
     step_orders,
     step_status,
+    step_orders_audit,
     step_wait,
 )
 

@@ -62,6 +62,7 @@ from catalog_sync.dr.models import (
     InventoryItemUpdate,
     Order,
     Request,
+    Shipment,
     Sku,
     SkuUpsert,
 )
@@ -304,6 +305,34 @@ class DigitalRiverClient:
         """``GET /orders/{id}``."""
         return _parse(await self._call("GET", "/orders/{id}", order_id), Order)
 
+    def iter_orders(
+        self,
+        ids: Sequence[str] | None = None,
+        created_since: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Order]:
+        """Orders by id, or created at ``created_since`` or later (the orders audit's window)."""
+        if created_since is not None:
+            filters["createdTime[gte]"] = created_since
+        return self._iterate("/orders", Order, ids=ids, page_size=page_size, filters=filters)
+
+    # -- shipments ----------------------------------------------------------------------------
+
+    def iter_shipments(
+        self,
+        ids: Sequence[str] | None = None,
+        created_since: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        **filters: QueryValue,
+    ) -> AsyncIterator[Shipment]:
+        """Shipments, e.g. created since a time: the list has no filter by fulfillment order
+        (docs/digital-river-api.md §12), so a caller picks its orders' shipments by
+        ``fulfillmentOrderUpstreamId``."""
+        if created_since is not None:
+            filters["createdTime[gte]"] = created_since
+        return self._iterate("/shipments", Shipment, ids=ids, page_size=page_size, filters=filters)
+
     # -- fulfillment orders -------------------------------------------------------------------
 
     async def create_fulfillment_order(self, body: FulfillmentOrderCreate) -> FulfillmentOrder:
@@ -366,11 +395,15 @@ class DigitalRiverClient:
         ids: Sequence[str] | None = None,
         order_id: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        created_since: datetime | None = None,
         **filters: QueryValue,
     ) -> AsyncIterator[Fulfillment]:
-        """Fulfillments, e.g. every one of an order (the read-back before a resend)."""
+        """Fulfillments, e.g. every one of an order (the read-back before a resend), or every
+        one created since a time (the orders audit)."""
         if order_id is not None:
             filters["orderId"] = order_id
+        if created_since is not None:
+            filters["createdTime[gte]"] = created_since
         return self._iterate(
             "/fulfillments", Fulfillment, ids=ids, page_size=page_size, filters=filters
         )

@@ -384,6 +384,32 @@ class FulfillmentCancellationCreate(Request):
     reason: str | None = None
 
 
+# -- shipments (docs/digital-river-api.md §12) ----------------------------------------------------
+
+
+class ShipmentItem(Resource):
+    """Units of one fulfillment-order line in one shipment (this shipment's only)."""
+
+    id: Id
+    fulfillment_order_item_id: Id | None = None
+    fulfillment_order_item_upstream_id: str | None = None
+    inventory_item_id: Id | None = None
+    quantity: int = 0
+
+
+class Shipment(Identified):
+    """What the fulfiller shipped; a capture names it (``shipmentId``)."""
+
+    created_time: datetime | None = None
+    fulfillment_order_id: Id | None = None
+    fulfillment_order_upstream_id: str | None = None
+    items: list[ShipmentItem] = Field(default_factory=list)
+    tracking_company: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    live_mode: bool | None = None
+
+
 # -- fulfillments (docs/digital-river-api.md §13) --------------------------------------------------
 
 

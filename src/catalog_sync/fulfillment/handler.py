@@ -25,7 +25,7 @@ durable commits are shared by a whole batch instead of paid per event:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -463,6 +463,13 @@ class FulfillmentHandler:
                 if isinstance(obj, dict) and str(obj.get("id")) not in orders:
                     skus.update(_sku_ids(obj))
         await self._resolve_physical(skus)
+
+    async def physical_of(self, sku_ids: Iterable[str]) -> dict[str, bool]:
+        """Physical/digital of these SKUs as this handler would record an order with them (the
+        state's catalog first, then ``GET /skus``); SKUs of unknown kind are left out."""
+        wanted = set(sku_ids)
+        await self._resolve_physical(wanted)
+        return {sku: self._physical[sku] for sku in wanted if sku in self._physical}
 
     async def _resolve_physical(self, skus: set[str]) -> None:
         missing = skus - self._physical.keys()

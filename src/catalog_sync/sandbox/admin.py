@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from catalog_sync.sandbox import catalog, fulfiller, orders
+from catalog_sync.sandbox import catalog, events, fulfiller, orders, payments
 from catalog_sync.sandbox.api import json_body
 from catalog_sync.sandbox.cancellations import POLICIES
 from catalog_sync.sandbox.clock import stamp_micro
@@ -52,7 +52,10 @@ class Admin:
                 self._move(fulfiller.fulfiller_cancel, 200),
                 methods=["POST"],
             ),
+            Route("/_sandbox/orders/{id}/fulfillments", self.outside_fulfillment, methods=["POST"]),
+            Route("/_sandbox/orders/{id}/state", self.set_order_state, methods=["POST"]),
             Route("/_sandbox/events", self.append_event, methods=["POST"]),
+            Route("/_sandbox/events/vanish", self.vanish_events, methods=["POST"]),
             Route("/_sandbox/fulfiller", self.get_fulfiller, methods=["GET"]),
             Route("/_sandbox/fulfiller", self.set_fulfiller, methods=["POST"]),
             Route("/_sandbox/skus/{id}/drift", self.drift_sku, methods=["POST"]),
@@ -78,6 +81,47 @@ class Admin:
         order = orders.create_order(self.sandbox.data(mode == "live"), body)
         self._changed()
         return JSONResponse(order, status_code=201)
+
+    async def outside_fulfillment(self, request: Request) -> Response:
+        """A capture or cancel made outside catalog-sync (another tool, a person in the
+        dashboard): ``POST /fulfillments`` for the order, its events emitted as usual, the
+        quantities not limited to the line's open units -> 201."""
+        body = await json_body(request)
+        order_id = request.path_params["id"]
+        data = self._order_data(order_id)
+        result = payments.create_fulfillment(data, {**body, "orderId": order_id}, check_open=False)
+        self._changed()
+        return JSONResponse(result, status_code=201)
+
+    async def set_order_state(self, request: Request) -> Response:
+        """``{"state": ...}``: the order's state changes with no event, as an order DR left
+        stuck (say ``fulfilled`` after every line was captured) -> 200."""
+        body = await json_body(request)
+        order_id = request.path_params["id"]
+        data = self._order_data(order_id)
+        order = orders.set_state(data, order_id, body.get("state"))
+        self._changed()
+        return JSONResponse(order)
+
+    def _order_data(self, order_id: str) -> DataSet:
+        for data in self.sandbox.datasets():
+            if order_id in data.orders:
+                return data
+        raise not_found("Order", order_id)
+
+    async def vanish_events(self, request: Request) -> Response:
+        """``{"type": ..., "objectId": ...}``: those events leave ``GET /events`` (``?mode=``),
+        as events a poller missed or that expired -> 200 ``{"vanished": [ids]}``."""
+        body = await json_body(request)
+        kind = body.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise invalid_parameter("type", kind)
+        object_id = body.get("objectId")
+        if object_id is not None and not isinstance(object_id, str):
+            raise invalid_parameter("objectId", object_id)
+        gone = events.vanish(self._mode(request), kind, object_id)
+        self._changed()
+        return JSONResponse({"vanished": gone})
 
     async def append_event(self, request: Request) -> Response:
         """Append a raw event, as is, to ``GET /events`` (``?mode=live`` for the live set) -> 201.

@@ -34,6 +34,26 @@ def emit(data: DataSet, event_type: str, obj: Obj, previous: dict[str, Any] | No
     return event
 
 
+def vanish(data: DataSet, event_type: str, object_id: str | None) -> list[str]:
+    """Remove the events of ``event_type`` (about the object ``object_id``, when given) from
+    ``GET /events``, as an event a poller missed or that expired; returns their ids."""
+    gone = [
+        event["id"]
+        for event in list(data.events.values())
+        if _type(event) == event_type
+        and (object_id is None or str(_object(event).get("id")) == object_id)
+    ]
+    for event_id in gone:
+        data.events.delete(event_id)
+    return gone
+
+
+def _object(event: Obj) -> Obj:
+    body = event.get("data")
+    obj = body.get("object") if isinstance(body, dict) else None
+    return obj if isinstance(obj, dict) else {}
+
+
 def type_filter(params: QueryParams) -> Predicate | None:
     """``type`` (one name, ``*`` wildcards) or ``types`` (exact names); never both."""
     single = params.get("type")

@@ -106,6 +106,33 @@ def create_order(data: DataSet, body: Obj) -> Obj:
     return order
 
 
+#: An order's states (docs/digital-river-api.md §9.3).
+ORDER_STATES: Final = frozenset(
+    {
+        "pending_payment",
+        "in_review",
+        "accepted",
+        "blocked",
+        "cancelled",
+        "fulfilled",
+        "complete",
+        "returned",
+        "dispute",
+    }
+)
+
+
+def set_state(data: DataSet, order_id: str, state: object) -> Obj:
+    """Put the order in ``state`` with no event and no payment change (an admin's stuck order)."""
+    if not isinstance(state, str) or state not in ORDER_STATES:
+        raise invalid_parameter("state", state)
+    order = editable(data.orders.get(order_id) or {})
+    order["state"] = state
+    order["updatedTime"] = stamp(data.clock.now())
+    data.orders.put(order_id, order)
+    return order
+
+
 def order_details(order: Obj) -> Obj:
     """The order as ``orderDetails`` shows it: everything but ``payment``.
 

@@ -15,6 +15,7 @@ from catalog_sync.state.backends import (
 )
 from catalog_sync.state.errors import FencedError, StateError
 from catalog_sync.state.interface import (
+    AuditState,
     CatalogState,
     InboxState,
     LeaseState,
@@ -27,6 +28,7 @@ from catalog_sync.state.pg_migrate import migrate_to_postgres
 from catalog_sync.state.postgres import public_location
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     CatalogFileRecord,
     EventCursor,
     EventOutcome,
@@ -54,6 +56,8 @@ from catalog_sync.state.store import check_writable, state_error
 __all__ = [
     "POSTGRES_SCHEMES",
     "AppliedPair",
+    "AuditFindingRecord",
+    "AuditState",
     "CatalogFileRecord",
     "CatalogState",
     "EventCursor",

@@ -27,6 +27,7 @@ from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     CatalogFileRecord,
     EventCursor,
     Fence,
@@ -102,8 +103,23 @@ class CatalogState(Protocol):
         """Record a run's outcome."""
         ...
 
-    def last_run(self) -> RunRecord | None:
-        """Return the newest finished run, if any."""
+    def last_run(self, kinds: Collection[str] | None = None) -> RunRecord | None:
+        """Return the newest finished run (of one of ``kinds``, when given), if any."""
+        ...
+
+
+class AuditState(Protocol):
+    """The findings of the orders audit, per run (the runs themselves are :class:`CatalogState`'s
+    ``start_run("orders-audit")`` / ``finish_run``)."""
+
+    def record_audit_findings(self, run_id: int, findings: Sequence[AuditFindingRecord]) -> None:
+        """Record the findings of audit run ``run_id`` (each finding's own ``run_id`` is
+        replaced by it), atomically: all of them or none."""
+        ...
+
+    def audit_findings(self, since: str, until: str) -> list[AuditFindingRecord]:
+        """Return the findings found at ``since`` or later and before ``until`` (stamps), oldest
+        first, in the order they were recorded."""
         ...
 
 
@@ -338,7 +354,9 @@ class LeaseState(Protocol):
         ...
 
 
-class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, LeaseState, Protocol):
+class StateBackend(
+    CatalogState, AuditState, InboxState, LedgerState, RequestLogState, LeaseState, Protocol
+):
     """The whole state: what the daemon and the commands open."""
 
     @property
@@ -360,6 +378,7 @@ class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Lease
 
 
 __all__ = [
+    "AuditState",
     "CatalogState",
     "InboxState",
     "LeaseState",

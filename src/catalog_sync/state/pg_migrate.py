@@ -31,6 +31,7 @@ STATE_TABLES: Final = (
     "merchant_request_lines",
     "request_files",
     "catalog_files",
+    "audit_findings",
 )
 
 

@@ -50,6 +50,7 @@ from catalog_sync.state.pg_schema import PG_MIGRATIONS
 from catalog_sync.state.pg_text import text_adapters
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     CatalogFileRecord,
     EventCursor,
     EventOutcome,
@@ -69,7 +70,10 @@ from catalog_sync.state.records import (
     WriteRetry,
 )
 from catalog_sync.state.rows import (
+    AUDIT_FINDING_COLUMNS,
     applied_pair,
+    audit_finding,
+    audit_finding_values,
     flag,
     inbox_event,
     ledger_entry,
@@ -106,6 +110,7 @@ _IDENTITIES: Final = (
     ("intents", "seq"),
     ("order_history", "seq"),
     ("notifications", "seq"),
+    ("audit_findings", "seq"),
 )
 
 
@@ -476,11 +481,35 @@ class PostgresState:
                 (now_stamp(), json.dumps(dict(counts)), failures, report_path, run_id),
             )
 
-    def last_run(self) -> RunRecord | None:
-        """Return the newest finished run, if any."""
+    def last_run(self, kinds: Collection[str] | None = None) -> RunRecord | None:
+        """Return the newest finished run (of one of ``kinds``, when given), if any."""
         with self._tx() as q:
-            row = q.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+            row = q.one(
+                "SELECT * FROM runs WHERE finished_at IS NOT NULL"
+                " AND (%s::text[] IS NULL OR kind = ANY(%s)) ORDER BY id DESC LIMIT 1",
+                (None if kinds is None else list(kinds),) * 2,
+            )
         return None if row is None else run_record(row)
+
+    # -- orders audit findings -------------------------------------------------------------
+    def record_audit_findings(self, run_id: int, findings: Sequence[AuditFindingRecord]) -> None:
+        """Record the findings of audit run ``run_id``, all of them or none."""
+        with self._tx() as q:
+            q.many(
+                f"INSERT INTO audit_findings ({AUDIT_FINDING_COLUMNS})"  # noqa: S608
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [audit_finding_values(replace(f, run_id=run_id)) for f in findings],
+            )
+
+    def audit_findings(self, since: str, until: str) -> list[AuditFindingRecord]:
+        """Return the findings found in ``[since, until)``, in recording order."""
+        with self._tx() as q:
+            rows = q.all(
+                f"SELECT {AUDIT_FINDING_COLUMNS} FROM audit_findings"  # noqa: S608
+                " WHERE found_at >= %s AND found_at < %s ORDER BY found_at, seq",
+                (since, until),
+            )
+        return [audit_finding(row) for row in rows]
 
     # -- inbox -----------------------------------------------------------------------------
     def store_events(

@@ -75,6 +75,12 @@ class Metrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self.orders_audit_findings = Gauge(
+            "catalog_sync_orders_audit_findings",
+            "Findings the last orders audit left unrepaired, by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.api_latency = Histogram(
             "catalog_sync_api_latency_seconds",
             "Latency of Digital River API calls.",

@@ -176,6 +176,22 @@ class FulfillmentSettings:
 
 
 @dataclass(frozen=True)
+class OrdersAuditSettings:
+    """The orders audit (``settings.orders_audit``)."""
+
+    interval: float = 3600.0
+    """Hourly, like the catalog audit: a missed event costs at most an hour of uncaptured money,
+    and the audit's reads (a few list pages per hundred orders) stay a small share of the rate
+    budget. 0 turns the daemon's audit off (``orders audit`` still works by hand)."""
+    grace: float = 3600.0
+    """A shipment, an accepted order or a finished order is given an hour before it counts: the
+    daemon handles events within seconds, so anything older was missed, not merely queued."""
+    days: float = 7.0
+    """Orders created in the last week: the span in which a missed event still matters to
+    finance, well inside the 30 days the API keeps events."""
+
+
+@dataclass(frozen=True)
 class RequestSettings:
     """Merchant request files (``settings.merchant_requests``)."""
 
@@ -340,6 +356,19 @@ class Settings(BaseSettings):
     )
     poll_interval: Seconds = Field(
         default=EventSettings.poll_interval, description="Seconds between event polls."
+    )
+    orders_audit_interval: Annotated[float, Field(ge=0, le=_YEAR)] = Field(
+        default=OrdersAuditSettings.interval,
+        description="Seconds between the daemon's orders audits (0: off).",
+    )
+    orders_audit_grace: Annotated[float, Field(ge=0, le=_YEAR)] = Field(
+        default=OrdersAuditSettings.grace,
+        description="Seconds a shipment, accepted order or finished order waits before the "
+        "orders audit counts it.",
+    )
+    orders_audit_days: Annotated[float, Field(gt=0, le=365)] = Field(
+        default=OrdersAuditSettings.days,
+        description="The orders audit looks at orders created in the last this many days.",
     )
     requests: Path = Field(
         default=RequestSettings.folder, description="Folder of merchant request files."
@@ -610,6 +639,15 @@ class Settings(BaseSettings):
         return FulfillmentSettings(
             max_attempts=self.handler_max_attempts,
             retry_base=min(self.poll_interval, _MAX_RETRY_BASE),
+        )
+
+    @property
+    def orders_audit(self) -> OrdersAuditSettings:
+        """The orders audit."""
+        return OrdersAuditSettings(
+            interval=self.orders_audit_interval,
+            grace=self.orders_audit_grace,
+            days=self.orders_audit_days,
         )
 
     @property
