@@ -21,7 +21,7 @@ Times are stored as :func:`catalog_sync.support.clock.stamp` text; ``now`` argum
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
@@ -37,6 +37,7 @@ from catalog_sync.state.records import (
     RequestLineRecord,
     RequestRecord,
     RunRecord,
+    SettledWrite,
 )
 
 T = TypeVar("T")
@@ -283,7 +284,42 @@ class RequestLogState(Protocol):
         ...
 
 
-class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Protocol):
+class ActivityState(Protocol):
+    """What happened over a period ``[since, until)`` of stored times: the activity report."""
+
+    def runs_between(self, since: str, until: str) -> list[RunRecord]:
+        """Return the runs (catalog, audits) started in the period, oldest first."""
+        ...
+
+    def writes_settled_between(self, since: str, until: str) -> list[SettledWrite]:
+        """Return the writes that landed or were refused in the period, in that order."""
+        ...
+
+    def orders_of_settled_writes(self, since: str, until: str) -> dict[str, list[dict[str, Any]]]:
+        """Return, per order with a write settled in the period, the payloads of its order
+        events we handled (oldest first)."""
+        ...
+
+    def events_handled_between(self, since: str, until: str) -> dict[str, int]:
+        """Return how many events were handled in the period, per status they ended in."""
+        ...
+
+    def orders_touched_between(self, since: str, until: str) -> int:
+        """Return how many orders had a line added to their history in the period."""
+        ...
+
+    def notifications_between(self, since: str, until: str) -> list[NotificationRecord]:
+        """Return the notifications logged in the period, oldest first."""
+        ...
+
+    def requests_between(
+        self, since: str, until: str
+    ) -> list[tuple[RequestRecord, list[RequestLineRecord]]]:
+        """Return the merchant requests received in the period with their lines, oldest first."""
+        ...
+
+
+class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, ActivityState, Protocol):
     """The whole state: what the daemon and the commands open."""
 
     @property
@@ -305,6 +341,7 @@ class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Proto
 
 
 __all__ = [
+    "ActivityState",
     "CatalogState",
     "InboxState",
     "LedgerReader",

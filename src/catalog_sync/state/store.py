@@ -18,16 +18,17 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
 
+from catalog_sync.state.activity import ActivityReads
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
 from catalog_sync.state.records import AppliedPair, RunRecord
 from catalog_sync.state.requests import RequestTables
-from catalog_sync.state.rows import applied_pair, flag, run_record
+from catalog_sync.state.rows import Row, applied_pair, flag, run_record
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.files import create_private_file, make_private_folder
@@ -105,7 +106,7 @@ def _action(sql: str) -> str:
     return {"SELECT": "read it", "PRAGMA": "open it"}.get(verb, "write it")
 
 
-class StateStore(RequestTables, FulfillmentTables):
+class StateStore(RequestTables, FulfillmentTables, ActivityReads):
     """The SQLite backend of :class:`~catalog_sync.state.interface.StateBackend`.
 
     One instance per process; not shared across threads. Its write helpers (``put_events``,
@@ -162,6 +163,10 @@ class StateStore(RequestTables, FulfillmentTables):
     def location(self) -> str:
         """The database file."""
         return str(self.path)
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """One read of :class:`ActivityReads` (its SQL is SQLite's already)."""
+        return list(self._db.execute(sql, params).fetchall())
 
     # -- infrastructure --------------------------------------------------------------------
     def _migrate(self) -> None:
