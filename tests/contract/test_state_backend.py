@@ -34,6 +34,7 @@ from catalog_sync.core.merchant_requests import RequestRefusedError
 from catalog_sync.core.orders import INTENT_STATUSES, Intent, IntentStatus, Origin
 from catalog_sync.state import (
     AppliedPair,
+    AuditFindingRecord,
     EventCursor,
     EventOutcome,
     LedgerReader,
@@ -151,6 +152,50 @@ def test_applied_pairs_and_runs_survive_reopen(open_backend: OpenBackend) -> Non
         last = store.last_run()
         assert last is not None
         assert (set(store.applied_pairs()), last.kind, last.dry_run) == ({"A", "B"}, "audit", True)
+
+
+# -- orders audit findings ------------------------------------------------------------------
+def _finding(found_at: str, *, run_id: int = 0, repaired: bool = True) -> AuditFindingRecord:
+    return AuditFindingRecord(
+        run_id=run_id,
+        found_at=found_at,
+        kind="uncaptured_shipment",
+        order_id="o1",
+        line_id="L1",
+        units=2,
+        amount=2_598,
+        currency="USD",
+        repaired=repaired,
+        detail="shipped 2, captured 0",
+    )
+
+
+def test_audit_findings_come_back_whole_under_their_run(store: StateBackend) -> None:
+    """Every field of a finding is read back, with the run it was recorded under."""
+    run = store.start_run("orders-audit", dry_run=False)
+    unpriced = replace(
+        _finding(NOW), kind="order_not_complete", line_id=None, amount=None, currency=None
+    )
+    store.record_audit_findings(run, [_finding(NOW, repaired=False), unpriced])
+    assert store.audit_findings(NOW, LATEST) == [
+        _finding(NOW, run_id=run, repaired=False),
+        replace(unpriced, run_id=run),
+    ]
+
+
+def test_audit_findings_are_those_of_the_period_oldest_first(store: StateBackend) -> None:
+    """A period includes its start, excludes its end, and lists findings oldest first."""
+    run = store.start_run("orders-audit", dry_run=False)
+    store.record_audit_findings(run, [_finding(LATEST), _finding(LATER), _finding(NOW)])
+    assert [f.found_at for f in store.audit_findings(NOW, LATEST)] == [NOW, LATER]
+
+
+def test_audit_findings_survive_reopen(open_backend: OpenBackend) -> None:
+    """Recorded findings are there after the process reopens the state."""
+    with open_backend() as store:
+        store.record_audit_findings(7, [_finding(NOW)])
+    with open_backend() as store:
+        assert store.audit_findings(NOW, LATER) == [_finding(NOW, run_id=7)]
 
 
 # -- inbox ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from catalog_sync.state.backends import (
 )
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import (
+    AuditState,
     CatalogState,
     InboxState,
     LedgerReader,
@@ -26,6 +27,7 @@ from catalog_sync.state.pg_migrate import migrate_to_postgres
 from catalog_sync.state.postgres import public_location
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     EventCursor,
     EventOutcome,
     HistoryEntry,
@@ -49,6 +51,8 @@ from catalog_sync.state.store import check_writable, state_error
 __all__ = [
     "POSTGRES_SCHEMES",
     "AppliedPair",
+    "AuditFindingRecord",
+    "AuditState",
     "CatalogState",
     "EventCursor",
     "EventOutcome",

@@ -27,6 +27,7 @@ from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     EventCursor,
     HistoryEntry,
     InboxEvent,
@@ -86,6 +87,21 @@ class CatalogState(Protocol):
 
     def last_run(self) -> RunRecord | None:
         """Return the newest finished run, if any."""
+        ...
+
+
+class AuditState(Protocol):
+    """The findings of the orders audit, per run (the runs themselves are :class:`CatalogState`'s
+    ``start_run("orders-audit")`` / ``finish_run``)."""
+
+    def record_audit_findings(self, run_id: int, findings: Sequence[AuditFindingRecord]) -> None:
+        """Record the findings of audit run ``run_id`` (each finding's own ``run_id`` is
+        replaced by it), atomically: all of them or none."""
+        ...
+
+    def audit_findings(self, since: str, until: str) -> list[AuditFindingRecord]:
+        """Return the findings found at ``since`` or later and before ``until`` (stamps), oldest
+        first, in the order they were recorded."""
         ...
 
 
@@ -319,7 +335,9 @@ class ActivityState(Protocol):
         ...
 
 
-class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, ActivityState, Protocol):
+class StateBackend(
+    CatalogState, AuditState, InboxState, LedgerState, RequestLogState, ActivityState, Protocol
+):
     """The whole state: what the daemon and the commands open."""
 
     @property
@@ -342,6 +360,7 @@ class StateBackend(CatalogState, InboxState, LedgerState, RequestLogState, Activ
 
 __all__ = [
     "ActivityState",
+    "AuditState",
     "CatalogState",
     "InboxState",
     "LedgerReader",

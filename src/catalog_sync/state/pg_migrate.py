@@ -29,6 +29,7 @@ STATE_TABLES: Final = (
     "merchant_requests",
     "merchant_request_lines",
     "request_files",
+    "audit_findings",
 )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Self, TypeVar
 
 import psycopg
@@ -49,6 +49,7 @@ from catalog_sync.state.interface import LedgerReader
 from catalog_sync.state.pg_schema import PG_MIGRATIONS
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     EventCursor,
     EventOutcome,
     HistoryEntry,
@@ -64,8 +65,11 @@ from catalog_sync.state.records import (
     WriteRetry,
 )
 from catalog_sync.state.rows import (
+    AUDIT_FINDING_COLUMNS,
     Row,
     applied_pair,
+    audit_finding,
+    audit_finding_values,
     flag,
     inbox_event,
     ledger_entry,
@@ -100,6 +104,7 @@ _IDENTITIES: Final = (
     ("intents", "seq"),
     ("order_history", "seq"),
     ("notifications", "seq"),
+    ("audit_findings", "seq"),
 )
 
 
@@ -362,6 +367,26 @@ class PostgresState(ActivityReads):
         with self._tx() as q:
             row = q.one("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
         return None if row is None else run_record(row)
+
+    # -- orders audit findings -------------------------------------------------------------
+    def record_audit_findings(self, run_id: int, findings: Sequence[AuditFindingRecord]) -> None:
+        """Record the findings of audit run ``run_id``, all of them or none."""
+        with self._tx() as q:
+            q.many(
+                f"INSERT INTO audit_findings ({AUDIT_FINDING_COLUMNS})"  # noqa: S608
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [audit_finding_values(replace(f, run_id=run_id)) for f in findings],
+            )
+
+    def audit_findings(self, since: str, until: str) -> list[AuditFindingRecord]:
+        """Return the findings found in ``[since, until)``, in recording order."""
+        with self._tx() as q:
+            rows = q.all(
+                f"SELECT {AUDIT_FINDING_COLUMNS} FROM audit_findings"  # noqa: S608
+                " WHERE found_at >= %s AND found_at < %s ORDER BY found_at, seq",
+                (since, until),
+            )
+        return [audit_finding(row) for row in rows]
 
     # -- inbox -----------------------------------------------------------------------------
     def store_events(

@@ -42,6 +42,27 @@ class RunRecord:
     report_path: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFindingRecord:
+    """One finding of an orders audit: where our ledger and Digital River's records disagree.
+
+    Kept per run so the activity report can show what each audit found over a period (and
+    whether it was repaired) after the order itself has moved on. ``amount`` is in minor units
+    of ``currency``; both are None when the line carries no price.
+    """
+
+    run_id: int
+    found_at: str
+    kind: str
+    order_id: str
+    line_id: str | None
+    units: int
+    amount: int | None
+    currency: str | None
+    repaired: bool
+    detail: str
+
+
 # -- inbox ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class InboxEvent:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from catalog_sync.core.orders import intent_from_json
 from catalog_sync.state.records import (
     AppliedPair,
+    AuditFindingRecord,
     InboxEvent,
     LedgerEntry,
     RequestLineRecord,
@@ -116,4 +117,43 @@ def request_line(row: Row) -> RequestLineRecord:
         intent_key=row["intent_key"],
         retries=row["retries"],
         retried_message=row["retried_message"],
+    )
+
+
+#: The columns of ``audit_findings`` a record is stored in and read from, in the record's order.
+AUDIT_FINDING_COLUMNS = (
+    "run_id, found_at, kind, order_id, line_id, units, amount, currency, repaired, detail"
+)
+
+
+def audit_finding_values(finding: AuditFindingRecord) -> tuple[object, ...]:
+    """The values of :data:`AUDIT_FINDING_COLUMNS` for one finding."""
+    f = finding
+    return (
+        f.run_id,
+        f.found_at,
+        f.kind,
+        f.order_id,
+        f.line_id,
+        f.units,
+        f.amount,
+        f.currency,
+        int(f.repaired),
+        f.detail,
+    )
+
+
+def audit_finding(row: Row) -> AuditFindingRecord:
+    """A row of ``audit_findings``."""
+    return AuditFindingRecord(
+        run_id=int(row["run_id"]),
+        found_at=row["found_at"],
+        kind=row["kind"],
+        order_id=row["order_id"],
+        line_id=row["line_id"],
+        units=row["units"],
+        amount=None if row["amount"] is None else int(row["amount"]),
+        currency=row["currency"],
+        repaired=bool(row["repaired"]),
+        detail=row["detail"],
     )

@@ -163,6 +163,24 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE event_cursor ADD COLUMN start_at TEXT;
     """,
+    # 8 (7 is the leadership lease; the two land together): the findings of each orders audit,
+    # kept so a report over a period shows what was found and repaired after orders moved on.
+    """
+    CREATE TABLE audit_findings (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id           INTEGER NOT NULL,
+        found_at         TEXT NOT NULL,
+        kind             TEXT NOT NULL,
+        order_id         TEXT NOT NULL,
+        line_id          TEXT,
+        units            INTEGER NOT NULL,
+        amount           INTEGER,
+        currency         TEXT,
+        repaired         INTEGER NOT NULL,
+        detail           TEXT NOT NULL
+    );
+    CREATE INDEX audit_findings_by_time ON audit_findings (found_at, seq);
+    """,
 )
 
 

@@ -20,15 +20,24 @@ import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Self
 
 from catalog_sync.state.activity import ActivityReads
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
-from catalog_sync.state.records import AppliedPair, RunRecord
+from catalog_sync.state.records import AppliedPair, AuditFindingRecord, RunRecord
 from catalog_sync.state.requests import RequestTables
-from catalog_sync.state.rows import Row, applied_pair, flag, run_record
+from catalog_sync.state.rows import (
+    AUDIT_FINDING_COLUMNS,
+    Row,
+    applied_pair,
+    audit_finding,
+    audit_finding_values,
+    flag,
+    run_record,
+)
 from catalog_sync.state.schema import BACKFILLS, MIGRATIONS
 from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.files import create_private_file, make_private_folder
@@ -290,6 +299,25 @@ class StateStore(RequestTables, FulfillmentTables, ActivityReads):
             "SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return None if row is None else run_record(row)
+
+    # -- orders audit findings -------------------------------------------------------------
+    def record_audit_findings(self, run_id: int, findings: Sequence[AuditFindingRecord]) -> None:
+        """Record the findings of audit run ``run_id``, all of them or none."""
+        with self.transaction():
+            self._db.executemany(
+                f"INSERT INTO audit_findings ({AUDIT_FINDING_COLUMNS})"  # noqa: S608
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (audit_finding_values(replace(f, run_id=run_id)) for f in findings),
+            )
+
+    def audit_findings(self, since: str, until: str) -> list[AuditFindingRecord]:
+        """Return the findings found in ``[since, until)``, in recording order."""
+        rows = self._db.execute(
+            f"SELECT {AUDIT_FINDING_COLUMNS} FROM audit_findings"  # noqa: S608
+            " WHERE found_at >= ? AND found_at < ? ORDER BY found_at, seq",
+            (since, until),
+        )
+        return [audit_finding(row) for row in rows]
 
 
 def check_writable(path: Path) -> None:
