@@ -15,6 +15,7 @@ from catalog_sync.state.backends import (
 )
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import (
+    ActivityState,
     AuditState,
     CatalogState,
     InboxState,
@@ -43,6 +44,7 @@ from catalog_sync.state.records import (
     RequestLineRecord,
     RequestRecord,
     RunRecord,
+    SettledWrite,
     WriteAnswer,
     WriteRetry,
 )
@@ -50,6 +52,7 @@ from catalog_sync.state.store import check_writable, state_error
 
 __all__ = [
     "POSTGRES_SCHEMES",
+    "ActivityState",
     "AppliedPair",
     "AuditFindingRecord",
     "AuditState",
@@ -74,6 +77,7 @@ __all__ = [
     "RequestLogState",
     "RequestRecord",
     "RunRecord",
+    "SettledWrite",
     "StateBackend",
     "StateError",
     "UnsupportedStateError",
