@@ -135,6 +135,7 @@ class ActivityFacts:
 
     since: datetime
     until: datetime
+    generated_at: datetime
     runs: Sequence[RunFacts] = ()
     writes: Sequence[EndedWriteFacts] = ()
     orders: Mapping[str, Order] = field(default_factory=dict)
@@ -262,6 +263,7 @@ class ActivityReport(_Model):
     schema_version: int = ACTIVITY_SCHEMA_VERSION
     since: datetime
     until: datetime
+    generated_at: datetime = Field(description="When the state was read: a day still running.")
     summary: ActivitySummary
     money: tuple[CurrencyTotal, ...] = Field(
         default=(), description="Units and amounts captured and cancelled, per currency."
@@ -319,6 +321,7 @@ def summarize(facts: ActivityFacts) -> ActivityReport:
     return ActivityReport(
         since=facts.since,
         until=facts.until,
+        generated_at=facts.generated_at,
         summary=summary,
         money=currency_totals(
             planned for w, planned in priced if w.entry.intent.status == INTENT_LANDED

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from catalog_sync.activity.service import ActivityReporter
 from catalog_sync.daemon.runner import DaemonContext, ServiceFactory
 from catalog_sync.daemon.service import Service
 from catalog_sync.daemon.status import SectionProvider
@@ -80,10 +81,16 @@ class _EventParts:
         return [poller, handler, transmitter, closer]
 
 
+def _activity_reporter(ctx: DaemonContext) -> Service:
+    """Today's activity report, beside the reconcile reports and kept as many days as they."""
+    catalog = ctx.settings.catalog
+    return ActivityReporter(ctx.store, catalog.reports, keep=catalog.reports_keep)
+
+
 def daemon_services() -> Sequence[ServiceFactory]:
     """Every service ``catalog-sync run`` adds to the catalog watcher and the audit: the event
-    poller, the fulfillment handler, the merchant-request transmitter."""
-    return _EventParts().factories()
+    poller, the fulfillment handler, the merchant-request transmitter, the activity report."""
+    return [*_EventParts().factories(), _activity_reporter]
 
 
 def status_sections(settings: EventSettings) -> Mapping[str, SectionProvider]:

@@ -70,7 +70,7 @@ def report(**facts: Any) -> ActivityReport:
     """The summary of these facts over the test's day, order ``o1`` priced by its event."""
     facts.setdefault("orders", {"o1": an_order()})
     facts.setdefault("order_events", {"o1": [accepted()]})
-    return summarize(ActivityFacts(since=SINCE, until=UNTIL, **facts))
+    return summarize(ActivityFacts(since=SINCE, until=UNTIL, generated_at=UNTIL, **facts))
 
 
 def test_a_capture_is_priced_from_the_order_event() -> None:
