@@ -37,6 +37,7 @@ from catalog_sync.state import (
     AuditFindingRecord,
     EventCursor,
     EventOutcome,
+    HistoryLine,
     LedgerReader,
     LedgerWrites,
     LineRetry,
@@ -824,7 +825,7 @@ def test_events_handled_between_count_per_status(store: StateBackend) -> None:
 
 def test_orders_touched_between_counts_each_order_once(store: StateBackend) -> None:
     """Two history lines of one order and one of another: two orders."""
-    lines = [("o1", None, "a"), ("o1", None, "b"), ("o2", None, "c")]
+    lines: list[HistoryLine] = [("o1", None, "a"), ("o1", None, "b"), ("o2", None, "c")]
     store.commit_ledger(LedgerWrites(history=lines), NOW)
     store.commit_ledger(LedgerWrites(history=[("o3", None, "d")]), LATER)
     assert store.orders_touched_between(NOW, LATER) == 2

@@ -49,18 +49,21 @@ class ActivityReporter:
         self.written: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Write today's report now and after each refresh; finish each day that ends."""
+        """Write today's report now (even when stopping already) and after each refresh; finish
+        each day that ends."""
         day = self._clock().date()
         yesterday = day - timedelta(days=1)
         if (self._directory / f"{PREFIX}{yesterday:%Y-%m-%d}.json").exists():
             self._write(yesterday)
-        while not stop.is_set():
+        while True:
             today = self._clock().date()
             if today != day:
                 self._write(day)
                 day = today
             self._write(day)
             await self._sleep(stop)
+            if stop.is_set():
+                return
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         """Until the next refresh or the end of the day, whichever comes first, or the stop."""
