@@ -91,7 +91,8 @@ def write_day_report(report: ActivityReport, directory: Path, *, keep: int) -> P
     """
     json_path = directory / f"{PREFIX}{report.since:%Y-%m-%d}.json"
     page = write_files(report, json_path)
-    for name, target in ((LATEST_JSON, json_path.name), (LATEST_HTML, page.name)):
+    # The page's link first: whoever sees the new JSON through its link finds its page too.
+    for name, target in ((LATEST_HTML, page.name), (LATEST_JSON, json_path.name)):
         symlink_atomically(directory / name, target)
     days = sorted(p for p in directory.glob(f"{PREFIX}*.json") if not p.is_symlink())
     for old in days[:-keep]:
