@@ -8,9 +8,6 @@ checks it against what the sandbox itself holds.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,10 +18,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from tests.integration.browser_helpers import chromium, count_rows, dump_dom
-from tests.integration.fulfillment_helpers import dr_fulfillments, make_catalog
+from tests.integration.fulfillment_helpers import dr_fulfillments, events_poll_loop, make_catalog
+from tests.integration.test_demo_orders import in_process_cli
 
 from catalog_sync.cli import main
-from catalog_sync.demo.orders import DemoOrders, RunCli, run_order_demo
+from catalog_sync.demo.orders import DemoOrders, run_order_demo
 from catalog_sync.demo.testing import daemon_env
 from catalog_sync.sandbox.testing import RunningSandbox
 
@@ -41,14 +39,6 @@ class DemoRun:
     folder: Path
 
 
-def _cli(env: dict[str, str]) -> RunCli:
-    def run(args: Sequence[str]) -> str | None:
-        result = CliRunner().invoke(main, list(args), env=env)
-        return result.stdout if result.exit_code == 0 else None
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def demo(sandbox_server: RunningSandbox, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """The orders demo, run once, its events handled by ``events poll --loop``."""
@@ -62,20 +52,10 @@ def demo(sandbox_server: RunningSandbox, tmp_path_factory: pytest.TempPathFactor
         extra={"CATALOG_SYNC_POLL_INTERVAL": "0.2"},
     )
     make_catalog(sandbox_server)
-    with (folder / "poll.log").open("w") as log:
-        poller = subprocess.Popen(
-            [sys.executable, "-m", "catalog_sync", "events", "poll", "--loop"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with events_poll_loop(env, folder / "poll.log"):
         orders = run_order_demo(
-            sandbox_server.base_url, sandbox_server.api_key, _cli(env), lambda _: None
+            sandbox_server.base_url, sandbox_server.api_key, in_process_cli(env), lambda _: None
         )
-    finally:
-        poller.send_signal(signal.SIGTERM)
-        poller.wait(timeout=30)
     return DemoRun(orders, env, sandbox_server, folder)
 
 
