@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Final
 
+from catalog_sync.core import json_values
 from catalog_sync.core.activity import ActivityFacts, ActivityReport, summarize
 from catalog_sync.state import StateBackend
 from catalog_sync.support.clock import stamp
@@ -23,6 +24,8 @@ from catalog_sync.support.templating import JsonText, environment
 PREFIX: Final = "activity-"
 LATEST_JSON: Final = "activity-latest.json"
 LATEST_HTML: Final = "activity-latest.html"
+#: Levels of the report's JSON: report, section, row, its lines, a line.
+_DEPTH: Final = 8
 
 
 def read_activity(
@@ -58,9 +61,9 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def render_html(report: ActivityReport) -> str:
-    """The self-contained HTML page of ``report`` (no external assets)."""
-    return "".join(_html_chunks(report, report.model_dump_json()))
+def writable(report: ActivityReport) -> tuple[ActivityReport, str]:
+    """``report`` and its JSON, any text UTF-8 cannot encode kept as its visible escape."""
+    return json_values.writable_json(report, max_depth=_DEPTH)
 
 
 def _html_chunks(report: ActivityReport, document: str) -> Iterator[str]:
@@ -76,7 +79,7 @@ def write_files(report: ActivityReport, json_path: Path) -> Path:
     Written to a temporary name and renamed, private (they name orders and amounts).
     """
     make_private_folder(json_path.parent)
-    document = report.model_dump_json()
+    report, document = writable(report)
     write_atomically(json_path, [document])
     page = json_path.with_suffix(".html")
     write_atomically(page, _html_chunks(report, document))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import PydanticSerializationError
 
 from catalog_sync.core import json_values
 from catalog_sync.support.files import (
@@ -150,12 +149,7 @@ def writable(report: ReconcileReport) -> tuple[ReconcileReport, str]:
     would hide the whole run. Such text is kept as its visible ``\\udXXX`` escape instead; the
     copy is made only when it is needed.
     """
-    try:
-        return report, report.model_dump_json()
-    except PydanticSerializationError:
-        plain = json_values.storable(report.model_dump(), max_depth=_REPORT_DEPTH)
-        clean = ReconcileReport.model_validate(plain)
-        return clean, clean.model_dump_json()
+    return json_values.writable_json(report, max_depth=_REPORT_DEPTH)
 
 
 def _html_chunks(report: ReconcileReport, document: str) -> Iterator[str]:

@@ -9,7 +9,7 @@ from typing import Final
 
 import click
 
-from catalog_sync.activity.report import day_bounds, read_activity, write_files
+from catalog_sync.activity.report import day_bounds, read_activity, writable, write_files
 from catalog_sync.cli import main
 from catalog_sync.cli.common import EXIT_USAGE, config_option, fail, handle_errors, settings_from
 from catalog_sync.core.activity import ActivityReport, activity_json_schema
@@ -72,7 +72,7 @@ def activity(  # noqa: PLR0917 - click passes one argument per option
         page = write_files(result, out)
         click.echo(f"wrote {out} and {page}", err=True)
     if as_json:
-        click.echo(result.model_dump_json(indent=2))
+        click.echo(writable(result)[0].model_dump_json(indent=2))
     else:
         click.echo("\n".join(summary_lines(result)))
 
