@@ -798,17 +798,13 @@ def test_settled_writes_are_those_that_ended_in_the_period(store: StateBackend) 
     ) == ([("capture:s1", "done", LATER)], ["capture:s1", "capture:s2"])
 
 
-def test_orders_of_settled_writes_carry_their_order_events(store: StateBackend) -> None:
-    """The payload of an order's handled order event is found through its history."""
+def test_order_events_are_found_through_the_order_history(store: StateBackend) -> None:
+    """The payload of an order's handled order event; another order's event is not its."""
     accepted = an_event("e-acc", kind="order.accepted")
     store.store_events([accepted, an_event("e-other", kind="order.accepted")], NOW)
-    _with_intents(store, an_intent())
     store.commit_ledger(LedgerWrites(history=[("o1", "e-acc", "accepted")]), NOW)
-    _settle(store, an_intent(), "done", LATER)
-    assert (
-        store.orders_of_settled_writes(LATER, LATEST),
-        store.orders_of_settled_writes(NOW, LATER),
-    ) == ({"o1": [accepted.payload]}, {})
+    store.commit_ledger(LedgerWrites(history=[("o2", "e-other", "accepted")]), NOW)
+    assert store.order_events(["o1", "o3"]) == {"o1": [accepted.payload]}
 
 
 def test_events_handled_between_count_per_status(store: StateBackend) -> None:

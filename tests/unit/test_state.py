@@ -256,7 +256,7 @@ def test_damaged_database_is_a_state_error_when_read(tmp_path: Path) -> None:
 
 def test_full_disk_is_a_state_error_and_loses_nothing(tmp_path: Path) -> None:
     """A disk that fills up mid-write is named with what to do; committed rows stay."""
-    with small_filesystem(tmp_path / "disk", size_kib=256) as disk:
+    with small_filesystem(tmp_path / "disk", size_kib=512) as disk:
         path = disk / "s.db"
         _store_with_pairs(path)
         with StateStore(path) as store:

@@ -34,6 +34,7 @@ def read_activity(
     """Return the report of ``[since, until)`` as the state holds it at ``now``."""
     lo, hi = stamp(since), stamp(until)
     writes = store.writes_settled_between(lo, hi)
+    orders = {w.entry.intent.order_id for w in writes}
     requests = store.requests_between(lo, hi)
     request_orders = {r.order_id for r, _ in requests}
     entries = {e.intent.key: e for ledger in store.ledgers(request_orders).values() for e in ledger}
@@ -43,8 +44,8 @@ def read_activity(
         generated_at=now,
         runs=store.runs_between(lo, hi),
         writes=writes,
-        orders=store.orders_by_id({w.entry.intent.order_id for w in writes}),
-        order_events=store.orders_of_settled_writes(lo, hi),
+        orders=store.orders_by_id(orders),
+        order_events=store.order_events(orders),
         events_handled=store.events_handled_between(lo, hi),
         orders_handled=store.orders_touched_between(lo, hi),
         notifications=store.notifications_between(lo, hi),

@@ -311,9 +311,9 @@ class ActivityState(Protocol):
         """Return the writes that landed or were refused in the period, in that order."""
         ...
 
-    def orders_of_settled_writes(self, since: str, until: str) -> dict[str, list[dict[str, Any]]]:
-        """Return, per order with a write settled in the period, the payloads of its order
-        events we handled (oldest first)."""
+    def order_events(self, order_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Return, per order, the payloads of the order events we handled for it (oldest
+        first): they carry the order's line amounts."""
         ...
 
     def events_handled_between(self, since: str, until: str) -> dict[str, int]:
