@@ -25,11 +25,11 @@ def _captured(store: StateBackend, key: str, at: str) -> None:
     store.commit_ledger(LedgerWrites(updated_intents={key: done}), at)
 
 
-def _run_once(store: StateBackend, reports: Path) -> None:
-    """One pass of the service, stopped as soon as it has written."""
+def _run_once(state: Path, reports: Path) -> None:
+    """One pass of the service on the state at ``state``, stopped as soon as it has written."""
     stop = asyncio.Event()
     stop.set()
-    reporter = ActivityReporter(store, reports, keep=5, clock=lambda: NOW)
+    reporter = ActivityReporter(lambda: open_state(state), reports, keep=5, clock=lambda: NOW)
     asyncio.run(reporter.run(stop))
 
 
@@ -39,7 +39,7 @@ def test_the_service_writes_today_s_report_of_today_only(tmp_path: Path) -> None
     with open_state(tmp_path / "state.db") as store:
         _captured(store, "capture:s1", YESTERDAY)
         _captured(store, "capture:s2", TODAY)
-        _run_once(store, reports)
+    _run_once(tmp_path / "state.db", reports)
     written = json.loads((reports / "activity-2026-12-06.json").read_text())
     assert (
         [w["key"] for w in written["writes"]],
@@ -54,6 +54,6 @@ def test_the_service_finishes_yesterday_s_partial_report(tmp_path: Path) -> None
     (reports / "activity-2026-12-05.json").write_text("{}")
     with open_state(tmp_path / "state.db") as store:
         _captured(store, "capture:s1", YESTERDAY)
-        _run_once(store, reports)
+    _run_once(tmp_path / "state.db", reports)
     written = json.loads((reports / "activity-2026-12-05.json").read_text())
     assert [w["key"] for w in written["writes"]] == ["capture:s1"]

@@ -18,7 +18,7 @@ from catalog_sync.fulfillment.handler import FulfillmentHandler, fulfillment_ser
 from catalog_sync.fulfillment.poller import EventPoller, status_info
 from catalog_sync.requests.log import requests_status
 from catalog_sync.requests.transmitter import RequestTransmitter
-from catalog_sync.state import StateBackend
+from catalog_sync.state import StateBackend, open_state
 from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import EventSettings
 
@@ -83,8 +83,11 @@ class _EventParts:
 
 def _activity_reporter(ctx: DaemonContext) -> Service:
     """Today's activity report, beside the reconcile reports and kept as many days as they."""
-    catalog = ctx.settings.catalog
-    return ActivityReporter(ctx.store, catalog.reports, keep=catalog.reports_keep)
+    settings = ctx.settings
+    catalog = settings.catalog
+    return ActivityReporter(
+        lambda: open_state(settings), catalog.reports, keep=catalog.reports_keep
+    )
 
 
 def daemon_services() -> Sequence[ServiceFactory]:
