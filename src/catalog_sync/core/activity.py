@@ -42,6 +42,14 @@ ACTIVITY_SCHEMA_VERSION: Final = 1
 CATALOG_RUN_KINDS: Final = frozenset({"reconcile", "audit", "watch"})
 #: The run kind of an orders audit (``orders audit``, the daemon's periodic one).
 ORDERS_AUDIT_RUN: Final = "orders-audit"
+#: Event types whose object is the Digital River order itself, with its priced lines
+#: (docs/digital-river-api.md §14.2).
+ORDER_EVENT_TYPES: Final = (
+    "order.accepted",
+    "order.fulfilled",
+    "order.complete",
+    "order.cancelled",
+)
 #: Notification kinds of an event that became a dead letter (at the poller or the handler).
 DEAD_LETTER_KINDS: Final = frozenset({"dead_letter", "mode_mismatch"})
 

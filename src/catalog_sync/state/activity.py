@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from catalog_sync.core.activity import ORDER_EVENT_TYPES
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import INTENT_LANDED
 from catalog_sync.state.records import (
@@ -25,13 +26,6 @@ from catalog_sync.state.rows import Row, ledger_entry, request_line, request_rec
 
 #: Intent statuses a write ends in: landed at Digital River, or refused by it.
 _ENDED: Final = (INTENT_LANDED, "failed")
-#: Event types whose object is the Digital River order itself (docs/digital-river-api.md §14.2).
-ORDER_EVENT_TYPES: Final = (
-    "order.accepted",
-    "order.fulfilled",
-    "order.complete",
-    "order.cancelled",
-)
 #: Orders per ``IN (...)`` list: far below either database's parameter limit.
 _CHUNK: Final = 500
 
