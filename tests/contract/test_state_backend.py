@@ -39,6 +39,7 @@ from catalog_sync.state import (
     EventCursor,
     EventOutcome,
     FencedError,
+    HistoryLine,
     InstanceRecord,
     LedgerReader,
     LedgerWrites,
@@ -896,4 +897,85 @@ def test_catalog_files_remember_what_was_applied(store: StateBackend) -> None:
         LATER,
         CatalogFileRecord("a.csv", 11, 7, LATEST, None),
         6,
+    )
+
+
+# -- activity over a period -----------------------------------------------------------------
+EVER = ("2000-01-01T00:00:00.000000Z", "9999-01-01T00:00:00.000000Z")
+
+
+def _settle(store: StateBackend, intent: Intent, status: IntentStatus, now: str) -> None:
+    ended = replace(intent, status=status)
+    store.commit_ledger(LedgerWrites(updated_intents={ended.key: ended}), now)
+
+
+def test_runs_between_are_those_started_in_the_period(store: StateBackend) -> None:
+    """Runs come back oldest first, with their kind; a period after them holds none."""
+    first = store.start_run("reconcile", dry_run=False)
+    second = store.start_run("audit", dry_run=False)
+    store.finish_run(second, counts={"drift_fixed": 2}, failures=0, report_path=None)
+    found = [(r.id, r.kind, r.counts) for r in store.runs_between(*EVER)]
+    assert (found, store.runs_between(EVER[1], "9999-12-31")) == (
+        [(first, "reconcile", {}), (second, "audit", {"drift_fixed": 2})],
+        [],
+    )
+
+
+def test_settled_writes_are_those_that_ended_in_the_period(store: StateBackend) -> None:
+    """A write that landed or failed is counted when it ended; a pending one never."""
+    landed, refused, open_ = (an_intent(key=f"capture:s{n}") for n in (1, 2, 3))
+    _with_intents(store, landed, refused, open_)
+    _settle(store, landed, "done", LATER)
+    _settle(store, refused, "failed", LATEST)
+    in_later = store.writes_settled_between(LATER, LATEST)
+    assert (
+        [(w.entry.intent.key, w.entry.intent.status, w.at) for w in in_later],
+        [w.entry.intent.key for w in store.writes_settled_between(*EVER)],
+    ) == ([("capture:s1", "done", LATER)], ["capture:s1", "capture:s2"])
+
+
+def test_order_events_are_found_through_the_order_history(store: StateBackend) -> None:
+    """The payload of an order's handled order event; another order's event is not its."""
+    accepted = an_event("e-acc", kind="order.accepted")
+    store.store_events([accepted, an_event("e-other", kind="order.accepted")], NOW)
+    store.commit_ledger(LedgerWrites(history=[("o1", "e-acc", "accepted")]), NOW)
+    store.commit_ledger(LedgerWrites(history=[("o2", "e-other", "accepted")]), NOW)
+    assert store.order_events(["o1", "o3"]) == {"o1": [accepted.payload]}
+
+
+def test_events_handled_between_count_per_status(store: StateBackend) -> None:
+    """Events are counted by the status they were handled with, when they were handled."""
+    store.store_events([an_event("e1"), an_event("e2"), an_event("e3")], NOW)
+    outcomes = [
+        EventOutcome("e1", "handled", handled_at=LATER),
+        EventOutcome("e2", "ignored", handled_at=LATER),
+        EventOutcome("e3", "handled", handled_at=LATEST),
+    ]
+    store.commit_ledger(LedgerWrites(events=outcomes), LATER)
+    assert store.events_handled_between(NOW, LATEST) == {"handled": 1, "ignored": 1}
+
+
+def test_orders_touched_between_counts_each_order_once(store: StateBackend) -> None:
+    """Two history lines of one order and one of another: two orders."""
+    lines: list[HistoryLine] = [("o1", None, "a"), ("o1", None, "b"), ("o2", None, "c")]
+    store.commit_ledger(LedgerWrites(history=lines), NOW)
+    store.commit_ledger(LedgerWrites(history=[("o3", None, "d")]), LATER)
+    assert store.orders_touched_between(NOW, LATER) == 2
+
+
+def test_notifications_between_are_those_logged_in_the_period(store: StateBackend) -> None:
+    """Oldest first, none from outside the period."""
+    early = NotificationRecord(NOW, "dead_letter", "e1 is dead", None, "e1")
+    late = NotificationRecord(LATEST, "backorder", "wait", "o1", "e2")
+    store.add_notifications([early, late])
+    assert store.notifications_between(NOW, LATER) == [early]
+
+
+def test_requests_between_come_with_their_lines(store: StateBackend) -> None:
+    """A request received in the period comes with the lines it claimed."""
+    store_order(store, an_order())
+    recorded = store.claim_units(fulfil_request("o1", "r1", 2), LATER)
+    assert (store.requests_between(NOW, LATER), store.requests_between(LATER, LATEST)) == (
+        [(recorded.request, list(recorded.lines))],
+        [],
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -117,3 +120,20 @@ def admin_post(sandbox: RunningSandbox, path: str, body: dict[str, Any]) -> dict
 def posts(sandbox: RunningSandbox, path: str) -> list[dict[str, object]]:
     """The POST requests the sandbox received on ``path``, oldest first."""
     return [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == path]
+
+
+@contextmanager
+def events_poll_loop(env: Mapping[str, str], log: Path) -> Iterator[None]:
+    """``catalog-sync events poll --loop`` in a child process, stopped with SIGTERM."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "catalog_sync", "events", "poll", "--loop"],
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

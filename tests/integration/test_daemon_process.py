@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,21 @@ def test_config_show_hides_webhook_tokens(tmp_path: Path) -> None:
     assert "s3cret" not in result.stdout
     assert "abc123" not in result.stdout
     assert "/x" not in result.stdout
+
+
+def test_the_daemon_writes_the_day_s_activity_report(env: dict[str, str], tmp_path: Path) -> None:
+    """Beside the reconcile reports, ``activity-<today>.json`` and its page, for today (UTC)."""
+    first_day = datetime.now(UTC).date()
+    process = started(env, tmp_path)
+    try:
+        latest = tmp_path / "reports" / "activity-latest.json"
+        wait_until(latest.exists, timeout=TIMEOUT, what="the activity report")
+        report = json.loads(latest.read_text())
+    finally:
+        process.stop()
+    days = {f"{day:%Y-%m-%d}" for day in (first_day, datetime.now(UTC).date())}  # midnight
+    assert (
+        latest.resolve().name == f"activity-{report['since'][:10]}.json",
+        report["since"][:10] in days,
+        (tmp_path / "reports" / "activity-latest.html").resolve().exists(),
+    ) == (True, True, True)

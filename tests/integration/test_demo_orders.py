@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.integration.fulfillment_helpers import dr_fulfillments, line_totals, make_catalog
+from tests.integration.fulfillment_helpers import (
+    dr_fulfillments,
+    events_poll_loop,
+    line_totals,
+    make_catalog,
+)
 
 from catalog_sync.cli import main
 from catalog_sync.demo.orders import RunCli, run_order_demo, subprocess_cli
@@ -32,18 +34,8 @@ def env(sandbox: RunningSandbox, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def poller(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
     """``catalog-sync events poll --loop`` in a child process, stopped with SIGTERM."""
-    with (tmp_path / "poll.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "catalog_sync", "events", "poll", "--loop"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with events_poll_loop(env, tmp_path / "poll.log"):
         yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def in_process_cli(env: dict[str, str]) -> RunCli:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from tests.integration.browser_helpers import chromium, count_rows, dump_dom, first_cells
 
+from catalog_sync.activity.report import write_files
 from catalog_sync.catalog.report import (
     ChangeEntry,
     FailureEntry,
@@ -26,7 +27,17 @@ from catalog_sync.catalog.report import (
     Summary,
     write_report,
 )
+from catalog_sync.core.activity import (
+    ActivityReport,
+    ActivitySummary,
+    CatalogRun,
+    FindingEntry,
+    NoticeEntry,
+    RequestEntry,
+    WriteEntry,
+)
 from catalog_sync.core.merchant_requests import MerchantRequest
+from catalog_sync.core.money_plan import CurrencyTotal, PlannedLine
 from catalog_sync.core.orders import Order, OrderLine
 from catalog_sync.requests.log import Source, submit_request
 from catalog_sync.requests.orders_report import orders_view, write_orders_report
@@ -51,6 +62,8 @@ HOSTILE = (
 )
 #: Reports to open, each with its values cycled through every row. A ``-->`` later in the data
 #: undoes an earlier ``<!--``, so the cases that blank a page must be tried on their own.
+#: The sections of the activity page whose rows are rendered from its data.
+ACTIVITY_TABLES = ("writes", "catalog_runs", "requests", "dead_letters", "findings")
 CASES = {
     "comment, then script in a later value": ("<!-- start", "later <script> here"),
     "comment and script in one value": ("x <!--<script>", "<!-- <script/"),
@@ -184,3 +197,79 @@ def test_orders_report_renders_every_row(
         len(order["lines"]) + sum(1 + len(r["lines"]) for r in order["requests"]) for order in view
     )
     assert count_rows(dom) == {"": expected}
+
+
+def _activity_report(values: tuple[str, ...]) -> ActivityReport:
+    """An activity report with hostile values in every kind of row."""
+
+    def _hostile(index: int) -> str:
+        return values[index % len(values)]
+
+    n = len(HOSTILE)
+    return ActivityReport(
+        since=T0,
+        until=T0 + timedelta(days=1),
+        generated_at=T0,
+        summary=ActivitySummary(captures=n, dead_letters=n, audit_findings=n),
+        money=(CurrencyTotal(currency=_hostile(0), captured_units=n),),
+        events_by_status={_hostile(1): n},
+        requests_by_status={"Open": n},
+        catalog_runs=tuple(
+            CatalogRun(run_id=i, kind=_hostile(i), started_at=NOW, finished_at=None, dry_run=False)
+            for i in range(n)
+        ),
+        writes=tuple(
+            WriteEntry(
+                at=NOW,
+                outcome="refused" if i % 2 else "landed",
+                kind="capture",
+                key=f"capture:{_hostile(i)}",
+                order_id=_hostile(i + 1),
+                currency=_hostile(i + 2),
+                lines=(PlannedLine(line_id=_hostile(i + 3), units=1),),
+                units=1,
+                reference=_hostile(i + 4),
+                error=_hostile(i + 5),
+            )
+            for i in range(2 * n)
+        ),
+        requests=tuple(
+            RequestEntry(
+                request_id=f"req-{_hostile(i)}",
+                order_id=_hostile(i + 1),
+                action="fulfill",
+                received_at=NOW,
+                source=_hostile(i + 2),
+                status="Open",
+            )
+            for i in range(n)
+        ),
+        dead_letters=tuple(
+            NoticeEntry(time=NOW, kind="dead_letter", message=_hostile(i), event_id=_hostile(i + 1))
+            for i in range(n)
+        ),
+        findings=tuple(
+            FindingEntry(
+                found_at=NOW,
+                run_id=1,
+                kind=_hostile(i),
+                order_id=_hostile(i + 1),
+                detail=_hostile(i),
+            )
+            for i in range(n)
+        ),
+    )
+
+
+@pytest.mark.parametrize("values", CASES.values(), ids=CASES.keys())
+def test_activity_report_renders_every_row(
+    browser: str, tmp_path: Path, values: tuple[str, ...]
+) -> None:
+    """Each section of the activity page shows as many rows as the report holds."""
+    report = _activity_report(values)
+    page = write_files(report, tmp_path / "reports" / "activity.json")
+    dom = dump_dom(browser, page, tmp_path / "profile")
+    counted = count_rows(dom)
+    assert {key: counted.get(key, 0) for key in ACTIVITY_TABLES} == {
+        key: len(getattr(report, key)) for key in ACTIVITY_TABLES
+    }

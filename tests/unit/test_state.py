@@ -10,6 +10,8 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -256,7 +258,7 @@ def test_damaged_database_is_a_state_error_when_read(tmp_path: Path) -> None:
 
 def test_full_disk_is_a_state_error_and_loses_nothing(tmp_path: Path) -> None:
     """A disk that fills up mid-write is named with what to do; committed rows stay."""
-    with small_filesystem(tmp_path / "disk", size_kib=256) as disk:
+    with small_filesystem(tmp_path / "disk", size_kib=512) as disk:
         path = disk / "s.db"
         _store_with_pairs(path)
         with StateStore(path) as store:
@@ -327,3 +329,27 @@ def test_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
     StateStore(folder / "s.db").close()
     assert _mode(folder) == 0o750
     assert _mode(folder / "s.db") == 0o600
+
+
+def test_a_second_store_in_one_process_keeps_the_first_one_s_wal(tmp_path: Path) -> None:
+    """Opening and closing a second store (the activity service's reader) drops none of the
+    process's locks: another process opening and closing the database leaves the WAL in place,
+    and the first store's next commit is seen from outside."""
+    path = tmp_path / "s.db"
+    count = (
+        "import sys; from catalog_sync.state import open_state;"
+        " print(open_state(sys.argv[1]).count_pairs())"
+    )
+
+    def seen_from_outside() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", count, str(path)], check=True, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    with StateStore(path) as first:
+        first.record_applied([_pair("P0")])
+        StateStore(path).close()
+        seen_from_outside()
+        first.record_applied([_pair("P1")])
+        assert seen_from_outside() == "2"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import PydanticSerializationError
 
 from catalog_sync.core import json_values
 from catalog_sync.support.files import (
@@ -176,21 +175,12 @@ def writable(report: ReconcileReport) -> tuple[ReconcileReport, str]:
     would hide the whole run. Such text is kept as its visible ``\\udXXX`` escape instead; the
     copy is made only when it is needed.
     """
-    try:
-        return report, report.model_dump_json()
-    except PydanticSerializationError:
-        plain = json_values.storable(report.model_dump(), max_depth=_REPORT_DEPTH)
-        clean = ReconcileReport.model_validate(plain)
-        return clean, clean.model_dump_json()
+    return json_values.writable_json(report, max_depth=_REPORT_DEPTH)
 
 
 def _change_json(entry: ChangeEntry) -> str:
     """One change as JSON, a value UTF-8 cannot encode kept as its escape (see :func:`writable`)."""
-    try:
-        return entry.model_dump_json()
-    except PydanticSerializationError:
-        plain = json_values.storable(entry.model_dump(), max_depth=_CHANGE_DEPTH)
-        return ChangeEntry.model_validate(plain).model_dump_json()
+    return json_values.writable_json(entry, max_depth=_CHANGE_DEPTH)[1]
 
 
 def _document(report: ReconcileReport, changes: ChangeStream) -> Iterator[str]:

@@ -22,7 +22,7 @@ def main() -> None:
 
 def _register() -> None:
     """Import the command modules; each adds its commands to :data:`main`."""
-    from catalog_sync.cli import catalog, events, orders, run, sandbox, state  # noqa: F401, PLC0415
+    from catalog_sync.cli import catalog, events, orders, report, run, sandbox, state  # noqa: F401, PLC0415
 
 
 _register()

@@ -16,7 +16,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 #: The range of a signed 64-bit integer: SQLite's and the JVM's ``long``.
 INT64_MIN: Final = -(2**63)
@@ -86,6 +89,23 @@ def storable(value: Any, *, max_depth: int = MAX_DEPTH) -> Any:
             representable(str(k)): storable(v, max_depth=max_depth - 1) for k, v in value.items()
         }
     return [storable(v, max_depth=max_depth - 1) for v in value]
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def writable_json(model: Model, *, max_depth: int) -> tuple[Model, str]:
+    """Return ``model`` and its JSON, in a form every UTF-8 writer accepts.
+
+    A value UTF-8 cannot encode (a lone surrogate) would make a whole report fail to write, so
+    one value would hide everything else; such text is kept as its visible ``\\udXXX`` escape
+    instead (:func:`storable`, ``max_depth`` levels deep). The copy is made only when needed.
+    """
+    try:
+        return model, model.model_dump_json()
+    except PydanticSerializationError:
+        clean = type(model).model_validate(storable(model.model_dump(), max_depth=max_depth))
+        return clean, clean.model_dump_json()
 
 
 def representable(text: str) -> str:

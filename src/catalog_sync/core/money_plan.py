@@ -31,7 +31,7 @@ from catalog_sync.core.orders import (
 _CENT: Final = Decimal("0.01")
 #: Exact arithmetic for any amount a JSON number can carry (a float's 309 digits, in cents):
 #: the default 28 digits would round a huge amount or refuse to quantize it.
-EXACT: Final = Context(prec=1000)
+_EXACT: Final = Context(prec=1000)
 
 PlannedKind = Literal["create_fulfillment_order", "capture", "cancel_charge", "fulfiller_cancel"]
 
@@ -185,9 +185,13 @@ def plan_money(
         plan.writes.extend((i, True) for i in intents if i.status == "pending")
     for event in events:
         _plan_event(event, given, folds, plan)
-    with localcontext(EXACT):
-        writes = [_priced(i, recorded, folds, orders, api_orders) for i, recorded in plan.writes]
-        totals = _totals(writes)
+    writes = [
+        priced_write(
+            i, _order_of(i.order_id, folds, orders), api_orders.get(i.order_id), recorded=recorded
+        )
+        for i, recorded in plan.writes
+    ]
+    totals = currency_totals(writes)
     return MoneyPlan(
         source=source,
         fulfillment_orders=tuple(w for w in writes if w.kind == "create_fulfillment_order"),
@@ -297,18 +301,37 @@ def _fold_intents(
     fold.intents = list(by_key.values())
 
 
+def _order_of(
+    order_id: str, folds: Mapping[str, _Fold], orders: Mapping[str, Order]
+) -> Order | None:
+    """The order as the fold left it, else as the state holds it."""
+    fold = folds.get(order_id)
+    return fold.order if fold is not None and fold.order is not None else orders.get(order_id)
+
+
+def priced_write(
+    intent: Intent,
+    order: Order | None,
+    api_order: Mapping[str, Any] | None,
+    *,
+    recorded: bool = False,
+) -> PlannedWrite:
+    """Return the write with its units and, for charge writes, its amounts per line.
+
+    ``order`` gives the currency, ``api_order`` (Digital River's order) the line amounts; the
+    plan prices what would be sent with it, the activity report what was sent.
+    """
+    with localcontext(_EXACT):
+        return _priced(intent, order, api_order, recorded=recorded)
+
+
 def _priced(
     intent: Intent,
+    order: Order | None,
+    api_order: Mapping[str, Any] | None,
+    *,
     recorded: bool,
-    folds: Mapping[str, _Fold],
-    orders: Mapping[str, Order],
-    api_orders: Mapping[str, Mapping[str, Any]],
 ) -> PlannedWrite:
-    """Return the write with its units and, for charge writes, its amounts per line."""
-    fold = folds.get(intent.order_id)
-    order = (
-        fold.order if fold is not None and fold.order is not None else orders.get(intent.order_id)
-    )
     kind: IntentKind = intent.kind
     if kind == "create_fulfillment_order":
         items = intent.body.get("items")
@@ -318,7 +341,7 @@ def _priced(
             if isinstance(item, Mapping)
         )
     else:
-        prices = unit_prices(api_orders.get(intent.order_id))
+        prices = unit_prices(api_order)
         lines = tuple(
             PlannedLine(
                 line_id=c.line_id,
@@ -391,8 +414,13 @@ def line_amount(
     return (amount * units / quantity).quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _totals(writes: Sequence[PlannedWrite]) -> tuple[CurrencyTotal, ...]:
+def currency_totals(writes: Iterable[PlannedWrite]) -> tuple[CurrencyTotal, ...]:
     """Units and amounts captured and cancelled, per currency (sorted by currency)."""
+    with localcontext(_EXACT):
+        return _totals(writes)
+
+
+def _totals(writes: Iterable[PlannedWrite]) -> tuple[CurrencyTotal, ...]:
     totals: dict[str, dict[str, Any]] = {}
     for write in writes:
         if write.kind not in CHARGE_KINDS:

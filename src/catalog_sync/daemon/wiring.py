@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from catalog_sync.activity.service import ActivityReporter
 from catalog_sync.daemon.runner import DaemonContext, ServiceFactory
 from catalog_sync.daemon.service import Service
 from catalog_sync.daemon.status import SectionProvider
@@ -18,7 +19,7 @@ from catalog_sync.fulfillment.orders_audit import OrdersAudit, orders_audit_stat
 from catalog_sync.fulfillment.poller import EventPoller, status_info
 from catalog_sync.requests.log import requests_status
 from catalog_sync.requests.transmitter import RequestTransmitter
-from catalog_sync.state import StateBackend
+from catalog_sync.state import StateBackend, open_state
 from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import EventSettings
 
@@ -94,10 +95,20 @@ class _EventParts:
         return [poller, handler, transmitter, orders_audit, closer]
 
 
+def _activity_reporter(ctx: DaemonContext) -> Service:
+    """Today's activity report, beside the reconcile reports and kept as many days as they."""
+    settings = ctx.settings
+    catalog = settings.catalog
+    return ActivityReporter(
+        lambda: open_state(settings), catalog.reports, keep=catalog.reports_keep
+    )
+
+
 def daemon_services() -> Sequence[ServiceFactory]:
     """Every service ``catalog-sync run`` adds to the catalog watcher and the audit: the event
-    poller, the fulfillment handler, the merchant-request transmitter, the orders audit."""
-    return _EventParts().factories()
+    poller, the fulfillment handler, the merchant-request transmitter, the orders audit, the
+    activity report."""
+    return [*_EventParts().factories(), _activity_reporter]
 
 
 def status_sections(settings: EventSettings) -> Mapping[str, SectionProvider]:

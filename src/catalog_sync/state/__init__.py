@@ -15,6 +15,7 @@ from catalog_sync.state.backends import (
 )
 from catalog_sync.state.errors import FencedError, StateError
 from catalog_sync.state.interface import (
+    ActivityState,
     AuditState,
     CatalogState,
     InboxState,
@@ -48,6 +49,7 @@ from catalog_sync.state.records import (
     RequestLineRecord,
     RequestRecord,
     RunRecord,
+    SettledWrite,
     WriteAnswer,
     WriteRetry,
 )
@@ -55,6 +57,7 @@ from catalog_sync.state.store import check_writable, state_error
 
 __all__ = [
     "POSTGRES_SCHEMES",
+    "ActivityState",
     "AppliedPair",
     "AuditFindingRecord",
     "AuditState",
@@ -85,6 +88,7 @@ __all__ = [
     "RequestLogState",
     "RequestRecord",
     "RunRecord",
+    "SettledWrite",
     "StateBackend",
     "StateError",
     "UnsupportedStateError",

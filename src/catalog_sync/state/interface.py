@@ -21,7 +21,7 @@ Times are stored as :func:`catalog_sync.support.clock.stamp` text; ``now`` argum
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from catalog_sync.core.notices import NotificationRecord
 from catalog_sync.core.orders import Order
@@ -42,6 +42,7 @@ from catalog_sync.state.records import (
     RequestLineRecord,
     RequestRecord,
     RunRecord,
+    SettledWrite,
 )
 
 T = TypeVar("T")
@@ -354,8 +355,50 @@ class LeaseState(Protocol):
         ...
 
 
+class ActivityState(Protocol):
+    """What happened over a period ``[since, until)`` of stored times: the activity report."""
+
+    def runs_between(self, since: str, until: str) -> list[RunRecord]:
+        """Return the runs (catalog, audits) started in the period, oldest first."""
+        ...
+
+    def writes_settled_between(self, since: str, until: str) -> list[SettledWrite]:
+        """Return the writes that landed or were refused in the period, in that order."""
+        ...
+
+    def order_events(self, order_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Return, per order, the payloads of the order events we handled for it (oldest
+        first): they carry the order's line amounts."""
+        ...
+
+    def events_handled_between(self, since: str, until: str) -> dict[str, int]:
+        """Return how many events were handled in the period, per status they ended in."""
+        ...
+
+    def orders_touched_between(self, since: str, until: str) -> int:
+        """Return how many orders had a line added to their history in the period."""
+        ...
+
+    def notifications_between(self, since: str, until: str) -> list[NotificationRecord]:
+        """Return the notifications logged in the period, oldest first."""
+        ...
+
+    def requests_between(
+        self, since: str, until: str
+    ) -> list[tuple[RequestRecord, list[RequestLineRecord]]]:
+        """Return the merchant requests received in the period with their lines, oldest first."""
+        ...
+
+
 class StateBackend(
-    CatalogState, AuditState, InboxState, LedgerState, RequestLogState, LeaseState, Protocol
+    CatalogState,
+    AuditState,
+    InboxState,
+    LedgerState,
+    RequestLogState,
+    LeaseState,
+    ActivityState,
+    Protocol,
 ):
     """The whole state: what the daemon and the commands open."""
 
@@ -378,6 +421,7 @@ class StateBackend(
 
 
 __all__ = [
+    "ActivityState",
     "AuditState",
     "CatalogState",
     "InboxState",

@@ -187,4 +187,11 @@ PG_MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX audit_findings_by_time ON audit_findings (found_at, seq);
     """,
+    # 6 (5 is perf-memory's, if it lands): the times the activity report reads a period by
+    # (SQLite schema 10).
+    """
+    CREATE INDEX intents_by_updated ON intents (updated);
+    CREATE INDEX inbox_by_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    CREATE INDEX history_by_time ON order_history (time);
+    """,
 )

@@ -43,6 +43,7 @@ from catalog_sync.core.orders import (
     order_from_json,
     to_json,
 )
+from catalog_sync.state.activity import ActivityReads
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.interface import LedgerReader
 from catalog_sync.state.leadership import check_fence, instance_row, next_term
@@ -71,6 +72,7 @@ from catalog_sync.state.records import (
 )
 from catalog_sync.state.rows import (
     AUDIT_FINDING_COLUMNS,
+    Row,
     applied_pair,
     audit_finding,
     audit_finding_values,
@@ -134,7 +136,7 @@ def public_location(url: str) -> str:
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
 
 
-class PostgresState:
+class PostgresState(ActivityReads):
     """The PostgreSQL backend of :class:`~catalog_sync.state.interface.StateBackend`.
 
     Safe to share across threads (each operation borrows a pooled connection), and any number
@@ -224,6 +226,11 @@ class PostgresState:
             raise StateError(
                 self._location, f"cannot write it: {_first_line(exc)}", "check the server's log"
             ) from exc
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """One read of :class:`ActivityReads`, its ``?`` placeholders written as ``%s``."""
+        with self._tx() as q:
+            return list(q.all(sql.replace("?", "%s"), params))
 
     def _migrate(self) -> None:
         with self._tx() as q:

@@ -169,6 +169,14 @@ class LedgerMark:
 
 
 @dataclass(frozen=True, slots=True)
+class SettledWrite:
+    """A write that ended (landed or refused) and when: what the activity report counts."""
+
+    entry: LedgerEntry
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One line of an order's history."""
 

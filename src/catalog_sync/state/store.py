@@ -18,18 +18,22 @@ import json
 import os
 import sqlite3
 import stat
+import threading
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Self
 
+from catalog_sync.state.activity import ActivityReads
 from catalog_sync.state.errors import StateError
 from catalog_sync.state.fulfillment import FulfillmentTables, rows_in
 from catalog_sync.state.records import AppliedPair, AuditFindingRecord, CatalogFileRecord, RunRecord
 from catalog_sync.state.requests import RequestTables
 from catalog_sync.state.rows import (
     AUDIT_FINDING_COLUMNS,
+    Row,
     applied_pair,
     audit_finding,
     audit_finding_values,
@@ -43,6 +47,13 @@ from catalog_sync.support.files import create_private_file, make_private_folder
 _MEMORY: Final = ":memory:"
 #: The first bytes of every SQLite database file.
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
+#: Database files (device, inode) stores of this process hold open, and how many stores. POSIX
+#: locks belong to the process and any ``close`` of the file drops them all, SQLite's included:
+#: reading the header of a database another store of this process holds open (the activity
+#: service reads on a connection of its own) would let another process take it for unused and
+#: delete its WAL from under the daemon. SQLite's own opens and closes know of each other.
+_OPEN_FILES: Final[Counter[tuple[int, int]]] = Counter()
+_OPEN_FILES_LOCK: Final = threading.Lock()
 
 #: What to do, by SQLite's primary result code (the extended codes share its prefix).
 _ADVICE: Final = {
@@ -113,10 +124,11 @@ def _action(sql: str) -> str:
     return {"SELECT": "read it", "PRAGMA": "open it"}.get(verb, "write it")
 
 
-class StateStore(RequestTables, FulfillmentTables):
+class StateStore(RequestTables, FulfillmentTables, ActivityReads):
     """The SQLite backend of :class:`~catalog_sync.state.interface.StateBackend`.
 
-    One instance per process; not shared across threads. Its write helpers (``put_events``,
+    Not shared across threads; a second instance on the same file (a reader on another thread)
+    has a connection of its own. Its write helpers (``put_events``,
     ``add_intents``, ...) are the building blocks of the interface's atomic operations and run
     only inside :meth:`transaction`; nothing outside this package calls them.
     """
@@ -127,6 +139,7 @@ class StateStore(RequestTables, FulfillmentTables):
         Raises :class:`StateError` when it cannot be used; nothing is left open then.
         """
         self.path = path
+        self._file: tuple[int, int] | None = None
         if str(path) != _MEMORY:
             _prepare(path)
         try:
@@ -147,6 +160,10 @@ class StateStore(RequestTables, FulfillmentTables):
         except BaseException:
             self._db.close()
             raise
+        if str(path) != _MEMORY:
+            with contextlib.suppress(OSError), _OPEN_FILES_LOCK:
+                self._file = _file_key(path)
+                _OPEN_FILES[self._file] += 1
 
     def __enter__(self) -> Self:
         return self
@@ -165,11 +182,21 @@ class StateStore(RequestTables, FulfillmentTables):
     def close(self) -> None:
         """Close the connection; committed data is already durable."""
         self._db.close()
+        with _OPEN_FILES_LOCK:
+            if self._file is not None:
+                _OPEN_FILES[self._file] -= 1
+                if _OPEN_FILES[self._file] <= 0:
+                    del _OPEN_FILES[self._file]
+                self._file = None
 
     @property
     def location(self) -> str:
         """The database file."""
         return str(self.path)
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """One read of :class:`ActivityReads` (its SQL is SQLite's already)."""
+        return list(self._db.execute(sql, params).fetchall())
 
     # -- infrastructure --------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -393,7 +420,7 @@ def _prepare(path: Path) -> None:
             raise StateError(
                 path, "is not a regular file", "set the state setting to a database file path"
             )
-        if mode is not None and path.stat().st_size > 0:
+        if mode is not None and path.stat().st_size > 0 and not _held_open(path):
             with path.open("rb") as existing:
                 header = existing.read(len(_SQLITE_HEADER))
             if header != _SQLITE_HEADER:
@@ -403,6 +430,17 @@ def _prepare(path: Path) -> None:
         create_private_file(path)
     except OSError as exc:
         raise state_error(path, exc, "create it") from exc
+
+
+def _file_key(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _held_open(path: Path) -> bool:
+    """Whether a store of this process holds the file open (its header was checked then)."""
+    with _OPEN_FILES_LOCK:
+        return _file_key(path) in _OPEN_FILES
 
 
 def _statements(script: str) -> list[str]:

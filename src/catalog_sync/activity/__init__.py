@@ -1,0 +1,1 @@
+"""The activity feature: what catalog-sync did and found over a period, as a report."""
