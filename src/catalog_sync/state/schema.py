@@ -191,7 +191,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         skipped_at  TEXT
     );
     """,
-    # 8 (7 is the leadership lease; the two land together): the findings of each orders audit,
+    # 8: the findings of each orders audit,
     # kept so a report over a period shows what was found and repaired after orders moved on.
     """
     CREATE TABLE audit_findings (
@@ -209,7 +209,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX audit_findings_by_time ON audit_findings (found_at, seq);
     """,
-    # 10 (9 is perf-memory's, if it lands; the lead numbers them in merge order): the times
+    # 9: the times
     # the activity report reads a period by, so a day's report reads that day's rows, not all.
     """
     CREATE INDEX intents_by_updated ON intents (updated);
