@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 from tests.integration.leadership_helpers import (
     CATALOGS,
     TIMEOUT,
@@ -23,6 +24,7 @@ from tests.integration.leadership_helpers import (
     sent_by,
     writes,
 )
+from tests.integration.test_daemon_process import free_port
 
 from catalog_sync.demo.testing import replace_row, wait_until
 from catalog_sync.sandbox.testing import RunningSandbox
@@ -114,3 +116,21 @@ def test_a_new_leader_never_applies_its_older_copy_of_a_file(
             name = api.get(f"/skus/{TENT}").json()["name"]
         notices = nodes.notices("catalog_copy_older")
     assert (name, len(notices), "hardware.csv" in notices[0]) == ("Ridgeline v2", 1, True)
+
+
+def test_a_standby_answers_healthz_as_standby(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``/healthz`` of a standby: HTTP 200, role standby, its name, no service running."""
+    with deployment(sandbox, tmp_path) as nodes:
+        nodes.start("node-a")
+        nodes.wait_for_leader()
+        port = free_port()
+        nodes.start("node-b", CATALOG_SYNC_METRICS_PORT=str(port))
+        wait_until(lambda: nodes.role("node-b") == "standby", timeout=TIMEOUT, what="standby")
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=TIMEOUT)
+        body = answer.json()
+    assert (answer.status_code, body["role"], body["instance"], body["alive"]) == (
+        200,
+        "standby",
+        "node-b",
+        {},
+    )

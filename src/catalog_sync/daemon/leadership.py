@@ -40,9 +40,11 @@ def boottime() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
-def default_instance_name() -> str:
-    """``<hostname>-<pid>``: unique per process on a host, and says where to look."""
-    return f"{socket.gethostname()}-{os.getpid()}"
+def default_instance_name(*, shared: bool) -> str:
+    """``<hostname>-<pid>`` on a shared (PostgreSQL) state: unique per process, and says where
+    to look. ``<hostname>`` on SQLite, where one daemon runs: a restart renews its own lease
+    instead of taking it from its previous self."""
+    return f"{socket.gethostname()}-{os.getpid()}" if shared else socket.gethostname()
 
 
 class NotLeaderError(RuntimeError):

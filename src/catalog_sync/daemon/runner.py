@@ -148,12 +148,13 @@ class Daemon:
 
     async def _main(self) -> int:
         settings = self._settings
-        name = settings.daemon.instance_name or default_instance_name()
+        shared = settings.state_file is None
+        name = settings.daemon.instance_name or default_instance_name(shared=shared)
         with open_state(settings) as store:
-            if settings.state_file is not None:
+            if not shared:
                 # The file's lock is held: whoever held the lease before is gone.
                 previous = store.lease()
-                if previous.holder is not None:
+                if previous.holder not in (None, name):
                     store.release_lease(previous.holder, previous.epoch)
             async with DigitalRiverClient.from_settings(settings.api, instance=name) as client:
                 metrics = Metrics()
@@ -335,7 +336,8 @@ class Daemon:
         self._down.clear()
 
     async def _announce(self, change: Change) -> None:
-        """Log and notify a change of role (kind ``leadership``)."""
+        """Log a change of role; notify (kind ``leadership``) a takeover from another
+        instance and a loss, not a lease nobody held (a deployment's or a daemon's start)."""
         name = self._lead().name
         if change.became_leader:
             taken = "" if change.taken_from is None else f" from {change.taken_from}"
@@ -346,6 +348,8 @@ class Daemon:
         else:
             message = f"instance {name} lost the lease (epoch {change.epoch}); standing by"
             log.warning("leadership lost", instance=name, epoch=change.epoch)
+        if change.became_leader and change.taken_from is None:
+            return
         record = NotificationRecord(now_stamp(), "leadership", message, None, None)
         try:
             self._store.add_notifications([record])

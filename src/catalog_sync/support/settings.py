@@ -222,7 +222,7 @@ class DaemonSettings:
     (the value client-go's leader election uses)."""
     instance_name: str = ""
     """This process's name in the lease, ``status`` and the User-Agent; empty means
-    ``<hostname>-<pid>``."""
+    ``<hostname>-<pid>`` on PostgreSQL, ``<hostname>`` on SQLite (one daemon)."""
 
 
 @dataclass(frozen=True)
@@ -416,7 +416,7 @@ class Settings(BaseSettings):
         max_length=100,
         pattern=r"^[A-Za-z0-9._-]*$",
         description="This instance's name in the lease, status and User-Agent; "
-        "default <hostname>-<pid>.",
+        "default <hostname>-<pid> (PostgreSQL) or <hostname> (SQLite).",
     )
     stop_timeout: Seconds = Field(
         default=DaemonSettings.stop_timeout, description="Seconds to finish on SIGTERM."
