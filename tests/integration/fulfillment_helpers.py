@@ -71,10 +71,13 @@ class Edge:
 
 
 @asynccontextmanager
-async def edge(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Edge]:
-    """The edge of ``settings`` (exporting to ``metrics`` if given); handler retries are fast."""
+async def edge(
+    settings: Settings, metrics: Metrics | None = None, *, retry_base: float = 0.01
+) -> AsyncIterator[Edge]:
+    """The edge of ``settings`` (exporting to ``metrics`` if given); handler retries wait
+    ``retry_base`` first (fast by default)."""
     notifier = Notifier([JsonlSink(settings.notify.jsonl or Path("notify.jsonl"))])
-    fast = replace(settings.fulfillment, retry_base=0.01)
+    fast = replace(settings.fulfillment, retry_base=retry_base)
     with open_state(settings) as store:
         async with DigitalRiverClient.from_settings(settings.api) as client:
             client.retry = RetryPolicy(attempts=6, initial_backoff=0.01, max_backoff=0.05)

@@ -47,9 +47,12 @@ async def _digital_order(e: Edge, sandbox: RunningSandbox, quantity: int = 2) ->
 async def test_a_500_then_success_goes_reprocess_then_completed(
     sandbox: RunningSandbox, tmp_path: Path, state_location: StateLocation
 ) -> None:
-    """A retryable failure is counted (Reprocess, attempts 1), then the retry completes it."""
+    """A retryable failure is counted (Reprocess, attempts 1), then the retry completes it.
+
+    The handler's first retry waits a second here: a pass that met the failure cannot reach
+    the retry too, even on a loaded machine, so the pass makes exactly one attempt."""
     settings = edge_settings(sandbox, tmp_path, state_location)
-    async with edge(settings) as e:
+    async with edge(settings, retry_base=1.0) as e:
         order_id = await _digital_order(e, sandbox)
         ask(e, order_id, "fulfill")
         sandbox.set_faults(rate=1.0, statuses=[500])
