@@ -14,7 +14,9 @@ FIGURES = (
     "| full audit |",
     "unchanged re-run writes:",
     "writes per changed pair",
-    "peak RSS at",
+    "peak RSS, initial sync at",
+    "peak RSS, unchanged re-run at",
+    "peak RSS, full audit at",
     "share of the 250/s limit used:",
     "429s met at the live limit:",
 )
@@ -33,4 +35,4 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
     assert completed.returncode == 0, completed.stderr
     missing = [figure for figure in FIGURES if figure not in completed.stdout]
     assert not missing, completed.stdout
-    assert completed.stdout.count("(target ") == 5
+    assert completed.stdout.count("(target ") == 7
