@@ -61,7 +61,7 @@ CHANGE_EVERY: Final = 100
 #: One row in this many is a digital product (a SKU with no inventory item).
 DIGITAL_EVERY: Final = 10
 
-#: Peak RSS targets of our process by catalog size: flat in the catalog.
+#: Peak RSS targets of our process by catalog size: memory flat in the catalog.
 TARGET_RSS_MB: Final = {100_000: 200.0, 1_000_000: 400.0}
 #: The runs whose peak RSS is held to the target.
 RSS_RUNS: Final = ("initial sync", "unchanged re-run", "full audit")

@@ -111,7 +111,6 @@ class ReconcileResult:
 class _Outcome:
     """Per-pair results of applying a plan."""
 
-    applied: list[AppliedPair] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failures: list[FailureEntry] = field(default_factory=list)
     failed_ids: set[str] = field(default_factory=set)

@@ -6,6 +6,7 @@ Schema, so the documented interface and the written files cannot disagree.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from catalog_sync.support.files import (
     symlink_atomically,
     write_atomically,
 )
-from catalog_sync.support.templating import JsonText, environment
+from catalog_sync.support.templating import JsonText, environment, script_safe_json
 
 REPORT_SCHEMA_VERSION: Final = 1
 LATEST_JSON: Final = "latest.json"
@@ -193,13 +194,23 @@ def _document(report: ReconcileReport, changes: ChangeStream) -> Iterator[str]:
 
 
 def _html_chunks(report: ReconcileReport, changes: ChangeStream) -> Iterator[str]:
-    # The page's script reads the report from this JSON; script_json makes it inert there.
-    # The document goes in piece by piece: a 1,000,000-change page is never held whole.
+    """The page in pieces, the report's JSON streamed into it a change at a time.
+
+    The template embeds the data through ``script_json`` like every template; it is rendered
+    with a placeholder no report can contain (random per page), and the document's pieces,
+    escaped the same way, take the placeholder's place: a 1,000,000-change page is never held.
+    """
     report = writable(report.model_copy(update={"changes": []}))[0]
-    pieces = (JsonText(piece) for piece in _document(report, changes))
-    return environment.get_template("report.html.j2").generate(
-        report=report, changes_total=changes.total, data=pieces
+    placeholder = f"report-data-{secrets.token_hex(16)}"
+    page = environment.get_template("report.html.j2").generate(
+        report=report, changes_total=changes.total, data=JsonText(placeholder)
     )
+    for chunk in page:
+        before, found, after = chunk.partition(placeholder)
+        yield before
+        if found:
+            yield from (script_safe_json(piece) for piece in _document(report, changes))
+            yield after
 
 
 def write_report(
