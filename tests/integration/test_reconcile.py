@@ -396,3 +396,19 @@ async def test_state_read_in_chunks_finds_exactly_the_changed_rows(
         result = await h.run()
         assert sorted(h.writes()) == sorted(("PUT", f"/skus/{i}") for i in changed)
         assert (result.report.summary.updated, result.report.summary.in_sync) == (3, 4)
+
+
+async def test_a_scoped_run_knows_the_pairs_an_earlier_scoped_run_created(
+    tmp_path: Path, sandbox: RunningSandbox, state_location: StateLocation
+) -> None:
+    """Scoped runs keep the tracked ids between them: a pair one created, removed from the
+    catalog, is pruned by the next, without a whole-catalog run in between."""
+    async with harness(tmp_path, sandbox, state_location) as h:
+        write_csv(h.catalogs / "a.csv", [row("P-1")])
+        await h.run()
+        write_csv(h.catalogs / "a.csv", [row("P-1"), row("P-2")])
+        await h.run(scope=frozenset({"P-2"}))
+        assert h.remote("skus", "P-2") is not None
+        write_csv(h.catalogs / "a.csv", [row("P-1")])
+        await h.run(scope=frozenset({"P-2"}), prune=True, max_delete_pct=100)
+        assert (h.remote("skus", "P-2"), h.store.applied_ids()) == (None, {"P-1"})
