@@ -57,3 +57,27 @@ async def test_the_write_guard_refuses_before_anything_is_sent(
         with pytest.raises(NotLeaderError):
             await client.delete_sku("s-1")
     assert sandbox.requests() == []
+
+
+async def test_a_lease_run_out_between_the_checks_is_caught_at_the_connection(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """The transport checks again as the write goes on its connection: a lease that ran out
+    after the client's check (a freeze while waiting for a slot) still sends nothing, and the
+    connection serves the next read."""
+    settings = edge_settings(sandbox, tmp_path)
+    checks: list[str] = []
+
+    def runs_out_after_one_check() -> None:
+        checks.append("checked")
+        if len(checks) > 1:
+            raise NotLeaderError("the lease ran out")
+
+    sandbox.clear_requests()
+    async with DigitalRiverClient.from_settings(settings.api) as client:
+        client.write_guard = runs_out_after_one_check
+        with pytest.raises(NotLeaderError):
+            await client.delete_sku("s-1")
+        writes = [r for r in sandbox.requests() if r["method"] != "GET"]
+        skus = [s async for s in client.iter_skus()]
+    assert (len(checks), writes, skus) == (2, [], [])

@@ -69,7 +69,7 @@ from catalog_sync.dr.models import (
 from catalog_sync.dr.ratelimit import RateBudget
 from catalog_sync.dr.retry import RetryPolicy, retrying
 from catalog_sync.dr.slots import Slots
-from catalog_sync.dr.transport import default_transport
+from catalog_sync.dr.transport import WRITE_GUARD, default_transport
 from catalog_sync.support.clock import Sleep
 from catalog_sync.support.logs import get_logger, register_secret
 from catalog_sync.support.settings import ApiSettings, is_test_key
@@ -194,7 +194,7 @@ class DigitalRiverClient:
                 + ("" if instance is None else f" (instance {instance})"),
             }
         )
-        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Requests go straight to the transport: an API client wants no cookies, redirects
         # or auth flows, and httpx's client costs them on every call.
         self._transport = (
@@ -566,16 +566,19 @@ class DigitalRiverClient:
         content: bytes | None,
     ) -> httpx.Response:
         method, path = sending.method, sending.path
+        extensions = self._extensions
+        if method != "GET" and self.write_guard is not None:
+            # Checked here, and again by the transport as the request goes on its connection.
+            self.write_guard()
+            extensions = {**extensions, WRITE_GUARD: self.write_guard}
         request = httpx.Request(
             method,
             self._base_url + path,
             params=query,
             content=content,
             headers=self._headers,
-            extensions=self._extensions,
+            extensions=extensions,
         )
-        if method != "GET" and self.write_guard is not None:
-            self.write_guard()
         self.stats.calls[method, sending.kind] += 1
         started = time.perf_counter()
         try:

@@ -31,6 +31,11 @@ from typing import Any, Final
 import httpcore
 import httpx
 
+#: The request extension holding the daemon's leadership check for a write: called by the
+#: transport as the last step before the request goes on its connection, so a leader frozen
+#: anywhere before that (waiting for a slot, a connection, the body) sends nothing on waking.
+WRITE_GUARD: Final = "catalog_sync.write_guard"
+
 #: Seconds an idle connection is kept: httpx's default, below the servers' usual 5 s timeout.
 KEEPALIVE_EXPIRY: Final = 5.0
 
@@ -90,6 +95,12 @@ class SlotTransport(httpx.AsyncBaseTransport):
             content=await request.aread(),
             extensions=request.extensions,
         )
+        if (guard := request.extensions.get(WRITE_GUARD)) is not None:
+            try:
+                guard()
+            except BaseException:
+                await self._give_back(connection)
+                raise
         try:
             with _httpx_errors():
                 answer = await connection.handle_async_request(core_request)
