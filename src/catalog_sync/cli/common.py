@@ -14,6 +14,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn, ParamSpec, TypeVar
 
@@ -33,6 +34,10 @@ PRIVATE_UMASK: Final = 0o077
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The times ``--since`` and ``--until`` accept: UTC unless an offset is given.
+TIME_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
 config_option = click.option(
     "--config",
@@ -91,3 +96,20 @@ def fail(message: str, code: int) -> NoReturn:
 def run_async(coro: Coroutine[Any, Any, R]) -> R:
     """Run a coroutine as the command's body."""
     return asyncio.run(coro)
+
+
+def since_option(what: str) -> Callable[[F], F]:
+    """An optional ``--since TIME`` for ``what`` (UTC unless an offset is given)."""
+    return click.option(
+        "--since",
+        type=click.DateTime(formats=TIME_FORMATS),
+        default=None,
+        help=f"{what} after this time (UTC unless an offset is given).",
+    )
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time option's value with its offset, UTC when it was given without one."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

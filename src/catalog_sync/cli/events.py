@@ -6,24 +6,26 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import click
 
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
+    as_utc,
     config_option,
     fail,
     handle_errors,
     run_async,
     settings_from,
     setup_logging,
+    since_option,
 )
 from catalog_sync.core.fulfillment import INBOX_DEAD, INBOX_STATUSES, order_id_of
 from catalog_sync.core.money_plan import MoneyPlan, PlannedWrite, plan_json_schema, plan_money
@@ -172,29 +174,8 @@ def poll(loop: bool, config_file: Path | None) -> None:
 #: ``events plan``'s exit status when at least one write would be sent (0 when none would).
 EXIT_WOULD_MOVE: Final = 2
 #: The accepted forms of a ``--since`` time.
-SINCE_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 #: How many due inbox events the plan reads at most: far beyond one handler tick.
 _PLAN_LIMIT: Final = 100_000
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def since_option(what: str) -> Callable[[F], F]:
-    """An optional ``--since TIME`` for ``what`` (UTC unless an offset is given)."""
-    return click.option(
-        "--since",
-        type=click.DateTime(formats=SINCE_FORMATS),
-        default=None,
-        help=f"{what} after this time (UTC unless an offset is given).",
-    )
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A ``--since`` time with its offset, UTC when it was given without one."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=utc_clock().tzinfo)
 
 
 @events.command("plan")

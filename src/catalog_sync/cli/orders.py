@@ -18,14 +18,16 @@ import click
 from catalog_sync.cli import main
 from catalog_sync.cli.common import (
     EXIT_FAILED,
+    as_utc,
     config_option,
     fail,
     handle_errors,
     run_async,
     settings_from,
     setup_logging,
+    since_option,
 )
-from catalog_sync.cli.events import as_utc, since_option, wired
+from catalog_sync.cli.events import wired
 from catalog_sync.core.merchant_requests import Action, MerchantRequest, RequestRefusedError
 from catalog_sync.core.orders import line_quantities, to_json
 from catalog_sync.core.request_files import ALL, MAX_QUANTITY

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 import click
 
 from catalog_sync.activity.report import day_bounds, read_activity, writable, write_files
 from catalog_sync.cli import main
-from catalog_sync.cli.common import EXIT_USAGE, config_option, fail, handle_errors, settings_from
+from catalog_sync.cli.common import (
+    EXIT_USAGE,
+    TIME_FORMATS,
+    as_utc,
+    config_option,
+    fail,
+    handle_errors,
+    settings_from,
+)
 from catalog_sync.core.activity import ActivityReport, activity_json_schema
 from catalog_sync.state import open_state
 from catalog_sync.support.clock import utc_clock
-
-_TIME_FORMATS: Final = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 
 
 @main.group()
@@ -27,13 +32,13 @@ def report() -> None:
 @report.command("activity")
 @click.option(
     "--since",
-    type=click.DateTime(formats=_TIME_FORMATS),
+    type=click.DateTime(formats=TIME_FORMATS),
     default=None,
     help="Start of the period (UTC unless an offset is given); default: today's midnight UTC.",
 )
 @click.option(
     "--until",
-    type=click.DateTime(formats=_TIME_FORMATS),
+    type=click.DateTime(formats=TIME_FORMATS),
     default=None,
     help="End of the period, not included; default: now.",
 )
@@ -61,8 +66,8 @@ def activity(  # noqa: PLR0917 - click passes one argument per option
         click.echo(json.dumps(activity_json_schema(), indent=2))
         return
     now = utc_clock()
-    start = _utc(since) if since is not None else day_bounds(now.date())[0]
-    end = _utc(until) if until is not None else now
+    start = as_utc(since) or day_bounds(now.date())[0]
+    end = as_utc(until) or now
     if end <= start:
         fail(f"--until ({end:%Y-%m-%dT%H:%M:%S}) must be after --since", EXIT_USAGE)
     settings = settings_from(config_file)
@@ -75,11 +80,6 @@ def activity(  # noqa: PLR0917 - click passes one argument per option
         click.echo(writable(result)[0].model_dump_json(indent=2))
     else:
         click.echo("\n".join(summary_lines(result)))
-
-
-def _utc(moment: datetime) -> datetime:
-    """A time given without an offset is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_clock().tzinfo)
 
 
 def summary_lines(result: ActivityReport) -> list[str]:
