@@ -93,7 +93,8 @@ def test_bad_fault_spec_is_400(sandbox: RunningSandbox) -> None:
 
 
 def test_request_log_shape_and_order(sandbox: RunningSandbox, api: httpx.Client) -> None:
-    """The log lists API calls oldest first with method, path, query, status, body, time."""
+    """The log lists API calls oldest first with method, path, query, status, body, time and
+    the client's User-Agent."""
     api.put("/skus/w-1", json=sku_body())
     api.get("/skus", params={"limit": 5})
     httpx.get(f"{sandbox.base_url}/skus")
@@ -104,7 +105,7 @@ def test_request_log_shape_and_order(sandbox: RunningSandbox, api: httpx.Client)
         ("GET", "/skus", 200),
         ("GET", "/skus", 401),
     ]
-    assert set(log[0]) == {"method", "path", "query", "status", "body", "time"}
+    assert set(log[0]) == {"method", "path", "query", "status", "body", "time", "user_agent"}
     assert log[0]["body"] == sku_body()
     assert log[1]["query"] == "limit=5"
 

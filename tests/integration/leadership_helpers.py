@@ -77,6 +77,11 @@ class Deployment:
             files = store.catalog_files()
         return sorted(name for name, f in files.items() if f.skipped_at is not None)
 
+    def notices(self, kind: str) -> list[str]:
+        """The messages of the notifications of ``kind`` in the state, newest first."""
+        with open_state(self.url) as store:
+            return [n.message for n in store.notifications() if n.kind == kind]
+
     def wait_for_leader(self, *, other_than: str | None = None) -> str:
         """Wait until some node (not ``other_than``) leads; its name."""
 

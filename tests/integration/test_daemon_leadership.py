@@ -66,7 +66,8 @@ def test_killing_the_leader_hands_the_work_to_a_standby(
             what="both captures",
         )
         assert (captured(sandbox, first["id"]), captured(sandbox, second["id"])) == (2, 2)
-        assert nodes.epoch() == 2
+        took_over = "instance node-b took the lease (epoch 2) from node-a"
+        assert (nodes.epoch(), took_over in nodes.notices("leadership")) == (2, True)
 
 
 def test_a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes(
@@ -111,4 +112,5 @@ def test_a_new_leader_never_applies_its_older_copy_of_a_file(
         wait_until(lambda: nodes.left_out() == ["hardware.csv"], timeout=TIMEOUT, what="skip")
         with sandbox.api() as api:
             name = api.get(f"/skus/{TENT}").json()["name"]
-    assert name == "Ridgeline v2"
+        notices = nodes.notices("catalog_copy_older")
+    assert (name, len(notices), "hardware.csv" in notices[0]) == ("Ridgeline v2", 1, True)

@@ -69,11 +69,13 @@ THROUGH_GROUPS: dict[str, tuple[Any, Reader]] = {
     ),
     "metrics_port": (9100, lambda s: [s.daemon.metrics_port]),
     "stop_timeout": (5.0, lambda s: [s.daemon.stop_timeout]),
+    "lease_seconds": (5.0, lambda s: [s.daemon.lease_seconds]),
+    "instance_name": ("node-a", lambda s: [s.daemon.instance_name]),
     "request_max_bytes": (2048, lambda s: [s.merchant_requests.max_bytes]),
 }
 #: Read flat on purpose: the key file only matters through ``api.key``, and the state path is
-#: what ``open_state`` and the instance lock are given.
-READ_FLAT = {"api_key_file", "state"}
+#: what ``open_state`` and the instance lock are given (its password file with it).
+READ_FLAT = {"api_key_file", "state", "state_password_file"}
 
 
 @pytest.fixture(autouse=True)

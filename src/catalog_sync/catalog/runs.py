@@ -132,7 +132,6 @@ class CatalogRuns:
         try:
             catalog = await self._copies.catalog()
             result = await self._reconciler.run(options, catalog=catalog)
-            self._copies.applied()
         except DRError as exc:
             self._aborted(options)
             log.error(  # noqa: TRY400 - an expected outage; the message says all there is

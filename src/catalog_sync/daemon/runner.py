@@ -249,6 +249,11 @@ class Daemon:
             try:
                 await service.run(self._stop)
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled (the lease was lost) and the service failed while stopping:
+                    # the fence refused its last commit, say. It must not start again.
+                    raise asyncio.CancelledError from None
                 self.restarts[service.name] += 1
                 if loop.time() - started >= RESTART_DELAY_MAX:
                     delay = self._restart_delay

@@ -84,8 +84,12 @@ class CatalogState(Protocol):
     def record_catalog_files(
         self, applied: Mapping[str, tuple[int, int]], skipped: Collection[str], now: str
     ) -> None:
-        """Remember the (size, mtime_ns) of the files just ``applied`` and mark ``skipped``
+        """Remember the (size, mtime_ns) of the files a run is applying and mark ``skipped``
         the recorded files whose copy here was older, in one transaction."""
+        ...
+
+    def add_notifications(self, records: Iterable[NotificationRecord]) -> None:
+        """Log notifications (a catalog run says so when it leaves a file out)."""
         ...
 
     def start_run(self, kind: str, *, dry_run: bool) -> int:

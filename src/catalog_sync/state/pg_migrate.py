@@ -30,6 +30,7 @@ STATE_TABLES: Final = (
     "merchant_requests",
     "merchant_request_lines",
     "request_files",
+    "catalog_files",
 )
 
 
