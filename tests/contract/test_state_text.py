@@ -55,7 +55,7 @@ def test_a_write_keeps_its_error_and_history(store: StateBackend, text: str) -> 
     """A write's error and the order's history line keep any text the API answered with."""
     order_id = f"o{next(_serial)}"
     store_order(store, an_order(order_id))
-    key = f"capture:{text}"
+    key = f"capture:{order_id}:{text}"
     store.commit_ledger(LedgerWrites(new_intents=[an_intent(order_id, key)]), NOW)
     writes = LedgerWrites(retries=[WriteRetry(key, text, None)], history=[(order_id, None, text)])
     store.commit_ledger(writes, NOW)
