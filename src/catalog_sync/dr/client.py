@@ -186,7 +186,7 @@ class DigitalRiverClient:
         )
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         # Requests go straight to the transport: an API client wants no cookies, redirects
-        # or auth flows, and httpx's client costs them on every call (issue 13).
+        # or auth flows, and httpx's client costs them on every call.
         self._transport = (
             transport if transport is not None else default_transport(base_url, max_concurrency)
         )
