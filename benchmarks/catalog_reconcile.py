@@ -67,9 +67,9 @@ TARGET_RSS_MB: Final = {100_000: 200.0, 1_000_000: 400.0}
 RSS_RUNS: Final = ("initial sync", "unchanged re-run", "full audit")
 TARGET_WRITES_PER_CHANGE: Final = 2.0
 TARGET_RATE_SHARE: Final = 0.95
-#: Issue 13: CPU milliseconds of our process per API call during an initial sync.
+#: CPU milliseconds of our process per API call during an initial sync.
 TARGET_CPU_MS_PER_CALL: Final = 1.0
-#: Issue 13: the initial sync at least this many times faster than the naive script.
+#: The initial sync at least this many times faster than the naive script.
 TARGET_INITIAL_SPEEDUP: Final = 2.0
 
 _KEY_ENV: Final = "CATALOG_SYNC_BENCH_API_KEY"
@@ -499,7 +499,7 @@ def report(pairs: int, measured: Phases, rate: RateUse) -> list[Check]:
 
 
 def client_checks(initial: Phase) -> list[Check]:
-    """Issue 13's client targets on the initial sync: CPU per API call and speed vs naive.
+    """The client's targets on the initial sync: CPU per API call and speed vs naive.
 
     CPU is the worker process's own (user + system), divided by the API calls it made; the
     naive script's figure is printed beside it as the same run's baseline.

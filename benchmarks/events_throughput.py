@@ -68,7 +68,7 @@ PRODUCT: Final = "bench-1"
 LIVE_RATE: Final = 250.0
 _PREP_CONCURRENCY: Final = 32
 _CATALOG: Final = frozenset({"skus", "inventory-items"})
-#: Issue 13: the reconcile competing with the live runs is a 100,000-pair initial sync.
+#: The reconcile competing with the live runs is a 100,000-pair initial sync.
 DEFAULT_PAIRS: Final = 100_000
 ROUNDS: Final = 3
 _CAPTURE: Final = ("POST", "/fulfillments")

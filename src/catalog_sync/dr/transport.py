@@ -4,7 +4,7 @@ httpx's default transport hands every request to httpcore's connection pool, whi
 every connection it holds (an idle check, an expiry check and a readability poll of the
 socket each, quadratic in the idle ones) whenever a request enters or an answer ends. With
 sixteen connections that scan was the largest single cost of an API call in our process
-(README). The pool has nothing left to decide for us: the rate budget orders the calls by
+on loopback. The pool has nothing left to decide for us: the rate budget orders the calls by
 priority, the bulk window bounds catalog calls, and the client's slots bound the requests in
 flight to ``max_concurrency``. So a request here takes the most recently used idle
 connection (or opens one), sends, reads the whole body, and gives the connection back: a
