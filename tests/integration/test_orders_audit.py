@@ -30,6 +30,8 @@ from catalog_sync.cli import main
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.fulfillment.orders_audit import OrdersAudit
 from catalog_sync.sandbox.testing import RunningSandbox
+from catalog_sync.state import LedgerWrites, open_state
+from catalog_sync.support.clock import now_stamp
 from catalog_sync.support.metrics import Metrics
 from catalog_sync.support.notifications import Notifier
 from catalog_sync.support.settings import Settings
@@ -322,3 +324,29 @@ def test_an_audit_since_a_later_time_reads_no_order(placed: Placed) -> None:
     """--since after every order was placed: nothing to audit."""
     code, document = placed.audit("--since", "2999-01-01")
     assert (code, document["orders"]) == (0, 0)
+
+
+def test_a_ledger_claiming_a_capture_dr_never_made_is_reported(
+    placed: Placed, sandbox: RunningSandbox
+) -> None:
+    """Our ledger says a unit was captured that Digital River does not hold (a state restored
+    from another deployment, say): a ledger mismatch from our side, for a person, and nothing
+    sent to DR to "repair" it."""
+    with open_state(placed.settings) as store:
+        order = store.order(placed.order_id)
+        assert order is not None
+        first, *rest = order.lines
+        claimed = replace(order, lines=(replace(first, fulfilled=1), *rest))
+        store.commit_ledger(LedgerWrites(orders={order.order_id: claimed}), now_stamp())
+    sandbox.clear_requests()
+    code, document = placed.audit()
+    mismatches = [
+        (f["line_id"], f["units"], f["repaired"])
+        for f in document["findings"]
+        if f["kind"] == "ledger_mismatch"
+    ]
+    assert (code, mismatches, posts(sandbox, "/fulfillments")) == (
+        2,
+        [(placed.line, 1, False)],
+        [],
+    )
