@@ -276,9 +276,14 @@ class Reconciler:
             actual = await self._read_all_remote(catalog.pairs)
             scope = options.scope
         else:
-            gone = tracked - catalog.pairs.keys() - protected
-            if options.scope is not None:
-                gone &= options.scope
+            if options.scope is None:
+                gone = tracked - catalog.pairs.keys() - protected
+            else:  # only the scope's ids: no pass over every tracked id for one dropped file
+                gone = {
+                    i
+                    for i in options.scope
+                    if i in tracked and i not in catalog.pairs and i not in protected
+                }
             scope = frozenset(compared.stale | gone)
             if _listing_is_cheaper(len(scope), len(tracked)):
                 actual = await self._read_all_remote(catalog.pairs)
@@ -298,8 +303,12 @@ class Reconciler:
         )
         the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, compared.in_sync)
         pairs = catalog.pairs
-        # Counted, not built as sets: two more sets of every tracked id would be the peak.
-        outside = 0 if scope is None else sum(1 for i in tracked if i in pairs and i not in scope)
+        # Counted, not built as sets (two more sets of every tracked id would be the peak): the
+        # tracked pairs in the catalog (one C-level pass) less those of the scope.
+        outside = 0
+        if scope is not None:
+            in_catalog = len(tracked) - len(tracked.difference(pairs))
+            outside = in_catalog - sum(1 for i in scope if i in tracked and i in pairs)
         # Only the pairs the apply step visits (writes, or a stale record) need theirs.
         visited = compared.stale.union(write.id for write in the_plan.writes)
         physical = {i: actual[i].physical for i in visited if i in actual}
