@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from catalog_sync.state.interface import StateBackend
+from catalog_sync.state.pg_migrate import STATE_TABLES
 from catalog_sync.state.postgres import PostgresState
 from catalog_sync.state.store import StateStore, read_only_copy, refuse_newer
 
@@ -78,13 +79,21 @@ def scratch_copy(target: HasStatePath | Path) -> Iterator[StateBackend]:
     created, never migrated; whatever the caller does lands in the copy.
     """
     location = target if isinstance(target, Path) else target.state
-    if isinstance(location, str):
-        raise UnsupportedStateError(
-            "a scratch copy is made of an SQLite state only; with a PostgreSQL state, run this "
-            "against a copy made with pg_dump into a database of its own"
-        )
     with tempfile.TemporaryDirectory(prefix="catalog-sync-scratch-") as folder:
         copy = Path(folder) / "state.db"
+        if isinstance(location, str) and location.partition("://")[0] in POSTGRES_SCHEMES:
+            # A PostgreSQL state is copied into a throwaway SQLite one: the same tables and
+            # columns, read in one snapshot; the deployment's database is only read.
+            password = None if isinstance(target, Path) else target.state_password()
+            with PostgresState(location, password=password) as source:
+                tables = source.export_tables(STATE_TABLES)
+            with StateStore(copy) as store:
+                for table in tables:
+                    store.import_rows(table.table, table.columns, table.rows)
+                yield store
+            return
+        if isinstance(location, str):
+            location = Path(location.removeprefix(f"{SQLITE_SCHEME}://"))
         if location.exists():
             refuse_newer(location, read_only_copy(location, copy))
         with open_state(copy) as store:

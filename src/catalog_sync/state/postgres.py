@@ -293,6 +293,31 @@ class PostgresState(ActivityReads):
                 )
         return counts
 
+    def export_tables(self, names: Sequence[str]) -> list[TableRows]:
+        """Every row of the tables ``names``, read in one snapshot (``REPEATABLE READ``): a copy
+        consistent across tables while a daemon keeps writing. Identity tables come in the
+        order of their identity, the others by their first column."""
+        identities = dict(_IDENTITIES)
+        tables = []
+        with self._tx() as q:
+            q.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for name in names:
+                columns = tuple(
+                    str(r["column_name"])
+                    for r in q.all(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_name = %s AND table_schema = current_schema()"
+                        " ORDER BY ordinal_position",
+                        (name,),
+                    )
+                )
+                order = identities.get(name, columns[0])
+                rows = q.all(f"SELECT {', '.join(columns)} FROM {name} ORDER BY {order}")  # noqa: S608
+                tables.append(
+                    TableRows(name, columns, [tuple(r[c] for c in columns) for r in rows])
+                )
+        return tables
+
     # -- leadership --------------------------------------------------------------------------
     def take_lease(self, holder: str, seconds: float) -> Lease:
         """Renew or take the lease (``next_term``), timed by the server's clock."""

@@ -234,6 +234,23 @@ class StateStore(RequestTables, FulfillmentTables, ActivityReads):
                     self._db.execute("ROLLBACK")
             raise
 
+    def import_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows`` (values of ``columns``) into ``table``, in one transaction: a scratch
+        copy of a PostgreSQL state is filled with the rows it exported. A column this schema
+        does not have (PostgreSQL's explicit ordering keys, where SQLite has its rowid) is
+        left out."""
+        here = {str(r[1]) for r in self._db.execute(f"PRAGMA table_info({table})")}
+        kept = [i for i, column in enumerate(columns) if column in here]
+        listed = ", ".join(columns[i] for i in kept)
+        marks = ", ".join("?" * len(kept))
+        with self.transaction():
+            self._db.executemany(
+                f"INSERT INTO {table} ({listed}) VALUES ({marks})",  # noqa: S608
+                ([row[i] for i in kept] for row in rows),
+            )
+
     # -- pairs -----------------------------------------------------------------------------
     def applied_pairs(self, ids: Iterable[str] | None = None) -> dict[str, AppliedPair]:
         """Return the pairs reconcile has applied, by id: all, or only those of ``ids``.
