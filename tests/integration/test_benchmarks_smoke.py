@@ -24,16 +24,22 @@ FIGURES = (
 )
 
 
-def test_catalog_benchmark_quick_prints_every_figure() -> None:
-    """``python -m benchmarks catalog --quick`` completes and prints each figure and verdict."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "catalog", "--quick"],
+def run_benchmark(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` from the repository root, its output captured (``timeout`` guards a
+    hang, it is not a measure)."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_catalog_benchmark_quick_prints_every_figure() -> None:
+    """``python -m benchmarks catalog --quick`` completes and prints each figure and verdict."""
+    completed = run_benchmark("-m", "benchmarks", "catalog", "--quick", timeout=600)
     assert completed.returncode == 0, completed.stderr
     missing = [figure for figure in FIGURES if figure not in completed.stdout]
     assert not missing, completed.stdout
@@ -42,14 +48,7 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
 
 def test_daemon_benchmark_quick_prints_every_figure() -> None:
     """``python -m benchmarks daemon --quick`` completes and prints each target and verdict."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "daemon", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    completed = run_benchmark("-m", "benchmarks", "daemon", "--quick", timeout=600)
     assert completed.returncode == 0, completed.stderr
     for figure in (
         "| write-then-rename drop |",
@@ -66,14 +65,7 @@ def test_daemon_benchmark_quick_prints_every_figure() -> None:
 def test_failover_benchmark_runs_at_a_tiny_size() -> None:
     """``python -m benchmarks ha_failover`` with one kill completes and prints both verdicts."""
     command = ["--kills", "1", "--lease", "2", "--orders", "5", "--rounds", "1"]
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "ha_failover", *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    completed = run_benchmark("-m", "benchmarks", "ha_failover", *command, timeout=240)
     assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
     assert "failover median: " in completed.stdout
     assert "PostgreSQL events/s: " in completed.stdout

@@ -4,14 +4,10 @@ frozen past its lease, the database restarted, 20% API faults; every order settl
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from tests.integration.test_benchmarks_smoke import run_benchmark
 from tests.postgres_server import require_binaries, server_binaries
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -21,14 +17,7 @@ def test_kills_freezes_and_a_database_restart_leave_every_order_exactly_settled(
     quantities at the sandbox, one fulfillment order each, every event handled."""
     require_binaries(server_binaries(), ci=os.environ.get("CI", "").lower() == "true")
     command = ["--kills", "4", "--freezes", "1", "--orders", "3", "--lease", "2"]
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ha_soak", *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    completed = run_benchmark("-m", "benchmarks.ha_soak", *command, timeout=400)
     assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
     assert "4 SIGKILLs, 1 SIGSTOPs past the lease, 1 database restart" in completed.stdout
     assert ", 0 problems" in completed.stdout
