@@ -42,6 +42,8 @@ def test_the_leader_does_the_work_and_a_standby_sends_nothing(
         nodes.start("node-b")
         leader = nodes.wait_for_leader()
         standby = "node-b" if leader == "node-a" else "node-a"
+        # On a loaded machine the second node may still be starting when the first leads.
+        wait_until(lambda: nodes.role(standby) is not None, timeout=TIMEOUT, what="the standby")
         nodes.wait_for_catalog()
         order = place_and_ship(sandbox)
         wait_until(lambda: captured(sandbox, order["id"]) == 2, timeout=TIMEOUT, what="capture")

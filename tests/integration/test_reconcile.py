@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from tests.contract.state_backend_helpers import StateLocation
 
-from catalog_sync.catalog import reconcile
+from catalog_sync.catalog import reconcile, spool
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.dr import DigitalRiverClient
 from catalog_sync.sandbox.testing import RunningSandbox
@@ -347,7 +347,7 @@ async def test_report_lists_every_change_beyond_those_kept_in_memory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The result holds the first changes only; the report files list every one of them."""
-    monkeypatch.setattr(reconcile, "CHANGES_IN_MEMORY", 2)
+    monkeypatch.setattr(spool, "CHANGES_IN_MEMORY", 2)
     async with harness(tmp_path, sandbox, state_location) as h:
         ids = [f"P-{n}" for n in range(5)]
         write_csv(h.catalogs / "a.csv", [row(i) for i in ids])

@@ -17,12 +17,22 @@ import errno
 import io
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from catalog_sync.core.catalog import CATALOG_SUFFIXES, Catalog, CatalogBuilder, merge_catalogs
+from catalog_sync.core.catalog import (
+    CATALOG_SUFFIXES,
+    Catalog,
+    CatalogBuilder,
+    merge_catalogs,
+    parse_records,
+    unreadable_problem,
+)
+from catalog_sync.core.catalog_index import CatalogIndex, IndexBuilder
+from catalog_sync.core.pairs import DesiredPair
+from catalog_sync.core.problems import Problem
 from catalog_sync.core.textstream import DEFAULT_LIMITS, Limits, OverLimitError
 from catalog_sync.support.files import is_dropped_file_name
 from catalog_sync.support.settle import Signature
@@ -216,3 +226,65 @@ def load_catalog_files(paths: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -
     problem (its pairs are protected), never silently skipped.
     """
     return merge_catalogs(read_catalog_file(path, limits).catalog for path in paths)
+
+
+def index_catalog_files(paths: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> CatalogIndex:
+    """Read ``paths`` into a :class:`CatalogIndex`: each pair's id, place and digests only.
+
+    What a one-off reconcile reads first, so its memory does not grow a kilobyte per row; the
+    rows it must plan are read again by :func:`indexed_pairs`.
+    """
+    builder = IndexBuilder()
+    signatures: dict[str, Signature] = {}
+    for path in paths:
+        builder.add(display_name(path), _records(path, limits, signatures))
+    return builder.build(signatures)
+
+
+def indexed_pairs(
+    index: CatalogIndex, paths: Iterable[Path], limits: Limits = DEFAULT_LIMITS
+) -> Iterator[DesiredPair]:
+    """The rows ``index`` chose, read again from ``paths`` in file order.
+
+    A file whose size and modification time are those the index read is the same file, so its
+    rows are only matched by place. A changed file's rows are also checked against the index's
+    hash: a row changed since is left out (its file's change starts another run), as is every
+    row of a file the index found broken.
+    """
+    for path in paths:
+        name = display_name(path)
+        if name in index.unparseable_files:
+            continue
+        opened: dict[str, Signature] = {}
+        for item in _records(path, limits, opened):
+            if isinstance(item, DesiredPair):
+                same = opened.get(name) == index.signatures.get(name)
+                if index.is_indexed_row(item, check_content=not same):
+                    yield item
+
+
+def _records(
+    path: Path, limits: Limits, signatures: dict[str, Signature]
+) -> Iterator[DesiredPair | Problem]:
+    """One entry's parsed records, streaming; an entry that cannot be read is one fatal
+    problem (as :func:`read_catalog_file` reports it). The signature of the file opened is
+    put in ``signatures`` before the first record."""
+    name = display_name(path)
+    if name != str(path):
+        yield unreadable_problem(name, "the file name is not valid UTF-8: rename the file")
+        return
+    try:
+        fd, opened = _open_regular(path)
+    except _UnreadableError as exc:
+        yield unreadable_problem(name, str(exc))
+        return
+    signatures[name] = (opened.st_size, opened.st_mtime_ns)
+    raw = io.BufferedReader(_BoundedFile(fd, limits))
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline=None) as stream:
+        if opened.st_size > limits.file_bytes:
+            yield unreadable_problem(name, limits.file_message())
+            return
+        try:
+            yield from parse_records(name, stream, limits)
+        except OSError as exc:
+            yield unreadable_problem(name, f"cannot read file: {exc.strerror or exc}")

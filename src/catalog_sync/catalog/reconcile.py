@@ -3,23 +3,27 @@
 The decisions are the core's (:func:`catalog_sync.core.plan.plan`); this module only gathers
 their inputs, executes the writes through the one client (its rate budget and bounded
 concurrency), records each outcome in the state database and writes the report.
+
+Memory stays flat in the catalog's size. The catalog is a :class:`CatalogView` (an index of a
+one-off run's files, or the daemon's parsed catalog); what is compared is kept as hashes and
+one byte per pair; the pairs that need planning are read, planned, applied and forgotten a
+chunk at a time, while the next chunk is read; their changes go to a :class:`ChangeSpool`.
+Deleting orphans is planned last, against the whole catalog's and remote side's sizes, so the
+prune guard is the same as if everything had been held.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from catalog_sync.catalog.files import catalog_paths, load_catalog_files
 from catalog_sync.catalog.report import (
-    CHANGES_IN_MEMORY,
     ChangeAction,
     ChangeEntry,
     ChangeStatus,
@@ -34,8 +38,19 @@ from catalog_sync.catalog.report import (
     Summary,
     write_report,
 )
+from catalog_sync.catalog.spool import ChangeSpool
+from catalog_sync.catalog.views import CatalogView, HeldCatalog, StreamedCatalog
 from catalog_sync.core.catalog import Catalog
-from catalog_sync.core.pairs import JSON, ActualPair, DesiredPair, remote_item, remote_sku
+from catalog_sync.core.pairs import (
+    JSON,
+    ActualPair,
+    DesiredPair,
+    item_fields,
+    remote_item,
+    remote_sku,
+    side_digest,
+    sku_fields,
+)
 from catalog_sync.core.plan import (
     WRITE_TYPES,
     CreateItem,
@@ -72,8 +87,19 @@ log = get_logger("reconcile")
 _COMMIT_EVERY: Final = 500
 #: Pairs being applied at once; the client's own semaphore bounds requests in flight.
 _PAIRS_IN_FLIGHT: Final = 64
-#: Ids whose applied records are read from the state in one query while planning.
+#: Pairs planned together: read from the files, read remotely, planned, then applied.
+_CHUNK: Final = 1000
+#: Pairs planned ahead of those being applied (the queue the workers take from).
+_QUEUED: Final = 4 * _PAIRS_IN_FLIGHT
+#: Ids whose applied records are read from the state in one query while comparing.
 _STATE_CHUNK: Final = 2000
+
+# What a listing found of a catalog pair, one byte per pair.
+_SKU_SEEN: Final = 1
+_SKU_EQUAL: Final = 2
+_PHYSICAL: Final = 4
+_ITEM_SEEN: Final = 8
+_ITEM_EQUAL: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +117,15 @@ class ReconcileOptions:
 
 @dataclass(frozen=True)
 class ReconcileResult:
-    """What a run did: the plan, the report (and where it was written)."""
+    """What a run did: its report (and where it was written) and every change."""
 
-    plan: Plan
-    catalog: Catalog
     #: The report; its ``changes`` are the first :data:`CHANGES_IN_MEMORY` only.
     report: ReconcileReport
     report_path: Path | None
     #: Every change of the run, as the written report lists them.
     changes: ChangeStream
+    #: Pairs found drifted (sides disagreeing, or changed remotely since last applied).
+    drift_found: int
 
     @property
     def failed(self) -> int:
@@ -108,54 +134,120 @@ class ReconcileResult:
 
 
 @dataclass
-class _Outcome:
-    """Per-pair results of applying a plan."""
+class _Tally:
+    """What a run did so far, pair by pair, without holding its plan."""
 
+    dry_run: bool
+    spool: ChangeSpool = field(default_factory=ChangeSpool)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    drifted: int = 0
+    drift_fixed: int = 0
+    orphans: list[Orphan] = field(default_factory=list)
+    refusal: str | None = None
     deleted: list[str] = field(default_factory=list)
     failures: list[FailureEntry] = field(default_factory=list)
     failed_ids: set[str] = field(default_factory=set)
+    #: Every entry planned, kept only for ``plan`` (which prints them all).
+    collected: list[Entry] | None = None
+
+    def add(self, chunk_plan: Plan, view: CatalogView) -> None:
+        """Count one chunk whose writes are done (or, in a dry run, only planned)."""
+        counts, failed = chunk_plan.counts, self.failed_ids
+        if self.collected is not None:
+            self.collected.extend(chunk_plan.entries)
+        created = {e.id for e in chunk_plan.writes if isinstance(e, CreatePair)}
+        changed = {e.id for e in chunk_plan.writes if not isinstance(e, (CreatePair, DeletePair))}
+        drift = {e.id for e in chunk_plan.entries if isinstance(e, PairDrift)}
+        self.unchanged += counts.unchanged
+        self.drifted += len(drift)
+        self.orphans.extend(e for e in chunk_plan.entries if isinstance(e, Orphan))
+        if self.dry_run:
+            self.created += counts.created
+            self.updated += counts.updated
+        else:
+            self.created += len(created - failed)
+            self.updated += len(changed - created - failed)
+            self.drift_fixed += len(drift - failed)
+        for entry in chunk_plan.writes:
+            status: ChangeStatus = "planned" if self.dry_run else "applied"
+            if not self.dry_run and entry.id in failed:
+                status = "failed"
+            self.spool.add(
+                ChangeEntry.model_construct(
+                    _CHANGE_FIELDS_SET,
+                    id=entry.id,
+                    action=_ACTIONS[type(entry)],
+                    drift=entry.id in drift,
+                    status=status,
+                    source=view.source(entry.id) if entry.id in view else None,
+                    fields=_field_entries(entry),
+                )
+            )
 
 
-@dataclass(frozen=True)
-class _Planned:
-    """A plan and what applying it needs to know beyond the plan itself."""
+@dataclass
+class _Listed:
+    """What listing every remote object found, kept per catalog pair in a byte.
+
+    An object equal to the catalog's side (by digest) is only marked; one that differs is kept
+    (projected) when it will be planned; one whose id the catalog lacks is a possible orphan.
+    """
+
+    marks: bytearray
+    skus: dict[str, Mapping[str, JSON]] = field(default_factory=dict)
+    items: dict[str, Mapping[str, JSON]] = field(default_factory=dict)
+    #: Remote ids the catalog does not have: (has a SKU, has an item).
+    extra: dict[str, list[bool]] = field(default_factory=dict)
+
+    def seen(self) -> int:
+        """Remote pairs listed (catalog pairs with a side, and the others)."""
+        return sum(1 for m in self.marks if m & (_SKU_SEEN | _ITEM_SEEN)) + len(self.extra)
+
+    def actual(self, pair: DesiredPair, slot: int) -> ActualPair:
+        """The remote pair as listed: the catalog's own sides where they were equal."""
+        mark = self.marks[slot]
+        sku = self.skus.get(pair.id)
+        if mark & _SKU_EQUAL:
+            sku = pair.sku.with_physical(bool(mark & _PHYSICAL))
+        item = pair.item if mark & _ITEM_EQUAL else self.items.get(pair.id)
+        return ActualPair(pair.id, sku, item)
+
+
+def _settled(mark: int) -> bool:
+    """Whether a listed pair needs no planning: the SKU equal, and the item too if physical."""
+    return bool(mark & _SKU_EQUAL) and (not mark & _PHYSICAL or bool(mark & _ITEM_EQUAL))
+
+
+@dataclass
+class _Chunk:
+    """A planned chunk, its pairs being applied; counted once they all are."""
 
     plan: Plan
-    #: Tracked pairs outside the planned scope: in sync by the state's record.
-    in_sync_outside_scope: int
-    #: Catalog ids whose recorded hash is missing or old (re-recorded even when in sync).
-    stale: frozenset[str]
-    #: The SKU's ``physical`` as read remotely, where it was read.
-    physical: Mapping[str, bool | None]
+    pending: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def finish_one(self) -> None:
+        self.pending -= 1
+        if self.pending <= 0:
+            self.done.set()
 
 
-@dataclass(frozen=True)
-class _Compared:
-    """The catalog against the state's records of what was applied."""
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """One pair to apply: its entries, its catalog row, what is known of ``physical``."""
 
-    #: Catalog ids whose recorded hash is missing or old: changed since last applied.
-    stale: set[str]
-    #: Ids whose record matches the catalog, with that hash (kept for audits only).
-    in_sync: dict[str, str]
-
-    def add(
-        self,
-        chunk: Iterable[str],
-        desired: Mapping[str, DesiredPair],
-        applied: Mapping[str, AppliedPair],
-        keep_in_sync: bool,
-    ) -> None:
-        """Compare one chunk of catalog ids, hashing each row once."""
-        for pair_id in chunk:
-            digest = desired[pair_id].content_hash()
-            record = applied.get(pair_id)
-            if record is None or record.content_hash != digest:
-                self.stale.add(pair_id)
-            elif keep_in_sync:
-                self.in_sync[pair_id] = digest
+    chunk: _Chunk
+    pair_id: str
+    entries: tuple[Entry, ...]
+    desired: DesiredPair | None
+    physical: bool | None
 
 
 ProgressCallback = Callable[[int, int], None]
+#: A planned chunk, the catalog rows it planned and what was read of them remotely.
+_Planned = tuple[Plan, Mapping[str, DesiredPair], Mapping[str, ActualPair]]
 
 
 class Reconciler:
@@ -195,40 +287,33 @@ class Reconciler:
         """Reconcile once; every failure is recorded in the result, none is raised.
 
         ``catalog`` lets a long-running caller (the daemon) pass the catalog it keeps parsed,
-        so a one-file change does not re-read every file; by default the folder is read.
+        so a one-file change does not re-read every file; by default the folder is indexed
+        and its rows read again a chunk at a time.
         """
         started_at = datetime.now(UTC)
         started = time.monotonic()
         calls_before = self._calls()
         run_id = self._store.start_run(options.kind, dry_run=options.dry_run)
-        if catalog is None:
-            # Parsing, hashing and planning are CPU work on plain data: they run in a worker
-            # thread so the event loop they share with the event handler keeps answering (a
-            # capture never waits for a 100,000-row catalog to be parsed).
-            catalog = await asyncio.to_thread(self.load_catalog)
+        tally = _Tally(options.dry_run)
         try:
-            planned = await self._plan(catalog, options)
-            outcome = _Outcome()
-            if not options.dry_run:
-                outcome = await self._apply(planned, catalog, progress)
+            view = await self._view(catalog)
+            in_sync_outside = await self._reconcile(view, options, tally, progress)
         except BaseException:
             self._tracked = None
             raise
-        the_plan = planned.plan
         calls, writes = self._calls_since(calls_before)
-        report, changes = await asyncio.to_thread(
-            _build_report,
+        report = _build_report(
             run_id=run_id,
             options=options,
-            catalog=catalog,
-            the_plan=the_plan,
-            outcome=outcome,
-            in_sync_outside_scope=planned.in_sync_outside_scope,
+            view=view,
+            tally=tally,
+            in_sync_outside_scope=in_sync_outside,
             started_at=started_at,
             seconds=time.monotonic() - started,
             calls=calls,
             writes=writes,
         )
+        changes = tally.spool.stream()
         path = None
         if self._reports is not None:
             path = await asyncio.to_thread(
@@ -249,111 +334,144 @@ class Reconciler:
             **report.summary.model_dump(),
             report=None if path is None else str(path),
         )
-        return ReconcileResult(the_plan, catalog, report, path, changes)
+        return ReconcileResult(report, path, changes, tally.drifted)
 
-    async def plan_only(self, options: ReconcileOptions) -> tuple[Plan, Catalog]:
+    async def plan_only(self, options: ReconcileOptions) -> Plan:
         """Plan without writing anything, recording a run, or writing a report."""
-        catalog = self.load_catalog()
-        return (await self._plan(catalog, options)).plan, catalog
+        tally = _Tally(dry_run=True, collected=[])
+        view = await self._view(None)
+        await self._reconcile(view, options, tally, None)
+        assert tally.collected is not None
+        entries = sorted(tally.collected, key=_entry_id)
+        return Plan(tuple(entries), tally.refusal)
 
-    def load_catalog(self) -> Catalog:
-        """Read every catalog file of the folder."""
-        return load_catalog_files(catalog_paths([self._catalogs]), self._limits)
+    async def _view(self, catalog: Catalog | None) -> CatalogView:
+        if catalog is not None:
+            return HeldCatalog(catalog)
+        # Parsing and hashing are CPU work on plain data: they run in a worker thread so the
+        # event loop they share with the event handler keeps answering (a capture never waits
+        # for a 100,000-row catalog to be read).
+        return await asyncio.to_thread(StreamedCatalog.read, self._catalogs, self._limits)
 
-    # -- planning --------------------------------------------------------------------------
-    async def _plan(self, catalog: Catalog, options: ReconcileOptions) -> _Planned:
-        """Plan, reading remotely only what may differ from what was last applied."""
-        # A scoped run (the daemon's watch runs) compares the state of its scope only, so a
-        # one-row change costs the same with 100 pairs or 100,000.
+    # -- deciding what to plan -------------------------------------------------------------
+    async def _reconcile(
+        self,
+        view: CatalogView,
+        options: ReconcileOptions,
+        tally: _Tally,
+        progress: ProgressCallback | None,
+    ) -> int:
+        """Plan and apply; returns the tracked pairs in sync outside the planned scope."""
         if options.scope is None or self._tracked is None:
             self._tracked = self._store.applied_ids()
         tracked = self._tracked
-        protected = set(catalog.protected_ids)
-        for broken in catalog.unparseable_files:
+        protected = set(view.protected_ids)
+        for broken in view.unparseable_files:
             protected.update(self._store.pair_ids_by_file(broken))
-        compared = await self._compare(catalog.pairs, options.scope, keep_in_sync=options.audit)
+        stale = await self._stale(view, options.scope)
+        candidates = tracked if options.scope is None else options.scope & tracked
+        gone = {i for i in candidates if i not in view and i not in protected}
+        listed: _Listed | None = None
+        if options.audit or _listing_is_cheaper(len(stale) + len(gone), len(tracked)):
+            listed = await self._list(view, stale, audit=options.audit)
+        wanted: set[str] = stale
+        settled = 0
         if options.audit:
-            actual = await self._read_all_remote(catalog.pairs)
-            scope = options.scope
-        else:
-            if options.scope is None:
-                gone = tracked - catalog.pairs.keys() - protected
-            else:  # only the scope's ids: no pass over every tracked id for one dropped file
-                gone = {
-                    i
-                    for i in options.scope
-                    if i in tracked and i not in catalog.pairs and i not in protected
-                }
-            scope = frozenset(compared.stale | gone)
-            if _listing_is_cheaper(len(scope), len(tracked)):
-                actual = await self._read_all_remote(catalog.pairs)
-            else:
-                actual = await self._read_remote(scope, catalog.pairs)
-            # Tracked pairs outside the scope exist remotely as last applied; they count for
-            # the prune guard's share but need no read and no planning.
-            if options.prune:
-                for pair_id in tracked - actual.keys():
-                    actual[pair_id] = ActualPair(pair_id, sku={"id": pair_id})
+            assert listed is not None
+            wanted, settled = _unsettled(view, listed, stale)
+            if tally.collected is not None:
+                tally.collected.extend(Unchanged(i) for i in view.ids() if i not in wanted)
+        tally.unchanged += settled
+        remote = _RemoteCount(tracked, listed, audit=options.audit)
+        await self._execute(
+            view, wanted=wanted, listed=listed, remote=remote, tally=tally, progress=progress
+        )
+        orphans = await self._orphans(listed, gone, audit=options.audit, prune=options.prune)
         policy = Policy(
             prune=options.prune,
             max_delete_pct=options.max_delete_pct,
-            catalog_complete=catalog.complete,
+            catalog_complete=view.complete,
             protected_ids=frozenset(protected),
-            scope=scope,
         )
-        the_plan = await asyncio.to_thread(plan, catalog.pairs, actual, policy, compared.in_sync)
-        pairs = catalog.pairs
-        # Counted, not built as sets (two more sets of every tracked id would be the peak): the
-        # tracked pairs in the catalog (one C-level pass) less those of the scope.
-        outside = 0
-        if scope is not None:
-            in_catalog = len(tracked) - len(tracked.difference(pairs))
-            outside = in_catalog - sum(1 for i in scope if i in tracked and i in pairs)
-        # Only the pairs the apply step visits (writes, or a stale record) need theirs.
-        visited = compared.stale.union(write.id for write in the_plan.writes)
-        physical = {i: actual[i].physical for i in visited if i in actual}
-        return _Planned(the_plan, outside, frozenset(compared.stale), physical)
+        if orphans:
+            sizes = (len(view), remote.total(view) if options.prune else 0)
+            orphan_plan = await asyncio.to_thread(plan, {}, orphans, policy, sizes=sizes)
+            tally.refusal = orphan_plan.refusal
+            await self._apply_plans(
+                _one(orphan_plan, orphans),
+                view,
+                tally,
+                progress=progress,
+                total=len(orphans),
+                stale=(),
+            )
+        if options.audit:
+            return 0
+        in_catalog = len(tracked) - view.missing(tracked)
+        return in_catalog - sum(1 for i in stale if i in tracked)
 
-    async def _compare(
-        self,
-        desired: Mapping[str, DesiredPair],
-        scope: frozenset[str] | None,
-        *,
-        keep_in_sync: bool,
-    ) -> _Compared:
-        """Compare the catalog (within ``scope``) with what was last applied, a chunk at a time.
+    async def _stale(self, view: CatalogView, scope: frozenset[str] | None) -> set[str]:
+        """Catalog ids (within ``scope``) whose record in the state is missing or old.
 
         The state is read :data:`_STATE_CHUNK` ids at a time (on the loop's thread, like every
-        other use of the state) and each chunk's rows hashed in a worker thread, so a run never
-        holds a record per tracked pair. ``keep_in_sync`` keeps the hashes of the pairs found in
-        sync (an audit tells drift from a catalog change by them).
+        other use of the state) and each chunk compared in a worker thread, so a run never
+        holds a record per tracked pair.
         """
-        candidates = sorted(desired.keys() if scope is None else scope & desired.keys())
-        compared = _Compared(set(), {})
+        candidates = sorted(view.ids() if scope is None else (i for i in scope if i in view))
+        stale: set[str] = set()
         for start in range(0, len(candidates), _STATE_CHUNK):
             chunk = candidates[start : start + _STATE_CHUNK]
             applied = self._store.applied_pairs(chunk)
-            await asyncio.to_thread(compared.add, chunk, desired, applied, keep_in_sync)
-        return compared
+            await asyncio.to_thread(_add_stale, stale, chunk, view, applied)
+        return stale
 
-    async def _read_remote(
-        self, ids: Iterable[str], desired: Mapping[str, DesiredPair]
-    ) -> dict[str, ActualPair]:
-        wanted = sorted(ids)
-        if not wanted:
-            return {}
-        return await self._read(desired, wanted)
+    # -- reading remotely ------------------------------------------------------------------
+    async def _list(self, view: CatalogView, stale: set[str], *, audit: bool) -> _Listed:
+        """List every remote SKU and item, keeping a byte per catalog pair and only the
+        objects that differ from the catalog (by side digest) and will be planned.
 
-    async def _read_all_remote(self, desired: Mapping[str, DesiredPair]) -> dict[str, ActualPair]:
-        return await self._read(desired, None)
+        An audit plans every pair, so every object is compared; another run plans only its
+        stale pairs, so the others are only marked as existing (the prune guard counts them).
+        """
+        listed = _Listed(bytearray(len(view)))
+        marks, shared = listed.marks, dict[str, str]()
+        async for sku in self._client.iter_skus(ids=None):
+            slot = view.slot(sku.id)
+            if slot is None:
+                listed.extra.setdefault(sku.id, [False, False])[0] = True
+                continue
+            marks[slot] |= _SKU_SEEN
+            if not audit and sku.id not in stale:
+                continue
+            body = _as_json(sku)
+            if body.get("physical") is True:
+                marks[slot] |= _PHYSICAL
+            if side_digest(sku_fields(body)) == view.side_digests(sku.id)[0]:
+                marks[slot] |= _SKU_EQUAL
+            else:
+                listed.skus[sku.id] = remote_sku(body, None, shared)
+        async for item in self._client.iter_inventory_items(ids=None):
+            slot = view.slot(item.id)
+            if slot is None:
+                listed.extra.setdefault(item.id, [False, False])[1] = True
+                continue
+            marks[slot] |= _ITEM_SEEN
+            if not audit and item.id not in stale:
+                continue
+            body = _as_json(item)
+            if side_digest(item_fields(body)) == view.side_digests(item.id)[1]:
+                marks[slot] |= _ITEM_EQUAL
+            else:
+                listed.items[item.id] = remote_item(body, None, shared)
+        return listed
 
     async def _read(
-        self, desired: Mapping[str, DesiredPair], ids: list[str] | None
+        self, desired: Mapping[str, DesiredPair], ids: list[str]
     ) -> dict[str, ActualPair]:
-        """Read SKUs and items (all, or ``ids``), keeping only what planning compares.
+        """Read the SKUs and items of ``ids``, keeping only what planning compares.
 
-        Each object is projected as it arrives into its pair, so an audit never holds 200,000
-        API objects, nor a second table per side.
+        Each object is projected as it arrives into its pair, its values shared with the
+        catalog's where they are equal.
         """
         shared: dict[str, str] = {}
         actual: dict[str, ActualPair] = {}
@@ -371,43 +489,87 @@ class Reconciler:
             actual[pair_id] = ActualPair(pair_id, None if known is None else known.sku, projected)
         return actual
 
+    async def _orphans(
+        self,
+        listed: _Listed | None,
+        gone: set[str],
+        *,
+        audit: bool,
+        prune: bool,
+    ) -> dict[str, ActualPair]:
+        """The remote pairs the catalog lacks that this run considers.
+
+        An audit considers every one listed; another run the tracked ones gone from the
+        catalog (read by id when nothing was listed). Under ``--prune`` a gone pair that was
+        not found is still planned for deletion, which finds it gone and forgets it.
+        """
+        found: dict[str, ActualPair] = {}
+        if listed is not None:
+            for pair_id, (sku, item) in listed.extra.items():
+                if audit or pair_id in gone:
+                    found[pair_id] = _existing(pair_id, sku=sku, item=item)
+        else:
+            ids = sorted(gone)
+            for start in range(0, len(ids), _CHUNK):
+                actual = await self._read({}, ids[start : start + _CHUNK])
+                found.update((i, a) for i, a in actual.items() if a.exists)
+        if prune and not audit:
+            found.update((i, _existing(i, sku=True, item=False)) for i in gone if i not in found)
+        return found
+
     # -- applying --------------------------------------------------------------------------
-    async def _apply(
-        self, planned: _Planned, catalog: Catalog, progress: ProgressCallback | None
-    ) -> _Outcome:
-        outcome = _Outcome()
-        stale = planned.stale
-        total, done = sum(1 for _, g in planned.plan.by_id() if _needs_apply(g, stale)), 0
-        pending: list[AppliedPair] = []
-        # One iterator shared by the workers: the pairs to apply are taken from the plan as
-        # they are reached, never copied into a queue of every pair.
-        groups = ((i, g) for i, g in planned.plan.by_id() if _needs_apply(g, stale))
+    async def _execute(
+        self,
+        view: CatalogView,
+        *,
+        wanted: set[str],
+        listed: _Listed | None,
+        remote: _RemoteCount,
+        tally: _Tally,
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Plan and apply the ``wanted`` pairs a chunk at a time."""
+        chunks = view.desired(wanted, _CHUNK)
 
-        async def worker() -> None:
-            nonlocal done
-            for pair_id, entries in groups:
-                known = planned.physical.get(pair_id)
-                record = await self._apply_pair(pair_id, entries, catalog, outcome, known)
-                if record is not None:
-                    pending.append(record)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-                if len(pending) >= _COMMIT_EVERY:
-                    self._record(pending)
-                    pending.clear()
+        async def plans() -> AsyncIterator[_Planned]:
+            while chunk := await asyncio.to_thread(_next_chunk, chunks):
+                desired = {p.id: p for p in chunk}
+                ids = sorted(desired)
+                if listed is None:
+                    actual = await self._read(desired, ids)
+                    remote.found(actual)
+                else:
+                    actual = {i: listed.actual(p, _slot(view, i)) for i, p in desired.items()}
+                records = self._store.applied_pairs(ids)
+                applied = {i: r.content_hash for i, r in records.items()}
+                chunk_plan = await asyncio.to_thread(plan, desired, actual, Policy(), applied)
+                yield chunk_plan, desired, actual
 
-        workers = min(_PAIRS_IN_FLIGHT, max(1, total))
+        await self._apply_plans(
+            plans(), view, tally, progress=progress, total=len(wanted), stale=wanted
+        )
+
+    async def _apply_plans(
+        self,
+        plans: AsyncIterator[_Planned],
+        view: CatalogView,
+        tally: _Tally,
+        *,
+        progress: ProgressCallback | None,
+        total: int,
+        stale: Collection[str],
+    ) -> None:
+        """Apply each plan's pairs while the next plans are made (see :class:`_Applier`)."""
+        applier = _Applier(self, view, tally, progress=progress, total=total, stale=stale)
         try:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            await applier.run(plans)
         finally:
             # Also when cancelled (the daemon's stop timeout): writes done are recorded.
-            self._record(pending)
-        if outcome.deleted:
-            self._store.forget_pairs(outcome.deleted)
-            if self._tracked is not None:
-                self._tracked.difference_update(outcome.deleted)
-        return outcome
+            self._record(applier.pending)
+            if tally.deleted:
+                self._store.forget_pairs(tally.deleted)
+                if self._tracked is not None:
+                    self._tracked.difference_update(tally.deleted)
 
     def _record(self, pairs: list[AppliedPair]) -> None:
         self._store.record_applied(pairs)
@@ -415,44 +577,36 @@ class Reconciler:
             self._tracked.update(p.id for p in pairs)
 
     async def _apply_pair(
-        self,
-        pair_id: str,
-        entries: tuple[Entry, ...],
-        catalog: Catalog,
-        outcome: _Outcome,
-        physical: bool | None,
+        self, work: _Work, view: CatalogView, tally: _Tally
     ) -> AppliedPair | None:
         """Run one pair's writes in order; return what to record when all succeeded."""
-        desired = catalog.pairs.get(pair_id)
-        for entry in entries:
+        pair_id, physical = work.pair_id, work.physical
+        for entry in work.entries:
             try:
                 physical = await self._write(entry, physical)
             except DRError as exc:
-                outcome.failures.append(_failure(pair_id, entry, exc))
-                outcome.failed_ids.add(pair_id)
+                tally.failures.append(_failure(pair_id, entry, exc))
+                tally.failed_ids.add(pair_id)
                 log.warning("write failed", id=pair_id, action=_action(entry), error=str(exc))
                 return None
             except Exception as exc:
                 # A pair that cannot even be sent (a defect meeting a value nobody foresaw)
                 # fails alone, like a refused write: the other pairs still apply.
                 message = f"could not be sent: {type(exc).__name__}"
-                outcome.failures.append(
+                tally.failures.append(
                     FailureEntry(id=pair_id, action=_action(entry), message=message)
                 )
-                outcome.failed_ids.add(pair_id)
+                tally.failed_ids.add(pair_id)
                 log.exception("write could not be sent", id=pair_id, action=_action(entry))
                 return None
-        if any(isinstance(e, DeletePair) for e in entries):
-            outcome.deleted.append(pair_id)
+        if any(isinstance(e, DeletePair) for e in work.entries):
+            tally.deleted.append(pair_id)
             return None
+        desired = work.desired
         if desired is None:
             return None
         return AppliedPair(
-            pair_id,
-            desired.content_hash(),
-            desired.source.file,
-            desired.source.line,
-            physical,
+            pair_id, view.content_hash(pair_id), desired.file, desired.line, physical
         )
 
     async def _write(self, entry: Entry, physical: bool | None) -> bool | None:
@@ -506,6 +660,82 @@ class Reconciler:
         return total, writes
 
 
+class _Applier:
+    """Applies planned chunks with :data:`_PAIRS_IN_FLIGHT` workers while the next chunks are
+    planned, and counts each chunk once all its pairs are done, in plan order (so the report
+    lists changes in the order they were planned, whatever order they finished in)."""
+
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        view: CatalogView,
+        tally: _Tally,
+        *,
+        progress: ProgressCallback | None,
+        total: int,
+        stale: Collection[str],
+    ) -> None:
+        self._reconciler = reconciler
+        self._view = view
+        self._tally = tally
+        self._progress = progress
+        self._total = total
+        self._stale = stale
+        self._work: asyncio.Queue[_Work | None] = asyncio.Queue(_QUEUED)
+        self._order: asyncio.Queue[_Chunk | None] = asyncio.Queue()
+        self._done = 0
+        #: Applied pairs not yet recorded in the state.
+        self.pending: list[AppliedPair] = []
+
+    async def run(self, plans: AsyncIterator[_Planned]) -> None:
+        """Apply every plan; on any failure the other tasks are cancelled and it is raised."""
+        tasks = [
+            asyncio.ensure_future(self._produce(plans)),
+            asyncio.ensure_future(self._count()),
+            *(asyncio.ensure_future(self._apply()) for _ in range(_PAIRS_IN_FLIGHT)),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _produce(self, plans: AsyncIterator[_Planned]) -> None:
+        async for chunk_plan, desired, actual in plans:
+            chunk = _Chunk(chunk_plan)
+            items = [] if self._tally.dry_run else list(_works(chunk, desired, actual, self._stale))
+            chunk.pending = len(items)
+            if not items:
+                chunk.done.set()
+            await self._order.put(chunk)
+            for item in items:
+                await self._work.put(item)
+        await self._order.put(None)
+        for _ in range(_PAIRS_IN_FLIGHT):
+            await self._work.put(None)
+
+    async def _count(self) -> None:
+        while (chunk := await self._order.get()) is not None:
+            await chunk.done.wait()
+            self._tally.add(chunk.plan, self._view)
+
+    async def _apply(self) -> None:
+        reconciler = self._reconciler
+        while (item := await self._work.get()) is not None:
+            record = await reconciler._apply_pair(item, self._view, self._tally)  # noqa: SLF001
+            if record is not None:
+                self.pending.append(record)
+            if len(self.pending) >= _COMMIT_EVERY:
+                reconciler._record(self.pending)  # noqa: SLF001
+                self.pending.clear()
+            self._done += 1
+            if self._progress is not None:
+                self._progress(self._done, self._total)
+            item.chunk.finish_one()
+
+
 # ------------------------------------------------------------------------------- helpers
 #: Ids one filtered list call can carry (the client splits ``ids`` into URL-sized chunks).
 _IDS_PER_CALL: Final = 50
@@ -522,6 +752,104 @@ def _listing_is_cheaper(changed: int, tracked: int) -> bool:
     return changed / _IDS_PER_CALL > tracked / _PAGE + 1
 
 
+class _RemoteCount:
+    """How many pairs exist remotely, as the prune guard measures the share it may delete.
+
+    With a listing: an audit counts what was listed, another run what was listed and every
+    tracked pair. Without one: every tracked pair, and each untracked one a read found.
+    """
+
+    def __init__(self, tracked: set[str], listed: _Listed | None, *, audit: bool) -> None:
+        self._tracked = tracked
+        self._listed = listed
+        self._audit = audit
+        self._untracked_found = 0
+
+    def found(self, actual: Mapping[str, ActualPair]) -> None:
+        """Count the untracked pairs a read by id found."""
+        tracked = self._tracked
+        self._untracked_found += sum(1 for i, a in actual.items() if a.exists and i not in tracked)
+
+    def total(self, view: CatalogView) -> int:
+        """The remote pairs; a pass over the tracked ids, so only asked for under prune."""
+        listed = self._listed
+        if listed is None:
+            return len(self._tracked) + self._untracked_found
+        if self._audit:
+            return listed.seen()
+        unlisted = sum(1 for i in self._tracked if not _was_listed(listed, view, i))
+        return listed.seen() + unlisted
+
+
+def _was_listed(listed: _Listed, view: CatalogView, pair_id: str) -> bool:
+    slot = view.slot(pair_id)
+    if slot is None:
+        return pair_id in listed.extra
+    return bool(listed.marks[slot] & (_SKU_SEEN | _ITEM_SEEN))
+
+
+def _existing(pair_id: str, *, sku: bool, item: bool) -> ActualPair:
+    """A remote pair known only by which sides exist (all deleting it needs)."""
+    side: dict[str, JSON] = {"id": pair_id}
+    return ActualPair(pair_id, side if sku else None, side if item else None)
+
+
+def _slot(view: CatalogView, pair_id: str) -> int:
+    slot = view.slot(pair_id)
+    if slot is None:
+        raise KeyError(pair_id)
+    return slot
+
+
+def _unsettled(view: CatalogView, listed: _Listed, stale: set[str]) -> tuple[set[str], int]:
+    """The pairs an audit must plan (stale, or not listed equal), and how many it need not."""
+    wanted = set(stale)
+    settled = 0
+    for slot, mark in enumerate(listed.marks):
+        pair_id = view.id_at(slot)
+        if not _settled(mark):
+            wanted.add(pair_id)
+        elif pair_id not in stale:
+            settled += 1
+    return wanted, settled
+
+
+def _add_stale(
+    stale: set[str], chunk: Iterable[str], view: CatalogView, applied: Mapping[str, AppliedPair]
+) -> None:
+    """Add the ids of ``chunk`` whose record is missing or holds another hash."""
+    for pair_id in chunk:
+        record = applied.get(pair_id)
+        if record is None or record.content_hash != view.content_hash(pair_id):
+            stale.add(pair_id)
+
+
+def _works(
+    chunk: _Chunk,
+    desired: Mapping[str, DesiredPair],
+    actual: Mapping[str, ActualPair],
+    stale: Collection[str],
+) -> Iterator[_Work]:
+    """The pairs of a planned chunk that have writes, or whose record must be renewed."""
+    for pair_id, entries in chunk.plan.by_id():
+        if _needs_apply(entries, stale):
+            known = actual.get(pair_id)
+            physical = None if known is None else known.physical
+            yield _Work(chunk, pair_id, entries, desired.get(pair_id), physical)
+
+
+async def _one(the_plan: Plan, actual: Mapping[str, ActualPair]) -> AsyncIterator[_Planned]:
+    yield the_plan, {}, actual
+
+
+def _next_chunk(chunks: Iterator[list[DesiredPair]]) -> list[DesiredPair]:
+    return next(chunks, [])
+
+
+def _entry_id(entry: Entry) -> str:
+    return entry.id
+
+
 def _as_json(model: Any) -> dict[str, JSON]:
     dumped: dict[str, JSON] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return dumped
@@ -535,7 +863,7 @@ async def _delete_missing_ok(call: Any) -> None:
         return
 
 
-def _needs_apply(entries: tuple[Entry, ...], stale: frozenset[str]) -> bool:
+def _needs_apply(entries: tuple[Entry, ...], stale: Collection[str]) -> bool:
     """Whether a pair has writes, or is in sync but its record in the state is stale."""
     return any(isinstance(e, WRITE_TYPES) for e in entries) or (
         isinstance(entries[-1], Unchanged) and entries[-1].id in stale
@@ -550,15 +878,13 @@ _ACTIONS: Final[Mapping[type, ChangeAction]] = {
     DeletePair: "delete_pair",
 }
 
+#: Every field of a :class:`ChangeEntry` is given: an initial sync reports 100,000 entries, so
+#: they are built from already-typed values without validation and share this one set.
+_CHANGE_FIELDS_SET: Final = set(ChangeEntry.model_fields)
+
 
 def _action(entry: Entry) -> str:
     return _ACTIONS.get(type(entry), type(entry).__name__)
-
-
-def _status(pair_id: str, outcome: _Outcome, *, dry_run: bool) -> ChangeStatus:
-    if dry_run:
-        return "planned"
-    return "failed" if pair_id in outcome.failed_ids else "applied"
 
 
 def _failure(pair_id: str, entry: Entry, exc: DRError) -> FailureEntry:
@@ -586,31 +912,6 @@ def _problem_entry(problem: Problem) -> ProblemEntry:
     )
 
 
-#: Every field of a :class:`ChangeEntry` is given. An initial sync reports 100,000 entries, so
-#: they are built from these already-typed values without validation and share this one set
-#: (pydantic would otherwise keep a set of the same names per entry, half of its memory).
-_CHANGE_FIELDS_SET: Final = set(ChangeEntry.model_fields)
-
-
-def _change_entries(
-    the_plan: Plan, catalog: Catalog, outcome: _Outcome, *, dry_run: bool
-) -> Iterator[ChangeEntry]:
-    """Each write of the plan as the report lists it, made when it is reached: the report's
-    files are written from this, so 1,000,000 changes are never held as models at once."""
-    drifted = {e.id for e in the_plan.entries if isinstance(e, PairDrift)}
-    for entry in the_plan.writes:
-        desired = catalog.pairs.get(entry.id)
-        yield ChangeEntry.model_construct(
-            _CHANGE_FIELDS_SET,
-            id=entry.id,
-            action=_ACTIONS[type(entry)],
-            drift=entry.id in drifted,
-            status=_status(entry.id, outcome, dry_run=dry_run),
-            source=None if desired is None else str(desired.source),
-            fields=_field_entries(entry),
-        )
-
-
 def _field_entries(entry: Entry) -> list[FieldChangeEntry]:
     if isinstance(entry, UpdateSku):
         return [
@@ -630,49 +931,32 @@ def _build_report(
     *,
     run_id: int,
     options: ReconcileOptions,
-    catalog: Catalog,
-    the_plan: Plan,
-    outcome: _Outcome,
+    view: CatalogView,
+    tally: _Tally,
     in_sync_outside_scope: int,
     started_at: datetime,
     seconds: float,
     calls: int,
     writes: int,
-) -> tuple[ReconcileReport, ChangeStream]:
-    """The report, holding the first :data:`CHANGES_IN_MEMORY` changes, and every change."""
-    counts = the_plan.counts
-    failed = outcome.failed_ids
-    created = {e.id for e in the_plan.writes if isinstance(e, CreatePair)} - failed
-    changed = {e.id for e in the_plan.writes if not isinstance(e, (CreatePair, DeletePair))}
-    drift_ids = {e.id for e in the_plan.entries if isinstance(e, PairDrift)}
-    deleted = set(outcome.deleted)
-    orphans = [
-        OrphanEntry(id=e.id, outcome=_orphan_outcome(e.id, the_plan, deleted, failed, options))
-        for e in the_plan.entries
-        if isinstance(e, Orphan)
-    ]
-    applied = not options.dry_run
+) -> ReconcileReport:
+    """The report, holding the first :data:`CHANGES_IN_MEMORY` changes."""
     summary = Summary(
-        pairs_in_catalog=len(catalog.pairs),
-        in_sync=counts.unchanged + in_sync_outside_scope,
-        created=len(created) if applied else counts.created,
-        updated=len(changed - created - failed) if applied else counts.updated,
-        drift_fixed=len(drift_ids - failed) if applied else 0,
-        orphans=counts.orphans,
-        deleted=len(deleted),
-        failed=len(failed),
-        invalid_rows=catalog.invalid_rows,
-        unparseable_files=len(catalog.unparseable_files),
+        pairs_in_catalog=len(view),
+        in_sync=tally.unchanged + in_sync_outside_scope,
+        created=tally.created,
+        updated=tally.updated,
+        drift_fixed=tally.drift_fixed,
+        orphans=len(tally.orphans),
+        deleted=len(tally.deleted),
+        failed=len(tally.failed_ids),
+        invalid_rows=view.invalid_rows,
+        unparseable_files=len(view.unparseable_files),
         api_calls=calls,
         write_calls=writes,
         duration_seconds=round(seconds, 3),
     )
-    dry_run = options.dry_run
-
-    def changes() -> Iterator[ChangeEntry]:
-        return _change_entries(the_plan, catalog, outcome, dry_run=dry_run)
-
-    report = ReconcileReport(
+    deleted = set(tally.deleted)
+    return ReconcileReport(
         run_id=run_id,
         kind=options.kind,
         started_at=started_at,
@@ -680,24 +964,26 @@ def _build_report(
         dry_run=options.dry_run,
         audit=options.audit,
         prune=options.prune,
-        prune_refused=the_plan.refusal,
+        prune_refused=tally.refusal,
         summary=summary,
-        changes=list(islice(changes(), CHANGES_IN_MEMORY)),
-        failures=outcome.failures,
-        invalid_rows=[_problem_entry(p) for p in catalog.problems],
-        unparseable_files=sorted(catalog.unparseable_files),
-        orphans=orphans,
+        changes=tally.spool.first,
+        failures=tally.failures,
+        invalid_rows=[_problem_entry(p) for p in view.problems],
+        unparseable_files=sorted(view.unparseable_files),
+        orphans=[
+            OrphanEntry(id=o.id, outcome=_orphan_outcome(o.id, tally, deleted, options))
+            for o in tally.orphans
+        ],
     )
-    return report, ChangeStream(len(the_plan.writes), changes)
 
 
 def _orphan_outcome(
-    pair_id: str, the_plan: Plan, deleted: set[str], failed: set[str], options: ReconcileOptions
+    pair_id: str, tally: _Tally, deleted: set[str], options: ReconcileOptions
 ) -> OrphanOutcome:
     if pair_id in deleted:
         return "deleted"
-    if pair_id in failed:
+    if pair_id in tally.failed_ids:
         return "failed"
-    if options.prune and the_plan.refusal is not None:
+    if options.prune and tally.refusal is not None:
         return "refused"
     return "reported"

@@ -21,7 +21,6 @@ from typing import Any, Final
 from catalog_sync.catalog.copies import CopyGuard
 from catalog_sync.catalog.reconcile import ReconcileOptions, Reconciler, ReconcileResult
 from catalog_sync.catalog.watcher import CatalogCache
-from catalog_sync.core.plan import PairDrift
 from catalog_sync.dr import DRError
 from catalog_sync.state import CatalogState
 from catalog_sync.support.logs import get_logger
@@ -165,9 +164,8 @@ class CatalogRuns:
             (c.action for c in result.changes.entries() if c.status == "applied"),
         )
         _increment(self._metrics.write_failures, (f.action for f in report.failures))
-        drift = sum(1 for e in result.plan.entries if isinstance(e, PairDrift))
-        if drift:
-            self._metrics.drift_found.inc(drift)
+        if result.drift_found:
+            self._metrics.drift_found.inc(result.drift_found)
 
 
 def _increment(counter: Any, kinds: Iterable[str]) -> None:

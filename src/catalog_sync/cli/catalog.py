@@ -87,8 +87,7 @@ def plan_command(as_json: bool, audit: bool, config_file: Path | None) -> None:
 
     async def body() -> Plan:
         async with reconciler(settings) as rec:
-            the_plan, _catalog = await rec.plan_only(ReconcileOptions(audit=audit, dry_run=True))
-            return the_plan
+            return await rec.plan_only(ReconcileOptions(audit=audit, dry_run=True))
 
     the_plan = run_async(body())
     if as_json:

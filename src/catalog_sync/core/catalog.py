@@ -387,6 +387,11 @@ def _records(
 # ---------------------------------------------------------------------------- public API
 
 
+def unreadable_problem(file: str, reason: str) -> Problem:
+    """The problem of a file that could not be read at all (``reason`` says why)."""
+    return _fatal(file, 1, reason)
+
+
 def _fatal(file: str, line: int, message: str) -> Problem:
     note = "; nothing in this file is applied and its pairs are left as they are"
     return Problem(file, max(line, 1), FILE_FIELD, message + note, Severity.FATAL)
@@ -499,7 +504,7 @@ class CatalogBuilder:
 
     def add_unreadable(self, name: str, reason: str) -> None:
         """Record a file that could not be opened: its pairs are protected like a broken file's."""
-        self._add(name, [_fatal(name, 1, reason)])
+        self._add(name, [unreadable_problem(name, reason)])
 
     def _add(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
         accepted: dict[str, DesiredPair] = {}
@@ -537,14 +542,19 @@ class CatalogBuilder:
 
 
 def _duplicate(item: DesiredPair, first: DesiredPair) -> Problem:
+    return duplicate_problem(item.source, item.id, first.source)
+
+
+def duplicate_problem(row: SourceRef, pair_id: str, first: SourceRef) -> Problem:
+    """The problem of a row whose id an earlier row (``first``) already defined."""
     return Problem(
-        item.source.file,
-        item.source.line,
+        row.file,
+        row.line,
         "id",
-        f"duplicate SKU id '{item.id}', first defined at {first.source}; "
+        f"duplicate SKU id '{pair_id}', first defined at {first}; "
         "this row is skipped (the first definition wins)",
         Severity.ERROR,
-        item.id,
+        pair_id,
     )
 
 

@@ -142,6 +142,9 @@ PAIR_FIELDS: Final = CATALOG_FIELDS[1:]
 _PAIR_POSITION: Final = {name: position for position, name in enumerate(PAIR_FIELDS)}
 _DESIRED_SKU: Final = Schema(SKU_FIELDS, tuple(_PAIR_POSITION[n] for n in SKU_FIELDS))
 _DESIRED_ITEM: Final = Schema(ITEM_FIELDS, tuple(_PAIR_POSITION[n] for n in ITEM_FIELDS))
+#: (name, position) of each side's fields, for digests that skip the mapping protocol.
+_SKU_AT: Final = tuple((n, _PAIR_POSITION[n]) for n in SKU_FIELDS)
+_ITEM_AT: Final = tuple((n, _PAIR_POSITION[n]) for n in ITEM_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +183,58 @@ class DesiredPair:
         Computed on demand from the values (the same text as when the sides were dicts, so
         hashes recorded by earlier versions still match).
         """
-        canonical = json.dumps(
-            {"id": self.id, "sku": dict(self.sku), "item": dict(self.item)},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
+        return self.digests().content
+
+    def digests(self) -> PairDigests:
+        """The content hash and each side's :func:`side_digest`, from one serialisation.
+
+        The canonical text of the pair is that of ``{"id", "item", "sku"}`` with sorted keys,
+        so it is assembled from the two sides' own texts rather than written a second time.
+        """
+        values = self.values
+        sku = _canonical({n: v for n, at in _SKU_AT if (v := values[at]) is not None})
+        item = _canonical({n: v for n, at in _ITEM_AT if (v := values[at]) is not None})
+        pair = f'{{"id":{_canonical(self.id)},"item":{item},"sku":{sku}}}'
+        return PairDigests(
+            hashlib.sha256(pair.encode()).hexdigest(), _side_digest(sku), _side_digest(item)
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PairDigests:
+    """What a pair's content hashes to, whole (the state's record) and per side.
+
+    The side digests let an audit compare a remote object with the catalog without holding the
+    catalog's row: equal digests mean equal managed fields, so only differing objects are kept.
+    """
+
+    content: str
+    sku: bytes
+    item: bytes
+
+
+#: Bytes of a side digest: collisions are out of reach at any catalog size.
+SIDE_DIGEST_BYTES: Final = 16
+
+
+#: One encoder for every digest: ``json.dumps`` with these options builds a new one per call.
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical(value: JSON | Mapping[str, JSON]) -> str:
+    text: str = _CANONICAL.encode(value)
+    return text
+
+
+def _side_digest(canonical: str) -> bytes:
+    return hashlib.blake2b(canonical.encode(), digest_size=SIDE_DIGEST_BYTES).digest()
+
+
+def side_digest(fields: Mapping[str, JSON]) -> bytes:
+    """Digest of one side's managed fields (as :func:`sku_fields` or :func:`item_fields` give
+    them); equal to the desired side's :meth:`DesiredPair.digests` exactly when the fields are
+    the same JSON."""
+    return _side_digest(_canonical(dict(fields)))
 
 
 def _is_set(value: JSON) -> bool:

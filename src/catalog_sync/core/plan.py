@@ -286,12 +286,18 @@ def plan(
     actual: Mapping[str, ActualPair],
     policy: Policy,
     applied: Mapping[str, str] | None = None,
+    *,
+    sizes: tuple[int, int] | None = None,
 ) -> Plan:
     """The plan turning ``actual`` into ``desired``.
 
     ``desired`` is the whole catalog and ``actual`` every remote pair known (the prune guard
     measures against them even when ``policy.scope`` narrows what is planned). ``applied`` maps
     ids to the content hash last applied, which tells drift from a catalog change.
+
+    A caller planning a catalog too large to hold in parts passes the whole catalog's and the
+    whole remote side's sizes as ``sizes`` (catalog pairs, remote pairs): the prune guard then
+    measures the orphans it is given against those, never against the part in hand.
     """
     applied = applied or {}
     if policy.scope is None:
@@ -311,8 +317,9 @@ def plan(
             orphan = Orphan(pair_id, has_sku=have.sku is not None, has_item=have.item is not None)
             orphans.append(orphan)
             entries.append(orphan)
-    remote = sum(1 for pair in actual.values() if pair.exists)
-    refusal = _refusal(len(orphans), len(desired), remote, policy)
+    if sizes is None:
+        sizes = (len(desired), sum(1 for pair in actual.values() if pair.exists))
+    refusal = _refusal(len(orphans), *sizes, policy)
     if policy.prune and refusal is None and orphans:
         deletes = {o.id: DeletePair(o.id, o.has_sku, o.has_item) for o in orphans}
         entries = [e for entry in entries for e in _with_delete(entry, deletes)]
