@@ -91,6 +91,8 @@ _PAIRS_IN_FLIGHT: Final = 64
 _CHUNK: Final = 1000
 #: Pairs planned ahead of those being applied (the queue the workers take from).
 _QUEUED: Final = 4 * _PAIRS_IN_FLIGHT
+#: Chunks held at once: being applied, or applied and waiting to be counted in order.
+_CHUNKS_AHEAD: Final = 4
 #: Ids whose applied records are read from the state in one query while comparing.
 _STATE_CHUNK: Final = 2000
 
@@ -605,9 +607,8 @@ class Reconciler:
         desired = work.desired
         if desired is None:
             return None
-        return AppliedPair(
-            pair_id, view.content_hash(pair_id), desired.file, desired.line, physical
-        )
+        own = view.own_id(pair_id)
+        return AppliedPair(own, view.content_hash(own), desired.file, desired.line, physical)
 
     async def _write(self, entry: Entry, physical: bool | None) -> bool | None:
         """Execute one plan entry; returns what is known of the SKU's ``physical``."""
@@ -683,6 +684,9 @@ class _Applier:
         self._stale = stale
         self._work: asyncio.Queue[_Work | None] = asyncio.Queue(_QUEUED)
         self._order: asyncio.Queue[_Chunk | None] = asyncio.Queue()
+        #: Chunks planned but not yet counted: a pair slow to finish (retrying through an
+        #: outage) holds back its chunk's count, and the chunks behind it are kept until then.
+        self._ahead = asyncio.Semaphore(_CHUNKS_AHEAD)
         self._done = 0
         #: Applied pairs not yet recorded in the state.
         self.pending: list[AppliedPair] = []
@@ -704,6 +708,7 @@ class _Applier:
 
     async def _produce(self, plans: AsyncIterator[_Planned]) -> None:
         async for chunk_plan, desired, actual in plans:
+            await self._ahead.acquire()
             chunk = _Chunk(chunk_plan)
             items = [] if self._tally.dry_run else list(_works(chunk, desired, actual, self._stale))
             chunk.pending = len(items)
@@ -720,6 +725,7 @@ class _Applier:
         while (chunk := await self._order.get()) is not None:
             await chunk.done.wait()
             self._tally.add(chunk.plan, self._view)
+            self._ahead.release()
 
     async def _apply(self) -> None:
         reconciler = self._reconciler

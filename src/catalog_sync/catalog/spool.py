@@ -9,6 +9,7 @@ written: a few dozen bytes of memory, however many changes.
 from __future__ import annotations
 
 import pickle
+import struct
 import tempfile
 import weakref
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from catalog_sync.catalog.report import (
 _CHANGE_FIELDS_SET: Final = set(ChangeEntry.model_fields)
 _FIELD_FIELDS_SET: Final = set(FieldChangeEntry.model_fields)
 
+#: Each pickled change is preceded by its length.
+_LENGTH: Final = struct.Struct("<I")
 _Side = Literal["sku", "item"]
 _Row = tuple[str, ChangeAction, bool, ChangeStatus, "str | None", list[tuple[_Side, str, Any, Any]]]
 
@@ -40,7 +43,6 @@ class ChangeSpool:
         # has no name and is gone when closed or when the process ends.
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="catalog-sync-")  # noqa: SIM115
         weakref.finalize(self, self._file.close)
-        self._pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count = 0
         #: The first :data:`CHANGES_IN_MEMORY` changes, which the report itself holds.
         self.first: list[ChangeEntry] = []
@@ -49,10 +51,11 @@ class ChangeSpool:
         """Append one change."""
         fields = [(f.side, f.field, f.old, f.new) for f in entry.fields]
         row: _Row = (entry.id, entry.action, entry.drift, entry.status, entry.source, fields)
-        self._pickler.dump(row)
-        # The pickler remembers every object it wrote (to refer back to it): forgetting them
-        # keeps its memory flat at the cost of repeating a few short strings in the file.
-        self._pickler.clear_memo()
+        # One pickle per change, each with its own memo: a shared unpickler would remember
+        # every object it ever read (protocol 4 numbers them as it reads), a run's worth.
+        data = pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(_LENGTH.pack(len(data)))
+        self._file.write(data)
         self.count += 1
         if len(self.first) < CHANGES_IN_MEMORY:
             self.first.append(entry)
@@ -65,10 +68,10 @@ class ChangeSpool:
     def _entries(self) -> Iterator[ChangeEntry]:
         file = self._file
         file.seek(0)
-        # Only this object ever wrote the file, which has no name: nothing untrusted is read.
-        unpickler = pickle.Unpickler(file)  # noqa: S301
         for _ in range(self.count):
-            row: _Row = unpickler.load()
+            (length,) = _LENGTH.unpack(file.read(_LENGTH.size))
+            # Only this object ever wrote the file, which has no name: nothing untrusted is read.
+            row: _Row = pickle.loads(file.read(length))  # noqa: S301
             pair_id, action, drift, status, source, fields = row
             yield ChangeEntry.model_construct(
                 _CHANGE_FIELDS_SET,

@@ -67,6 +67,12 @@ class CatalogView(Protocol):
         """The id numbered ``slot``."""
         ...
 
+    def own_id(self, pair_id: str) -> str:
+        """The catalog's own string for a pair id: what a run keeps beyond one chunk (the
+        tracked ids) holds it rather than a copy read again from a file, so the long-lived
+        strings are not scattered through memory freed chunk after chunk."""
+        ...
+
     def missing(self, ids: Collection[str]) -> int:
         """How many of ``ids`` the catalog does not have."""
         ...
@@ -140,6 +146,10 @@ class HeldCatalog:
     def id_at(self, slot: int) -> str:
         """The id at ``slot`` in id order."""
         return self._ordered()[slot]
+
+    def own_id(self, pair_id: str) -> str:
+        """The id as given: the held catalog's rows are its own."""
+        return pair_id
 
     def missing(self, ids: Collection[str]) -> int:
         """How many of ``ids`` are not pairs (one pass in C over a set)."""
@@ -227,6 +237,11 @@ class StreamedCatalog:
     def id_at(self, slot: int) -> str:
         """The id at ``slot``."""
         return self._index.id_at(slot)
+
+    def own_id(self, pair_id: str) -> str:
+        """The index's string for ``pair_id``."""
+        slot = self._index.slot(pair_id)
+        return pair_id if slot is None else self._index.id_at(slot)
 
     def missing(self, ids: Collection[str]) -> int:
         """How many of ``ids`` are not pairs."""

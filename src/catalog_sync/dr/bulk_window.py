@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -50,7 +51,11 @@ class BulkWindow:
         self._ceiling = ceiling
         self._clock = clock
         self._in_flight = 0
-        self._opened = asyncio.Condition()
+        #: Calls waiting to enter, in arrival order. Each is let in by the one leaving (the
+        #: place is handed over, never raced for): with a condition to wait on, a call arriving
+        #: just as one left took the place the woken waiter then found gone, and that waiter
+        #: went to the back again; under a steady flow some catalog writes waited a whole run.
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self._bucket_started = clock()
         self._bucket_min = math.inf
         self._previous_min = math.inf
@@ -80,17 +85,24 @@ class BulkWindow:
         """Record one call's latency (send to answer); a lower minimum narrows the window."""
         self._roll()
         self._bucket_min = min(self._bucket_min, seconds)
+        self._admit()  # the first answer may widen the floor's window
 
     async def __aenter__(self) -> None:
-        async with self._opened:
-            try:
-                await self._opened.wait_for(lambda: self._in_flight < self.limit)
-            except asyncio.CancelledError:
-                self._opened.notify()  # pass on a wake-up that may have been meant for us
-                raise
+        if not self._waiting and self._in_flight < self.limit:
             self._in_flight += 1
-            if self._in_flight < self.limit:
-                self._opened.notify()  # the window widened: let the next one in too
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                # Let in in the same turn as the cancel: pass the place on.
+                self._in_flight -= 1
+                self._admit()
+            elif turn in self._waiting:  # not yet skipped by a leaving call
+                self._waiting.remove(turn)
+            raise
 
     async def __aexit__(
         self,
@@ -98,9 +110,16 @@ class BulkWindow:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        async with self._opened:
-            self._in_flight -= 1
-            self._opened.notify()
+        self._in_flight -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        """Let the longest-waiting calls in while the window has room."""
+        while self._waiting and self._in_flight < self.limit:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                self._in_flight += 1
+                turn.set_result(None)
 
     def _roll(self) -> None:
         """Start a new bucket every :data:`LATENCY_WINDOW` seconds, keeping the last one."""

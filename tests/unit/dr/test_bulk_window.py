@@ -160,3 +160,30 @@ async def test_a_cancelled_waiter_does_not_strand_the_next() -> None:
     await settle(lambda: 4 in entered)
     await waiting[2]
     assert sorted(entered) == [0, 1, 4]
+
+
+async def test_a_waiting_call_enters_before_one_that_arrives_later() -> None:
+    """The place a leaving call frees goes to the longest waiter, not to a call that arrives
+    in the same moment: under a steady flow no catalog write waits for ever."""
+    bulk, _ = window()
+    answers = [asyncio.Event() for _ in range(FLOOR)]
+    entered: list[str] = []
+
+    async def call(name: str, answer: asyncio.Event | None = None) -> None:
+        async with bulk:
+            entered.append(name)
+            if answer is not None:
+                await answer.wait()
+
+    in_flight = [asyncio.create_task(call(f"in-{n}", a)) for n, a in enumerate(answers)]
+    await settle(lambda: bulk.in_flight == FLOOR)
+    waiter = asyncio.create_task(call("waiter", asyncio.Event()))
+    await settle(lambda: len(entered) == FLOOR and not waiter.done())
+    answers[0].set()
+    late = asyncio.create_task(call("late"))  # runs right after the first call leaves
+    await settle(lambda: "waiter" in entered)
+    assert "late" not in entered
+    answers[1].set()
+    await settle(lambda: "late" in entered)
+    waiter.cancel()
+    await asyncio.gather(*in_flight, late, return_exceptions=True)
