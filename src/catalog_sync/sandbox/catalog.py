@@ -109,9 +109,10 @@ def delete_sku(data: DataSet, sku_id: str) -> None:
 
     docs/digital-river-api.md §7.1 leaves this open; the choice is in the assumptions table.
     """
-    removed = data.skus.delete(sku_id)
+    removed = data.skus.json(sku_id)
     if removed is None:
         raise not_found("Sku", sku_id)
+    data.skus.delete(sku_id)
     emit(data, "sku.deleted", removed)
 
 
@@ -140,11 +141,11 @@ def _store_sku(data: DataSet, sku_id: str, fields: Obj, previous: Obj | None) ->
         else:
             _copy(fields, sku, name)
     sku["liveMode"] = data.live
-    data.skus.put(sku_id, sku)
+    stored = data.skus.put(sku_id, sku)
     if previous is None:
-        emit(data, "sku.created", sku)
+        emit(data, "sku.created", stored)
     else:
-        emit(data, "sku.updated", sku, _changed(previous, sku))
+        emit(data, "sku.updated", stored, _changed(previous, sku))
     return sku
 
 
@@ -172,7 +173,7 @@ def update_item(data: DataSet, item_id: str, body: Obj) -> Obj:
 
 def delete_item(data: DataSet, item_id: str) -> None:
     """``DELETE /inventory-items/{id}``."""
-    if data.inventory_items.delete(item_id) is None:
+    if not data.inventory_items.delete(item_id):
         raise not_found("InventoryItem", item_id)
 
 
