@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from catalog_sync.sandbox import catalog, events, fulfiller, orders, payments
-from catalog_sync.sandbox.api import json_body
+from catalog_sync.sandbox.api import json_body, stored_json
 from catalog_sync.sandbox.cancellations import POLICIES
 from catalog_sync.sandbox.clock import stamp_micro
 from catalog_sync.sandbox.dataset import DataSet
@@ -184,14 +184,14 @@ class Admin:
         body = await json_body(request)
         sku = catalog.update_sku(self._mode(request), request.path_params["id"], body)
         self._changed()
-        return JSONResponse(sku)
+        return stored_json(sku)
 
     async def drift_item(self, request: Request) -> Response:
         """Change an inventory item behind the daemon's back."""
         body = await json_body(request)
         item = catalog.update_item(self._mode(request), request.path_params["id"], body)
         self._changed()
-        return JSONResponse(item)
+        return stored_json(item)
 
     async def get_requests(self, request: Request) -> Response:
         """The API requests received, oldest first; ``?fields=method,status,time`` keeps only

@@ -143,7 +143,7 @@ class Api:
         async def list_objects(request: Request) -> Response:
             more = extra(request.query_params) if extra is not None else None
             window = build_window(request.query_params, filters, [more] if more else [])
-            return _stored_json(collection(request).page(window).envelope())
+            return stored_json(collection(request).page(window).envelope())
 
         async def retrieve(request: Request) -> Response:
             data = self.data(request)
@@ -155,7 +155,7 @@ class Api:
             stored = collection(request).json(object_id)
             if stored is None:
                 raise not_found(resource, object_id)
-            return _stored_json(stored)
+            return stored_json(stored)
 
         return [
             Route(path, list_objects, methods=["GET"]),
@@ -166,19 +166,19 @@ class Api:
 
     async def create_sku(self, request: Request) -> Response:
         """``POST /skus`` -> 201."""
-        return _created(catalog.create_sku(self.data(request), await json_body(request)))
+        return stored_json(catalog.create_sku(self.data(request), await json_body(request)), 201)
 
     async def upsert_sku(self, request: Request) -> Response:
         """``PUT /skus/{id}`` -> 201 created, 200 replaced."""
         sku, created = catalog.upsert_sku(
             self.data(request), request.path_params["id"], await json_body(request)
         )
-        return JSONResponse(sku, status_code=201 if created else 200)
+        return stored_json(sku, 201 if created else 200)
 
     async def update_sku(self, request: Request) -> Response:
         """``POST /skus/{id}`` -> 200."""
         body = await json_body(request)
-        return JSONResponse(catalog.update_sku(self.data(request), request.path_params["id"], body))
+        return stored_json(catalog.update_sku(self.data(request), request.path_params["id"], body))
 
     async def delete_sku(self, request: Request) -> Response:
         """``DELETE /skus/{id}`` -> 204."""
@@ -187,12 +187,13 @@ class Api:
 
     async def create_item(self, request: Request) -> Response:
         """``POST /inventory-items`` -> 201."""
-        return _created(catalog.create_item(self.data(request), await json_body(request)))
+        return stored_json(catalog.create_item(self.data(request), await json_body(request)), 201)
 
     async def update_item(self, request: Request) -> Response:
         """``POST /inventory-items/{id}`` -> 201 (as the SDK says)."""
         body = await json_body(request)
-        return _created(catalog.update_item(self.data(request), request.path_params["id"], body))
+        item = catalog.update_item(self.data(request), request.path_params["id"], body)
+        return stored_json(item, 201)
 
     async def delete_item(self, request: Request) -> Response:
         """``DELETE /inventory-items/{id}`` -> 204."""
@@ -214,9 +215,9 @@ class Api:
         return _created(create_fulfillment(self.data(request), await json_body(request)))
 
 
-def _stored_json(body: bytes) -> Response:
+def stored_json(body: bytes, status: int = 200) -> Response:
     """An answer whose JSON a collection already holds (``store.pack``): sent as it is."""
-    return Response(body, media_type="application/json")
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _created(obj: Obj) -> Response:
