@@ -69,6 +69,24 @@ def test_drift_changes_a_sku_behind_the_api(sandbox: RunningSandbox, api: httpx.
     assert [r["path"] for r in sandbox.requests()] == ["/skus/w-1"]
 
 
+def test_request_log_fields_keeps_only_the_fields_asked_for(
+    sandbox: RunningSandbox, api: httpx.Client
+) -> None:
+    """``?fields=`` narrows every entry of the request log to those fields, in log order."""
+    create_pair(api, "w-1")
+    response = sandbox.admin.get("/_sandbox/requests", params={"fields": "method,path,status"})
+    assert response.json()["data"] == [
+        {"method": "PUT", "path": "/skus/w-1", "status": 201},
+        {"method": "POST", "path": "/inventory-items", "status": 201},
+    ]
+
+
+def test_request_log_fields_refuses_an_unknown_field(sandbox: RunningSandbox) -> None:
+    """A field the log does not have is 400 ``invalid_parameter`` naming ``fields``."""
+    response = sandbox.admin.get("/_sandbox/requests", params={"fields": "method,secret"})
+    assert (response.status_code, response.json()["errors"][0]["parameter"]) == (400, "fields")
+
+
 def test_drift_changes_an_inventory_item(sandbox: RunningSandbox, api: httpx.Client) -> None:
     """Inventory-item drift changes the stored item."""
     create_pair(api, "w-1")

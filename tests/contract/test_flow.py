@@ -142,6 +142,18 @@ def test_ship_creates_a_shipment_event_and_capture(
     assert (capture["state"], capture["fulfillmentId"]) == ("complete", fulfillment["id"])
 
 
+def test_a_partial_capture_shows_on_the_orders_charge(api: httpx.Client, flow: Flow) -> None:
+    """Capturing part of an order leaves the order open, its charge listing the capture."""
+    fulfillment = fulfill(api, flow, 0, quantity=1).json()
+    order = api.get(f"/orders/{flow.order['id']}").json()
+    [capture] = order["payment"]["charges"][0]["captures"]
+    assert (order["state"], capture["state"], capture["fulfillmentId"]) == (
+        "accepted",
+        "complete",
+        fulfillment["id"],
+    )
+
+
 def test_shipped_fulfillment_order_state_and_line_counters(
     sandbox: RunningSandbox, api: httpx.Client, flow: Flow
 ) -> None:

@@ -170,3 +170,12 @@ def test_sku_writes_emit_sku_events(api: httpx.Client) -> None:
     events = api.get("/events", params={"type": "sku.*"}).json()["data"]
     assert [e["type"] for e in events] == ["sku.deleted", "sku.updated", "sku.created"]
     assert events[1]["data"]["previousAttributes"] == {"name": "Widget"}
+
+
+def test_each_sku_event_carries_the_sku_as_it_was_then(api: httpx.Client) -> None:
+    """An event keeps the SKU of its moment: later writes change neither it nor its time."""
+    created = api.put("/skus/w-1", json=sku_body()).json()
+    changed = api.post("/skus/w-1", json={"name": "Changed"}).json()
+    api.delete("/skus/w-1").raise_for_status()
+    events = api.get("/events", params={"type": "sku.*"}).json()["data"]
+    assert [e["data"]["object"] for e in events] == [changed, changed, created]

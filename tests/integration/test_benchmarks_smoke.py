@@ -46,6 +46,20 @@ def test_catalog_benchmark_quick_prints_every_figure() -> None:
     assert completed.stdout.count("(target ") == 9
 
 
+def test_catalog_benchmark_parse_baseline_skips_only_the_naive_speedup() -> None:
+    """With the parse-only baseline (the default above 100,000 pairs) every target but the
+    speed-up against the naive writer is checked, and the output says which was skipped."""
+    command = ["-m", "benchmarks", "catalog", "--quick", "--baseline", "parse"]
+    completed = run_benchmark(*command, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    kept = [figure for figure in FIGURES if figure != "vs the naive script:"]
+    missing = [figure for figure in kept if figure not in completed.stdout]
+    assert not missing, completed.stdout
+    assert "| parse-only wall s | parse-only peak RSS MB |" in completed.stdout
+    assert "skipped: initial sync vs the naive script" in completed.stdout
+    assert completed.stdout.count("(target ") == 8
+
+
 def test_daemon_benchmark_quick_prints_every_figure() -> None:
     """``python -m benchmarks daemon --quick`` completes and prints each target and verdict."""
     completed = run_benchmark("-m", "benchmarks", "daemon", "--quick", timeout=600)

@@ -75,8 +75,8 @@ def is_physical(tax_code: str | None) -> bool:
 # -- SKUs -------------------------------------------------------------------------------------
 
 
-def create_sku(data: DataSet, body: Obj) -> Obj:
-    """``POST /skus``: a new SKU, 409 when the id is taken."""
+def create_sku(data: DataSet, body: Obj) -> bytes:
+    """``POST /skus``: a new SKU, 409 when the id is taken; its stored JSON."""
     sku_id = _new_id(body, "SKU")
     if sku_id in data.skus:
         raise conflict(CODE_ALREADY_EXISTS, "id", f"SKU '{sku_id}' already exists.")
@@ -84,8 +84,9 @@ def create_sku(data: DataSet, body: Obj) -> Obj:
     return _store_sku(data, sku_id, fields, previous=None)
 
 
-def upsert_sku(data: DataSet, sku_id: str, body: Obj) -> tuple[Obj, bool]:
-    """``PUT /skus/{id}``: create or replace the whole representation; says if it created."""
+def upsert_sku(data: DataSet, sku_id: str, body: Obj) -> tuple[bytes, bool]:
+    """``PUT /skus/{id}``: create or replace the whole representation; its stored JSON, and
+    whether it created."""
     _check_id(sku_id, "SKU")
     _path_id_matches(body, sku_id)
     fields = _sku_fields({k: val for k, val in body.items() if k != "id"})
@@ -93,8 +94,8 @@ def upsert_sku(data: DataSet, sku_id: str, body: Obj) -> tuple[Obj, bool]:
     return _store_sku(data, sku_id, fields, previous=previous), previous is None
 
 
-def update_sku(data: DataSet, sku_id: str, body: Obj) -> Obj:
-    """``POST /skus/{id}``: change only the fields sent; ``null`` clears."""
+def update_sku(data: DataSet, sku_id: str, body: Obj) -> bytes:
+    """``POST /skus/{id}``: change only the fields sent; ``null`` clears; its stored JSON."""
     previous = existing(data.skus, sku_id, "Sku")
     changes = v.check_fields(
         body, SKU_KINDS, required=("name",), ignored=_IGNORED_ON_SKUS, nulls=True
@@ -109,9 +110,10 @@ def delete_sku(data: DataSet, sku_id: str) -> None:
 
     docs/digital-river-api.md §7.1 leaves this open; the choice is in the assumptions table.
     """
-    removed = data.skus.delete(sku_id)
+    removed = data.skus.json(sku_id)
     if removed is None:
         raise not_found("Sku", sku_id)
+    data.skus.delete(sku_id)
     emit(data, "sku.deleted", removed)
 
 
@@ -129,7 +131,8 @@ def _default_unit(fields: Obj) -> Obj:
     return fields
 
 
-def _store_sku(data: DataSet, sku_id: str, fields: Obj, previous: Obj | None) -> Obj:
+def _store_sku(data: DataSet, sku_id: str, fields: Obj, previous: Obj | None) -> bytes:
+    """Store the SKU and its event; returns the stored JSON, which the answer carries as is."""
     now = stamp(data.clock.now())
     sku: Obj = {"id": sku_id, "createdTime": previous["createdTime"] if previous else now}
     if previous is not None:
@@ -140,19 +143,19 @@ def _store_sku(data: DataSet, sku_id: str, fields: Obj, previous: Obj | None) ->
         else:
             _copy(fields, sku, name)
     sku["liveMode"] = data.live
-    data.skus.put(sku_id, sku)
+    stored = data.skus.put(sku_id, sku)
     if previous is None:
-        emit(data, "sku.created", sku)
+        emit(data, "sku.created", stored)
     else:
-        emit(data, "sku.updated", sku, _changed(previous, sku))
-    return sku
+        emit(data, "sku.updated", stored, _changed(previous, sku))
+    return stored
 
 
 # -- inventory items --------------------------------------------------------------------------
 
 
-def create_item(data: DataSet, body: Obj) -> Obj:
-    """``POST /inventory-items``: a new item, 409 when the id is taken."""
+def create_item(data: DataSet, body: Obj) -> bytes:
+    """``POST /inventory-items``: a new item, 409 when the id is taken; its stored JSON."""
     item_id = _new_id(body, "inventory item")
     if item_id in data.inventory_items:
         raise conflict(CODE_ALREADY_EXISTS, "id", f"InventoryItem '{item_id}' already exists.")
@@ -162,8 +165,9 @@ def create_item(data: DataSet, body: Obj) -> Obj:
     return _store_item(data, item_id, fields, previous=None)
 
 
-def update_item(data: DataSet, item_id: str, body: Obj) -> Obj:
-    """``POST /inventory-items/{id}``: change only the fields sent; ``null`` clears."""
+def update_item(data: DataSet, item_id: str, body: Obj) -> bytes:
+    """``POST /inventory-items/{id}``: change only the fields sent; ``null`` clears; its stored
+    JSON."""
     previous = existing(data.inventory_items, item_id, "InventoryItem")
     fields = {k: val for k, val in previous.items() if k in ITEM_KINDS}
     fields.update(v.check_fields(body, ITEM_KINDS, required=("partNumber",), nulls=True))
@@ -172,11 +176,11 @@ def update_item(data: DataSet, item_id: str, body: Obj) -> Obj:
 
 def delete_item(data: DataSet, item_id: str) -> None:
     """``DELETE /inventory-items/{id}``."""
-    if data.inventory_items.delete(item_id) is None:
+    if not data.inventory_items.delete(item_id):
         raise not_found("InventoryItem", item_id)
 
 
-def _store_item(data: DataSet, item_id: str, fields: Obj, previous: Obj | None) -> Obj:
+def _store_item(data: DataSet, item_id: str, fields: Obj, previous: Obj | None) -> bytes:
     now = stamp(data.clock.now())
     item: Obj = {"id": item_id, "createdTime": previous["createdTime"] if previous else now}
     if previous is not None:
@@ -184,8 +188,7 @@ def _store_item(data: DataSet, item_id: str, fields: Obj, previous: Obj | None) 
     for name in ITEM_KINDS:
         _copy(fields, item, name)
     item["liveMode"] = data.live
-    data.inventory_items.put(item_id, item)
-    return item
+    return data.inventory_items.put(item_id, item)
 
 
 # -- shared -----------------------------------------------------------------------------------

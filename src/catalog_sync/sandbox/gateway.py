@@ -11,15 +11,14 @@ import asyncio
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog_sync.sandbox.bodies import parse_body
 from catalog_sync.sandbox.errors import UNAUTHORIZED_BODY, ApiError, error_response
 from catalog_sync.sandbox.faults import drop_connection, injected_error
+from catalog_sync.sandbox.requestlog import LoggedRequest
 from catalog_sync.sandbox.state import Sandbox
 
 ADMIN_PREFIX: Final = "/_sandbox"
@@ -57,7 +56,13 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         raw = await _read_body(receive)
-        entry = _log_entry(scope, raw)
+        entry = LoggedRequest(
+            scope["method"],
+            scope["path"],
+            scope["query_string"],
+            raw,
+            _header(scope, b"user-agent"),
+        )
         self.sandbox.log.append(entry)
         replay = _replay(raw, receive)
         recorder = _StatusRecorder(send, entry)
@@ -99,13 +104,13 @@ class Gateway:
 class _StatusRecorder:
     """Passes messages on and notes the status the client saw in the log entry."""
 
-    def __init__(self, send: Send, entry: dict[str, Any]) -> None:
+    def __init__(self, send: Send, entry: LoggedRequest) -> None:
         self._send = send
         self._entry = entry
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self._entry["status"] = message["status"]
+            self._entry.status = message["status"]
         await self._send(message)
 
 
@@ -144,21 +149,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return str(value.decode("latin-1"))
     return None
-
-
-def _log_entry(scope: Scope, raw: bytes) -> dict[str, Any]:
-    body: Any = None
-    if raw:
-        try:
-            body = parse_body(raw)
-        except ApiError:  # kept as (representable) text: the log is served as JSON later
-            body = raw.decode("utf-8", errors="replace")
-    return {
-        "method": scope["method"],
-        "path": scope["path"],
-        "query": scope["query_string"].decode("latin-1"),
-        "status": None,
-        "body": body,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "user_agent": _header(scope, b"user-agent"),
-    }

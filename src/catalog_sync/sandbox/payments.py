@@ -104,11 +104,12 @@ def create_fulfillment(data: DataSet, body: Obj, *, check_open: bool = True) -> 
     order["cancelledAmount"] = money(order["cancelledAmount"] + cancel)
     order["availableToRefundAmount"] = order["capturedAmount"]
     order["updatedTime"] = now
-    data.orders.put(order_id, order)
     data.fulfillments.put(fulfillment["id"], fulfillment)
     emit(data, "fulfillment.created", {**fulfillment, "orderDetails": order_details(order)})
     _charge_events(data, order, fulfillment["id"], "capture", capture)
     _charge_events(data, order, fulfillment["id"], "cancel", cancel)
+    # Stored once the charge events have updated its payment: a stored object is a snapshot.
+    data.orders.put(order_id, order)
     if done:
         _finish(data, order, now)
     return fulfillment
@@ -216,7 +217,8 @@ def _line_state(line: Obj, progress: LineProgress, now: str) -> None:
 def _charge_events(
     data: DataSet, order: Obj, fulfillment_id: str, kind: str, amount: float
 ) -> None:
-    """``order.charge.<kind>.pending`` then ``.complete``, with the Charge as ``data.object``."""
+    """``order.charge.<kind>.pending`` then ``.complete``, with the Charge as ``data.object``;
+    ``order``'s payment then shows the completed operation (the caller stores ``order``)."""
     if amount <= 0:
         return
     charge = order["payment"]["charges"][0]

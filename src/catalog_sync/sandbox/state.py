@@ -3,15 +3,13 @@ request log, the active faults and the rate limiter."""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any
-
 from catalog_sync.sandbox.assumptions import RATE_LIMIT_DEFAULT, REQUEST_LOG_LIMIT
 from catalog_sync.sandbox.cancellations import Policy
 from catalog_sync.sandbox.clock import Clock
 from catalog_sync.sandbox.dataset import DataSet, Ids
 from catalog_sync.sandbox.faults import Faults
 from catalog_sync.sandbox.ratelimit import RateLimiter
+from catalog_sync.sandbox.requestlog import RequestLog
 
 
 class Sandbox:
@@ -21,7 +19,7 @@ class Sandbox:
         self.clock = Clock()
         self.limiter = RateLimiter(rate_limit)
         self.faults = Faults()
-        self.log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self.log = RequestLog(REQUEST_LOG_LIMIT)
         #: Bumped by every change; persistence saves when it moved.
         self.changes = 0
         self.ids = Ids()

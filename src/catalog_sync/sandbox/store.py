@@ -1,19 +1,28 @@
-"""In-memory collections whose pages cost O(page), not O(collection).
+"""In-memory collections that hold objects as the JSON they are answered with; pages cost
+O(page), not O(collection).
+
+Objects are kept as compact JSON bytes, not dicts: a million SKUs as dicts take about 1 KB of
+Python objects each (and the cyclic GC walks every one of them, again and again, as the
+collection grows); as JSON they take about half that, are invisible to the GC and cannot be
+changed in place by accident. The bytes are exactly what Starlette's ``JSONResponse`` would
+render, so a retrieve or a page is answered with them as they are; an object is decoded only
+where a handler reads it or a list filter looks at it.
+
+An entry may also be a :class:`Packed` record (events: see ``events.py``) that keeps its parts
+apart, so that an event shares the bytes of the SKU it carries instead of holding a copy.
 
 Objects are kept in creation order with an id -> position index; a list walks positions
 newest-first from the cursor's position, so a page of 100 out of 200,000 touches ~100 slots.
 Deleted objects leave a tombstone (and keep their position, so a cursor on a just-deleted
 object still works) until more than half the slots are tombstones.
-
-Stored objects are never mutated in place: writers put a new dict. Events can therefore hold
-the very object that was stored at the time, which keeps memory flat under bulk writes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from catalog_sync.sandbox.errors import invalid_parameter
 
@@ -21,9 +30,48 @@ Obj = dict[str, Any]
 Predicate = Callable[[Obj], bool]
 
 
+def pack(value: Any) -> bytes:
+    """``value`` as the JSON an answer carries (the rendering of Starlette's ``JSONResponse``).
+
+    Stored values come from checked bodies (``bodies.py``) or the sandbox itself, so they never
+    hold what this refuses (lone surrogates, NaN).
+    """
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+class Packed(Protocol):
+    """A stored object kept in parts rather than as one JSON text."""
+
+    def json(self) -> bytes:
+        """The object's JSON, as :func:`pack` would render the whole object."""
+
+    def outline(self) -> Obj:
+        """The object as list filters see it: every field a filter may read, decoded cheaply."""
+
+
+Stored = bytes | Packed
+
+
+def _json(stored: Stored) -> bytes:
+    return stored if isinstance(stored, bytes) else stored.json()
+
+
+def _outline(stored: Stored) -> Obj:
+    if isinstance(stored, bytes):
+        found: Obj = json.loads(stored)
+        return found
+    return stored.outline()
+
+
+def unpack(stored: Stored) -> Obj:
+    """The whole object a stored entry holds, as a new dict the caller may change."""
+    found: Obj = json.loads(_json(stored))
+    return found
+
+
 @dataclass(frozen=True)
 class Window:
-    """Which page of a list: size, cursor, and filters."""
+    """Which page of a list: size, cursor, and filters (which see an entry's outline)."""
 
     limit: int = 10
     starting_after: str | None = None
@@ -36,121 +84,150 @@ class Window:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list, in the API's envelope."""
+    """One page of a list, as stored entries."""
 
-    data: list[Obj]
+    entries: list[Stored]
     has_more: bool
 
-    def envelope(self) -> Obj:
-        """Return ``{"hasMore", "data"}`` (docs/digital-river-api.md §5)."""
-        return {"hasMore": self.has_more, "data": self.data}
+    def envelope(self) -> bytes:
+        """``{"hasMore", "data"}`` (docs/digital-river-api.md §5), spliced from stored JSON."""
+        more = b"true" if self.has_more else b"false"
+        data = b",".join(_json(entry) for entry in self.entries)
+        return b'{"hasMore":' + more + b',"data":[' + data + b"]}"
 
 
 class Collection:
     """Objects of one resource in one mode, keyed by their id as a string."""
 
     def __init__(self) -> None:
-        self._slots: list[str | None] = []
+        self._keys: list[str | None] = []
+        self._entries: list[Stored | None] = []
+        #: Also holds deleted keys (their tombstone's position) until compaction.
         self._position: dict[str, int] = {}
-        self._objects: dict[str, Obj] = {}
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return self._count
 
     def __contains__(self, key: str) -> bool:
-        return key in self._objects
+        return self._entry(key) is not None
+
+    def _entry(self, key: str) -> Stored | None:
+        position = self._position.get(key)
+        return None if position is None else self._entries[position]
 
     def get(self, key: str) -> Obj | None:
-        """Return the object stored under ``key``."""
-        return self._objects.get(key)
+        """Return (a decoded copy of) the object stored under ``key``."""
+        entry = self._entry(key)
+        return None if entry is None else unpack(entry)
 
-    def put(self, key: str, obj: Obj) -> None:
-        """Store ``obj``; a new key goes to the newest end, a known key keeps its place."""
-        if key not in self._objects:
-            self._position[key] = len(self._slots)
-            self._slots.append(key)
-        self._objects[key] = obj
+    def json(self, key: str) -> bytes | None:
+        """Return the JSON of the object stored under ``key``, as an answer carries it."""
+        entry = self._entry(key)
+        return None if entry is None else _json(entry)
 
-    def delete(self, key: str) -> Obj | None:
-        """Remove and return the object; its position stays valid as a cursor until compaction."""
-        obj = self._objects.pop(key, None)
-        if obj is not None:
-            self._slots[self._position[key]] = None
-            if len(self._slots) > 2 * len(self._objects) + 64:
-                self._compact()
-        return obj
+    def put(self, key: str, obj: Obj) -> bytes:
+        """Store ``obj``; returns its JSON (for an event to share)."""
+        packed = pack(obj)
+        self.put_stored(key, packed)
+        return packed
+
+    def put_stored(self, key: str, entry: Stored) -> None:
+        """Store an entry; a new key goes to the newest end, a known key keeps its place."""
+        position = self._position.get(key)
+        if position is None or self._entries[position] is None:
+            self._position[key] = len(self._keys)
+            self._keys.append(key)
+            self._entries.append(entry)
+            self._count += 1
+        else:
+            self._entries[position] = entry
+
+    def delete(self, key: str) -> bool:
+        """Remove the object; its position stays valid as a cursor until compaction."""
+        position = self._position.get(key)
+        if position is None or self._entries[position] is None:
+            return False
+        self._keys[position] = None
+        self._entries[position] = None
+        self._count -= 1
+        if len(self._keys) > 2 * self._count + 64:
+            self._compact()
+        return True
 
     def values(self) -> Iterator[Obj]:
-        """Every object, oldest first (the order persistence keeps)."""
-        for key in self._slots:
-            if key is not None:
-                yield self._objects[key]
+        """Every object, decoded, oldest first (the order persistence keeps)."""
+        for entry in self._entries:
+            if entry is not None:
+                yield unpack(entry)
 
     def page(self, window: Window) -> Page:
         """Return one page of objects, newest first, honouring the cursor and filters."""
         if window.ending_before is not None:
             return self._page_before(window)
-        start = len(self._slots) - 1
+        start = len(self._keys) - 1
         if window.starting_after is not None:
             start = self._cursor(window.starting_after, "startingAfter") - 1
-        found: list[Obj] = []
-        for obj in self._candidates(window, start, newer=False):
+        found: list[Stored] = []
+        for entry in self._candidates(window, start, newer=False):
             if len(found) == window.limit:
                 return Page(found, has_more=True)
-            found.append(obj)
+            found.append(entry)
         return Page(found, has_more=False)
 
     def _page_before(self, window: Window) -> Page:
         assert window.ending_before is not None
         start = self._cursor(window.ending_before, "endingBefore") + 1
-        found: list[Obj] = []
-        for obj in self._candidates(window, start, newer=True):
+        found: list[Stored] = []
+        for entry in self._candidates(window, start, newer=True):
             if len(found) == window.limit:
                 found.reverse()
                 return Page(found, has_more=True)
-            found.append(obj)
+            found.append(entry)
         found.reverse()
         return Page(found, has_more=False)
 
-    def _candidates(self, window: Window, start: int, *, newer: bool) -> Iterator[Obj]:
+    def _candidates(self, window: Window, start: int, *, newer: bool) -> Iterator[Stored]:
         if window.ids is not None:
-            source: Iterable[Obj] = self._by_ids(window.ids, start, newer=newer)
+            source: Iterable[Stored] = self._by_ids(window.ids, start, newer=newer)
         elif newer:
             source = self._oldest_first(start)
         else:
             source = self._newest_first(start)
-        for obj in source:
-            if window.stop_when is not None and not window.stop_when(obj):
+        if window.predicate is None and window.stop_when is None:
+            yield from source
+            return
+        for entry in source:
+            outline = _outline(entry)
+            if window.stop_when is not None and not window.stop_when(outline):
                 if newer:
                     continue
                 return
-            if window.predicate is None or window.predicate(obj):
-                yield obj
+            if window.predicate is None or window.predicate(outline):
+                yield entry
 
-    def _by_ids(self, ids: frozenset[str], start: int, *, newer: bool) -> list[Obj]:
-        positions = sorted(
-            (self._position[key] for key in ids if key in self._objects), reverse=not newer
-        )
+    def _by_ids(self, ids: frozenset[str], start: int, *, newer: bool) -> list[Stored]:
+        positions = sorted((self._position[key] for key in ids if key in self), reverse=not newer)
         if newer:
-            return [self._objects[self._key(p)] for p in positions if p >= start]
-        return [self._objects[self._key(p)] for p in positions if p <= start]
+            return [self._live(p) for p in positions if p >= start]
+        return [self._live(p) for p in positions if p <= start]
 
-    def _key(self, position: int) -> str:
-        key = self._slots[position]
-        assert key is not None
-        return key
+    def _live(self, position: int) -> Stored:
+        entry = self._entries[position]
+        assert entry is not None
+        return entry
 
-    def _newest_first(self, start: int) -> Iterator[Obj]:
+    def _newest_first(self, start: int) -> Iterator[Stored]:
         for position in range(start, -1, -1):
-            key = self._slots[position]
-            if key is not None:
-                yield self._objects[key]
+            entry = self._entries[position]
+            if entry is not None:
+                yield entry
 
-    def _oldest_first(self, start: int) -> Iterator[Obj]:
-        for position in range(start, len(self._slots)):
-            key = self._slots[position]
-            if key is not None:
-                yield self._objects[key]
+    def _oldest_first(self, start: int) -> Iterator[Stored]:
+        for position in range(start, len(self._entries)):
+            entry = self._entries[position]
+            if entry is not None:
+                yield entry
 
     def _cursor(self, key: str, parameter: str) -> int:
         position = self._position.get(key)
@@ -159,6 +236,7 @@ class Collection:
         return position
 
     def _compact(self) -> None:
-        live = [key for key in self._slots if key is not None]
-        self._slots = list(live)
-        self._position = {key: index for index, key in enumerate(live)}
+        live = [p for p, entry in enumerate(self._entries) if entry is not None]
+        self._keys = [self._keys[p] for p in live]
+        self._entries = [self._entries[p] for p in live]
+        self._position = {key: index for index, key in enumerate(self._keys) if key is not None}
