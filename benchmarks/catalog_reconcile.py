@@ -60,6 +60,8 @@ QUICK_RATE_PAIRS: Final = 100
 LIVE_RATE_LIMIT: Final = 250.0
 #: "No limiter": far above anything the sandbox can serve, so the budget never waits.
 UNLIMITED: Final = 1_000_000.0
+#: Rows per catalog file: a 1,000,000-row catalog in one file would pass the 100 MiB limit.
+ROWS_PER_FILE: Final = 200_000
 #: One row in this many is changed for the "1% changed" re-run.
 CHANGE_EVERY: Final = 100
 #: One row in this many is a digital product (a SKU with no inventory item).
@@ -194,10 +196,26 @@ def _change(row: dict[str, str], index: int) -> None:
 
 def write_catalog(path: Path, pairs: int, *, changed: bool = False) -> None:
     """Write the ``pairs``-row benchmark catalog as one CSV file."""
+    _write_rows(path, range(pairs), changed=changed)
+
+
+def write_catalog_files(folder: Path, pairs: int, *, changed: bool = False) -> None:
+    """Write the benchmark catalog into ``folder``: one ``catalog.csv`` up to
+    :data:`ROWS_PER_FILE` rows, else files of that many rows (a file of a million rows would be
+    over the catalog's file-size limit, and refused whole)."""
+    if pairs <= ROWS_PER_FILE:
+        write_catalog(folder / "catalog.csv", pairs, changed=changed)
+        return
+    for number, start in enumerate(range(0, pairs, ROWS_PER_FILE)):
+        rows = range(start, min(pairs, start + ROWS_PER_FILE))
+        _write_rows(folder / f"catalog-{number:03}.csv", rows, changed=changed)
+
+
+def _write_rows(path: Path, rows: range, *, changed: bool) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(HEADER)
-        writer.writerows(catalog_row(i, changed=changed) for i in range(pairs))
+        writer.writerows(catalog_row(i, changed=changed) for i in rows)
 
 
 # -- measured runs, each in its own process ---------------------------------------------------
@@ -212,6 +230,8 @@ class WorkerSpec:
     reports: str = ""
     audit: bool = False
     rate_limit: float = UNLIMITED
+    #: Pairs the catalog holds: a run that read fewer failed to read a file.
+    pairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -249,6 +269,11 @@ def run_worker(spec: WorkerSpec, api_key: str) -> Measured:
     measured = Measured(**json.loads(completed.stdout.strip().splitlines()[-1]))
     if measured.failed:
         raise BenchmarkError(f"the {spec.kind} worker saw {measured.failed} failed writes")
+    if measured.pairs != spec.pairs:
+        raise BenchmarkError(
+            f"the {spec.kind} worker read {measured.pairs:,} pairs of {spec.pairs:,}: "
+            "a catalog file was refused, so the run would measure nothing"
+        )
     return measured
 
 
@@ -368,11 +393,11 @@ def _progress(message: str) -> None:
 class _Workspace:
     """Files of one benchmark run: catalogs, state database, reports."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pairs: int) -> None:
         self.root = root
+        self.pairs = pairs
         self.catalogs = root / "catalogs"
         self.catalogs.mkdir(parents=True)
-        self.catalog = self.catalogs / "catalog.csv"
 
     def spec(self, kind: str, base_url: str, **extra: Any) -> WorkerSpec:
         return WorkerSpec(
@@ -381,6 +406,7 @@ class _Workspace:
             str(self.catalogs),
             state=str(self.root / "state.db"),
             reports=str(self.root / "reports"),
+            pairs=self.pairs,
             **extra,
         )
 
@@ -388,7 +414,7 @@ class _Workspace:
 def measure_phases(workspace: _Workspace, pairs: int, baseline: str) -> Phases:
     """The four runs, ours and the baseline's, against one sandbox with its rate limit off."""
     _progress(f"writing a {pairs}-pair catalog")
-    write_catalog(workspace.catalog, pairs)
+    write_catalog_files(workspace.catalogs, pairs)
     key = new_test_key()
     with stopwatch() as elapsed, sandbox_process(rate_limit=0) as sandbox:
         if baseline == "naive":
@@ -399,7 +425,7 @@ def measure_phases(workspace: _Workspace, pairs: int, baseline: str) -> Phases:
         ours = workspace.spec("reconcile", sandbox.base_url)
         results = [Phase("initial sync", _ours("initial sync", ours, key, sandbox), initial)]
         results.append(Phase("unchanged re-run", _ours("unchanged", ours, key, sandbox), rerun))
-        write_catalog(workspace.catalog, pairs, changed=True)
+        write_catalog_files(workspace.catalogs, pairs, changed=True)
         results.append(Phase("1% changed", _ours("1% changed", ours, key, sandbox), rerun))
         audit = workspace.spec("reconcile", sandbox.base_url, audit=True)
         results.append(Phase("full audit", _ours("full audit", audit, key, sandbox), rerun))
@@ -431,7 +457,7 @@ def _ours(name: str, spec: WorkerSpec, key: str, sandbox: SandboxProcess) -> Mea
 
 def measure_rate(workspace: _Workspace, pairs: int) -> RateUse:
     """An initial sync of ``pairs`` pairs with client and sandbox both at the live limit."""
-    write_catalog(workspace.catalog, pairs)
+    write_catalog_files(workspace.catalogs, pairs)
     key = new_test_key()
     with sandbox_process(rate_limit=LIVE_RATE_LIMIT) as sandbox:
         _progress(f"catalog-sync: {pairs}-pair initial sync at {LIVE_RATE_LIMIT:g} requests/s")
@@ -625,8 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate_pairs = args.rate_pairs or (QUICK_RATE_PAIRS if args.quick else RATE_PAIRS)
     baseline = args.baseline or ("naive" if pairs <= NAIVE_WRITER_MAX else "parse")
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
-        phases = measure_phases(_Workspace(Path(tmp) / "phases"), pairs, baseline)
-        rate = measure_rate(_Workspace(Path(tmp) / "rate"), rate_pairs)
+        phases = measure_phases(_Workspace(Path(tmp) / "phases", pairs), pairs, baseline)
+        rate = measure_rate(_Workspace(Path(tmp) / "rate", rate_pairs), rate_pairs)
     checks = report(pairs, phases, rate)
     return 1 if args.strict and not all(c.passed for c in checks) else 0
 
