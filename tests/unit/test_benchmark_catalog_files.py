@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import csv
+import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
-from benchmarks import catalog_reconcile
 
 from catalog_sync.catalog.files import catalog_paths, load_catalog_files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def catalog_reconcile(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The benchmark module (``benchmarks`` is a folder of the checkout, not installed)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    return importlib.import_module("benchmarks.catalog_reconcile")
 
 
 def _ids(path: Path) -> list[str]:
@@ -17,7 +27,7 @@ def _ids(path: Path) -> list[str]:
 
 
 def test_a_large_catalog_is_split_into_files_every_row_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog_reconcile: Any
 ) -> None:
     """250 rows at 100 per file: three files, every row once, in order, every file valid."""
     monkeypatch.setattr(catalog_reconcile, "ROWS_PER_FILE", 100)
@@ -29,7 +39,7 @@ def test_a_large_catalog_is_split_into_files_every_row_once(
     assert (len(catalog.pairs), catalog.problems) == (250, ())
 
 
-def test_a_catalog_within_one_file_stays_one_file(tmp_path: Path) -> None:
+def test_a_catalog_within_one_file_stays_one_file(tmp_path: Path, catalog_reconcile: Any) -> None:
     """Up to the rows one file holds, the catalog is the one ``catalog.csv`` it always was."""
     catalog_reconcile.write_catalog_files(tmp_path, 30)
     assert [f.name for f in tmp_path.iterdir()] == ["catalog.csv"]
