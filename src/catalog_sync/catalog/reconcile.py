@@ -45,6 +45,7 @@ from catalog_sync.core.pairs import (
     JSON,
     ActualPair,
     DesiredPair,
+    Fields,
     item_fields,
     remote_item,
     remote_sku,
@@ -102,6 +103,22 @@ _SKU_EQUAL: Final = 2
 _PHYSICAL: Final = 4
 _ITEM_SEEN: Final = 8
 _ITEM_EQUAL: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One side of a pair as a listing treats it: its place in the pair's tuples, its marks,
+    and how its managed fields are taken from an API object."""
+
+    index: int
+    seen: int
+    equal: int
+    fields: Callable[[Mapping[str, JSON]], dict[str, JSON]]
+    project: Callable[[Mapping[str, JSON], Mapping[str, JSON] | None, dict[str, str]], Fields]
+
+
+_SKU: Final = _Side(0, _SKU_SEEN, _SKU_EQUAL, sku_fields, remote_sku)
+_ITEM: Final = _Side(1, _ITEM_SEEN, _ITEM_EQUAL, item_fields, remote_item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,34 +454,25 @@ class Reconciler:
         """
         listed = _Listed(bytearray(len(view)))
         marks, shared = listed.marks, dict[str, str]()
-        async for sku in self._client.iter_skus(ids=None):
-            slot = view.slot(sku.id)
-            if slot is None:
-                listed.extra.setdefault(sku.id, [False, False])[0] = True
-                continue
-            marks[slot] |= _SKU_SEEN
-            if not audit and sku.id not in stale:
-                continue
-            body = _as_json(sku)
-            if body.get("physical") is True:
-                marks[slot] |= _PHYSICAL
-            if side_digest(sku_fields(body)) == view.side_digests(sku.id)[0]:
-                marks[slot] |= _SKU_EQUAL
-            else:
-                listed.skus[sku.id] = remote_sku(body, None, shared)
-        async for item in self._client.iter_inventory_items(ids=None):
-            slot = view.slot(item.id)
-            if slot is None:
-                listed.extra.setdefault(item.id, [False, False])[1] = True
-                continue
-            marks[slot] |= _ITEM_SEEN
-            if not audit and item.id not in stale:
-                continue
-            body = _as_json(item)
-            if side_digest(item_fields(body)) == view.side_digests(item.id)[1]:
-                marks[slot] |= _ITEM_EQUAL
-            else:
-                listed.items[item.id] = remote_item(body, None, shared)
+        kept = (listed.skus, listed.items)
+        client = self._client
+        sides = ((_SKU, client.iter_skus(ids=None)), (_ITEM, client.iter_inventory_items(ids=None)))
+        for side, objects in sides:
+            async for obj in objects:
+                slot = view.slot(obj.id)
+                if slot is None:
+                    listed.extra.setdefault(obj.id, [False, False])[side.index] = True
+                    continue
+                marks[slot] |= side.seen
+                if not audit and obj.id not in stale:
+                    continue
+                body = _as_json(obj)
+                if body.get("physical") is True:  # a SKU's; an item has no such field
+                    marks[slot] |= _PHYSICAL
+                if side_digest(side.fields(body)) == view.side_digests(obj.id)[side.index]:
+                    marks[slot] |= side.equal
+                else:
+                    kept[side.index][obj.id] = side.project(body, None, shared)
         return listed
 
     async def _read(

@@ -94,38 +94,45 @@ class CatalogView(Protocol):
         ...
 
 
-class HeldCatalog:
-    """A parsed :class:`Catalog` seen as a :class:`CatalogView`; nothing is computed ahead."""
+class _Read:
+    """What reading the files found, the same for both views: their ``_read`` is the parsed
+    catalog or the index, which answer these alike."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-        self._pairs = catalog.pairs
-        self._sorted: list[str] | None = None
+    _read: Catalog | CatalogIndex
 
     @property
     def problems(self) -> tuple[Problem, ...]:
         """Every problem found reading the files."""
-        return self._catalog.problems
+        return self._read.problems
 
     @property
     def unparseable_files(self) -> frozenset[str]:
         """Files none of whose rows are used."""
-        return self._catalog.unparseable_files
+        return self._read.unparseable_files
 
     @property
     def protected_ids(self) -> frozenset[str]:
         """Ids held by a broken file or a rejected row."""
-        return self._catalog.protected_ids
+        return self._read.protected_ids
 
     @property
     def complete(self) -> bool:
         """Whether every file was read."""
-        return self._catalog.complete
+        return self._read.complete
 
     @property
     def invalid_rows(self) -> int:
         """Records skipped for errors."""
-        return self._catalog.invalid_rows
+        return self._read.invalid_rows
+
+
+class HeldCatalog(_Read):
+    """A parsed :class:`Catalog` seen as a :class:`CatalogView`; nothing is computed ahead."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._read = catalog
+        self._pairs = catalog.pairs
+        self._sorted: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -181,11 +188,11 @@ class HeldCatalog:
             yield chunk
 
 
-class StreamedCatalog:
+class StreamedCatalog(_Read):
     """A catalog folder as a :class:`CatalogIndex`, its rows read again when planned."""
 
     def __init__(self, index: CatalogIndex, paths: list[Path], limits: Limits) -> None:
-        self._index = index
+        self._read = self._index = index
         self._paths = paths
         self._limits = limits
 
@@ -194,31 +201,6 @@ class StreamedCatalog:
         """Index every catalog file of ``folder`` (blocking: seconds for a large catalog)."""
         paths = catalog_paths([folder])
         return cls(index_catalog_files(paths, limits), paths, limits)
-
-    @property
-    def problems(self) -> tuple[Problem, ...]:
-        """Every problem found reading the files."""
-        return self._index.problems
-
-    @property
-    def unparseable_files(self) -> frozenset[str]:
-        """Files none of whose rows are used."""
-        return self._index.unparseable_files
-
-    @property
-    def protected_ids(self) -> frozenset[str]:
-        """Ids held by a broken file or a rejected row."""
-        return self._index.protected_ids
-
-    @property
-    def complete(self) -> bool:
-        """Whether every file was read."""
-        return self._index.complete
-
-    @property
-    def invalid_rows(self) -> int:
-        """Records skipped for errors."""
-        return self._index.invalid_rows
 
     def __len__(self) -> int:
         return len(self._index)
