@@ -22,8 +22,8 @@ KEYS = st.sampled_from(NAMES)
 WRITES = st.lists(st.integers(0, 8 * 3 * 10 - 1), min_size=150, max_size=600)
 
 
-def _apply(writes: list[int]) -> tuple[Collection, list[Obj]]:
-    collection = Collection()
+def _apply(writes: list[int], indexed: tuple[str, ...] = ()) -> tuple[Collection, list[Obj]]:
+    collection = Collection(indexed=indexed)
     model: list[Obj] = []
     for write in writes:
         key, action, value = NAMES[write % 8], write // 8 % 3, write // 24
@@ -85,3 +85,31 @@ def test_lookups_and_ids_filter_match_the_list(writes: list[int], ids: set[str])
     assert all(collection.get(key) == by_id.get(key) for key in NAMES)
     wanted = [obj for obj in model[::-1] if obj["id"] in ids]
     assert _data(collection, Window(limit=100, ids=frozenset(ids))) == (wanted, False)
+
+
+@fuzz_settings
+@given(WRITES, st.sets(st.integers(0, 9).map(str)), st.integers(1, 5))
+def test_pages_of_an_indexed_field_match_the_filtered_list(
+    writes: list[int], values: set[str], limit: int
+) -> None:
+    """A page filtered on an indexed field (as ``upstreamIds`` is) holds the matching objects,
+    newest first, from the newest end and after every cursor, though objects change their
+    value, are deleted and compacted away; the filter only ever sees objects that match."""
+    collection, model = _apply(writes, indexed=("value",))
+    wanted = frozenset(values)
+    seen: list[Obj] = []
+
+    def predicate(obj: Obj) -> bool:
+        seen.append(obj)
+        return str(obj["value"]) in wanted
+
+    matching = [obj for obj in model[::-1] if str(obj["value"]) in wanted]
+    window = Window(limit=limit, predicate=predicate, matching={"value": wanted})
+    assert _data(collection, window) == (matching[:limit], len(matching) > limit)
+    for index, obj in enumerate(model[::-1]):
+        older = [o for o in model[::-1][index + 1 :] if str(o["value"]) in wanted]
+        after = Window(
+            limit=limit, starting_after=obj["id"], predicate=predicate, matching={"value": wanted}
+        )
+        assert _data(collection, after) == (older[:limit], len(older) > limit)
+    assert all(str(obj["value"]) in wanted for obj in seen)

@@ -66,11 +66,16 @@ class DataSet:
     ids: Ids
     skus: Collection = field(default_factory=Collection)
     inventory_items: Collection = field(default_factory=Collection)
-    orders: Collection = field(default_factory=Collection)
-    fulfillment_orders: Collection = field(default_factory=Collection)
-    fulfillment_cancellations: Collection = field(default_factory=Collection)
+    orders: Collection = field(default_factory=lambda: Collection(indexed=("upstreamId",)))
+    #: Indexed by the fields a connector lists them by, per order or fulfillment order.
+    fulfillment_orders: Collection = field(
+        default_factory=lambda: Collection(indexed=("upstreamId",))
+    )
+    fulfillment_cancellations: Collection = field(
+        default_factory=lambda: Collection(indexed=("upstreamId", "fulfillmentOrderId"))
+    )
     shipments: Collection = field(default_factory=Collection)
-    fulfillments: Collection = field(default_factory=Collection)
+    fulfillments: Collection = field(default_factory=lambda: Collection(indexed=("orderId",)))
     events: Collection = field(default_factory=Collection)
     #: order id -> line id -> progress; order lines carry no counters on the wire
     #: (docs/digital-river-api.md §9.2).

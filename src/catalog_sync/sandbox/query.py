@@ -51,10 +51,12 @@ def build_window(
 ) -> Window:
     """Turn the query string of a list call into a :class:`Window`."""
     predicates: list[Predicate] = list(extra)
+    matching: dict[str, frozenset[str]] = {}
     for spec in filters:
         wanted = multi(params, spec.param)
         if wanted is not None:
-            predicates.append(_field_in(spec.field, frozenset(wanted)))
+            matching[spec.field] = frozenset(wanted)
+            predicates.append(_field_in(spec.field, matching[spec.field]))
     lower_bounds: list[Predicate] = []
     for field in _TIME_FIELDS:
         for op, bound in _time_conditions(params, field):
@@ -69,6 +71,7 @@ def build_window(
         ending_before=_ending_before(params),
         ids=frozenset(ids) if ids is not None else None,
         predicate=_all(predicates) if predicates else None,
+        matching=matching,
         stop_when=_all(lower_bounds) if lower_bounds else None,
     )
 

@@ -15,13 +15,18 @@ Objects are kept in creation order with an id -> position index; a list walks po
 newest-first from the cursor's position, so a page of 100 out of 200,000 touches ~100 slots.
 Deleted objects leave a tombstone (and keep their position, so a cursor on a just-deleted
 object still works) until more than half the slots are tombstones.
+
+A filter scans and decodes every object it passes, so a collection that callers filter by a
+key of another object (the fulfillment orders of these orders: ``upstreamIds``) keeps an index
+of that field: the handler reads fulfillment orders back by order id for every order it
+accepts, and a scan of all of them per call made a 10,000-order burst quadratic.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from catalog_sync.sandbox.errors import invalid_parameter
@@ -78,6 +83,9 @@ class Window:
     ending_before: str | None = None
     ids: frozenset[str] | None = None
     predicate: Predicate | None = None
+    #: field -> values it must have; ``predicate`` checks these too, a collection that
+    #: indexes the field uses them to visit only the objects that can match.
+    matching: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: Once this fails, every older object fails too (a lower bound on ``createdTime``).
     stop_when: Predicate | None = None
 
@@ -97,14 +105,19 @@ class Page:
 
 
 class Collection:
-    """Objects of one resource in one mode, keyed by their id as a string."""
+    """Objects of one resource in one mode, keyed by their id as a string.
 
-    def __init__(self) -> None:
+    ``indexed`` names top-level fields whose value (as a string) -> keys is kept, for
+    :attr:`Window.matching`.
+    """
+
+    def __init__(self, indexed: Sequence[str] = ()) -> None:
         self._keys: list[str | None] = []
         self._entries: list[Stored | None] = []
         #: Also holds deleted keys (their tombstone's position) until compaction.
         self._position: dict[str, int] = {}
         self._count = 0
+        self._indexes = {name: _FieldIndex() for name in indexed}
 
     def __len__(self) -> int:
         return self._count
@@ -129,11 +142,20 @@ class Collection:
     def put(self, key: str, obj: Obj) -> bytes:
         """Store ``obj``; returns its JSON (for an event to share)."""
         packed = pack(obj)
-        self.put_stored(key, packed)
+        self._store(key, packed)
+        for name, index in self._indexes.items():
+            index.put(key, obj.get(name))
         return packed
 
     def put_stored(self, key: str, entry: Stored) -> None:
-        """Store an entry; a new key goes to the newest end, a known key keeps its place."""
+        """Store an entry; a new key goes to the newest end, a known key keeps its place.
+
+        Only for collections without indexes (events): the entry is not decoded here.
+        """
+        assert not self._indexes, "an indexed collection takes objects (put)"
+        self._store(key, entry)
+
+    def _store(self, key: str, entry: Stored) -> None:
         position = self._position.get(key)
         if position is None or self._entries[position] is None:
             self._position[key] = len(self._keys)
@@ -151,6 +173,8 @@ class Collection:
         self._keys[position] = None
         self._entries[position] = None
         self._count -= 1
+        for index in self._indexes.values():
+            index.put(key, None)
         if len(self._keys) > 2 * self._count + 64:
             self._compact()
         return True
@@ -188,8 +212,9 @@ class Collection:
         return Page(found, has_more=False)
 
     def _candidates(self, window: Window, start: int, *, newer: bool) -> Iterator[Stored]:
-        if window.ids is not None:
-            source: Iterable[Stored] = self._by_ids(window.ids, start, newer=newer)
+        keys = self._narrowed(window)
+        if keys is not None:
+            source: Iterable[Stored] = self._by_ids(keys, start, newer=newer)
         elif newer:
             source = self._oldest_first(start)
         else:
@@ -205,6 +230,17 @@ class Collection:
                 return
             if window.predicate is None or window.predicate(outline):
                 yield entry
+
+    def _narrowed(self, window: Window) -> frozenset[str] | None:
+        """The only keys that can match the window (``ids`` and indexed fields); ``None``
+        when every object may."""
+        keys = window.ids
+        for name, values in window.matching.items():
+            index = self._indexes.get(name)
+            if index is not None:
+                found = index.keys(values)
+                keys = found if keys is None else keys & found
+        return keys
 
     def _by_ids(self, ids: frozenset[str], start: int, *, newer: bool) -> list[Stored]:
         positions = sorted((self._position[key] for key in ids if key in self), reverse=not newer)
@@ -240,3 +276,28 @@ class Collection:
         self._keys = [self._keys[p] for p in live]
         self._entries = [self._entries[p] for p in live]
         self._position = {key: index for index, key in enumerate(self._keys) if key is not None}
+
+
+class _FieldIndex:
+    """One field's value (as a string) -> the keys of the objects that have it."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, set[str]] = {}
+        self._value: dict[str, str] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        """Record ``key``'s value now (``None``: deleted, or the field is absent)."""
+        old = self._value.pop(key, None)
+        if old is not None:
+            holders = self._keys[old]
+            holders.discard(key)
+            if not holders:
+                del self._keys[old]
+        if value is not None:
+            text = str(value)
+            self._value[key] = text
+            self._keys.setdefault(text, set()).add(key)
+
+    def keys(self, values: frozenset[str]) -> frozenset[str]:
+        """Keys of the objects whose value is one of ``values``."""
+        return frozenset(key for value in values for key in self._keys.get(value, ()))
