@@ -185,38 +185,17 @@ class _BoundedFile(io.RawIOBase):
         super().close()
 
 
-def _unreadable(name: str, reason: str, limits: Limits) -> Catalog:
-    builder = CatalogBuilder(limits)
-    builder.add_unreadable(name, reason)
-    return builder.build()
-
-
 def read_catalog_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> CatalogFile:
     """Read one catalog entry, streaming it, into its own catalog; never raises for the entry.
 
     The file's signature is taken from the open descriptor before reading, so a file changed
     while it was read has a newer signature on disk and is read again.
     """
+    signatures: dict[str, Signature] = {}
+    builder = CatalogBuilder(limits)
     name = display_name(path)
-    if name != str(path):
-        reason = "the file name is not valid UTF-8: rename the file"
-        return CatalogFile(_unreadable(name, reason, limits), None)
-    try:
-        fd, opened = _open_regular(path)
-    except _UnreadableError as exc:
-        return CatalogFile(_unreadable(name, str(exc), limits), None)
-    signature = (opened.st_size, opened.st_mtime_ns)
-    raw = io.BufferedReader(_BoundedFile(fd, limits))
-    with io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline=None) as stream:
-        if opened.st_size > limits.file_bytes:
-            return CatalogFile(_unreadable(name, limits.file_message(), limits), signature)
-        builder = CatalogBuilder(limits)
-        try:
-            builder.add(name, stream)
-        except OSError as exc:
-            reason = f"cannot read file: {exc.strerror or exc}"
-            return CatalogFile(_unreadable(name, reason, limits), None)
-    return CatalogFile(builder.build(), signature)
+    builder.add_records(name, _records(path, limits, signatures))
+    return CatalogFile(builder.build(), signatures.get(name))
 
 
 def load_catalog_files(paths: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> Catalog:
@@ -267,8 +246,11 @@ def _records(
     path: Path, limits: Limits, signatures: dict[str, Signature]
 ) -> Iterator[DesiredPair | Problem]:
     """One entry's parsed records, streaming; an entry that cannot be read is one fatal
-    problem (as :func:`read_catalog_file` reports it). The signature of the file opened is
-    put in ``signatures`` before the first record."""
+    problem.
+
+    The signature of the file opened is put in ``signatures`` before the first record, and
+    taken out again if reading fails: such an outcome says nothing about the file's content.
+    """
     name = display_name(path)
     if name != str(path):
         yield unreadable_problem(name, "the file name is not valid UTF-8: rename the file")
@@ -287,4 +269,5 @@ def _records(
         try:
             yield from parse_records(name, stream, limits)
         except OSError as exc:
+            del signatures[name]
             yield unreadable_problem(name, f"cannot read file: {exc.strerror or exc}")

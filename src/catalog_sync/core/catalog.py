@@ -496,17 +496,18 @@ class CatalogBuilder:
 
     def add(self, name: str, source: Source) -> None:
         """Read one file's text."""
-        self._add(name, parse_records(name, source, self._limits))
+        self.add_records(name, parse_records(name, source, self._limits))
 
     def add_bytes(self, name: str, data: bytes) -> None:
         """Read one file's raw bytes."""
-        self._add(name, parse_bytes(name, data, self._limits))
+        self.add_records(name, parse_bytes(name, data, self._limits))
 
     def add_unreadable(self, name: str, reason: str) -> None:
         """Record a file that could not be opened: its pairs are protected like a broken file's."""
-        self._add(name, [unreadable_problem(name, reason)])
+        self.add_records(name, [unreadable_problem(name, reason)])
 
-    def _add(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
+    def add_records(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
+        """Take one file's parsed records (a reader that opens the file itself)."""
         accepted: dict[str, DesiredPair] = {}
         seen: set[str] = set()
         broken = False
