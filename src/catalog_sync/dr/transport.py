@@ -10,9 +10,8 @@ flight to ``max_concurrency``. So a request here takes the most recently used id
 connection (or opens one), sends, reads the whole body, and gives the connection back: a
 constant cost per request, and a request waits only in our own limiter, where priorities hold.
 
-Writes are held until the connection next reads (:class:`_CoalescingStream`): httpcore
-writes a request's head and body separately, two system calls and two wake-ups of the server
-for every request; held, they leave in one.
+The connections themselves are asyncio protocols (``sockets.py``), not httpcore's anyio
+streams, and hold a request's writes until it reads its answer.
 
 Bodies are read in full before the answer is returned: every answer of the API is one JSON
 document of at most a page (docs/digital-river-api.md §3), and a connection goes back to the
@@ -24,12 +23,14 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Final
 
 import httpcore
 import httpx
+
+from catalog_sync.dr.sockets import AsyncioBackend
 
 #: The request extension holding the daemon's leadership check for a write: called by the
 #: transport as the last step before the request goes on its connection, so a leader frozen
@@ -69,9 +70,9 @@ class SlotTransport(httpx.AsyncBaseTransport):
             raise ValueError("size must be at least 1")
         self._size = size
         self._keepalive_expiry = keepalive_expiry
-        self._idle: list[httpcore.AsyncHTTPConnection] = []
+        self._idle: list[httpcore.AsyncHTTP11Connection] = []
         self._ssl_context: ssl.SSLContext | None = None
-        self._network = _CoalescingBackend()
+        self._network = AsyncioBackend()
         self._closed = False
 
     @property
@@ -85,7 +86,8 @@ class SlotTransport(httpx.AsyncBaseTransport):
             raise RuntimeError("the transport is closed")
         url = request.url
         origin = httpcore.Origin(url.raw_scheme, url.raw_host, url.port or _default_port(url))
-        connection = await self._connection(origin)
+        with _httpx_errors():
+            connection = await self._connection(origin, request.extensions.get("timeout", {}))
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -127,22 +129,31 @@ class SlotTransport(httpx.AsyncBaseTransport):
         for connection in idle:
             await connection.aclose()
 
-    async def _connection(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
-        """The most recently used idle connection to ``origin`` still usable, or a new one."""
+    async def _connection(
+        self, origin: httpcore.Origin, timeouts: Mapping[str, float | None]
+    ) -> httpcore.AsyncHTTP11Connection:
+        """The most recently used idle connection to ``origin`` still usable, or a new one.
+
+        An HTTP/1.1 connection of httpcore's own, made here: its wrapper that connects lazily
+        (``AsyncHTTPConnection``) costs a lock per request, and there is nothing lazy left to
+        do once a request holds the connection.
+        """
         while self._idle:
             connection = self._idle.pop()
             usable = connection.can_handle_request(origin) and connection.is_idle()
             if usable and not connection.has_expired():
                 return connection
             await connection.aclose()
-        return httpcore.AsyncHTTPConnection(
-            origin,
-            ssl_context=self._ssl(origin),
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._network,
+        host = origin.host.decode("ascii")
+        timeout = timeouts.get("connect")
+        stream = await self._network.connect_tcp(host, origin.port, timeout=timeout)
+        if origin.scheme == b"https":
+            stream = await stream.start_tls(self._ssl(), server_hostname=host, timeout=timeout)
+        return httpcore.AsyncHTTP11Connection(
+            origin, stream, keepalive_expiry=self._keepalive_expiry
         )
 
-    async def _give_back(self, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _give_back(self, connection: httpcore.AsyncHTTP11Connection) -> None:
         if self._closed or not connection.is_idle() or len(self._idle) >= self._size:
             await connection.aclose()
             return
@@ -153,88 +164,10 @@ class SlotTransport(httpx.AsyncBaseTransport):
             del self._idle[0]
             await oldest.aclose()
 
-    def _ssl(self, origin: httpcore.Origin) -> ssl.SSLContext | None:
-        if origin.scheme != b"https":
-            return None
+    def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
         return self._ssl_context
-
-
-class _CoalescingStream(httpcore.AsyncNetworkStream):
-    """A network stream whose writes wait for the next read and then leave as one write.
-
-    HTTP/1.1 without pipelining always reads after it writes, so nothing waits long: a
-    request's head and body go out together when httpcore starts reading the answer.
-    """
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._pending: list[bytes] = []
-        self._write_timeout: float | None = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 - httpcore's interface
-        await self._flush()
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109 - httpcore's interface
-        if buffer:
-            self._pending.append(buffer)
-            self._write_timeout = timeout
-
-    async def aclose(self) -> None:
-        self._pending.clear()
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-    ) -> httpcore.AsyncNetworkStream:
-        await self._flush()
-        return _CoalescingStream(
-            await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        )
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-    async def _flush(self) -> None:
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            await self._stream.write(data, self._write_timeout)
-
-
-class _CoalescingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio backend, its streams wrapped in :class:`_CoalescingStream`."""
-
-    def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _CoalescingStream(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
-        return _CoalescingStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
 
 
 def default_transport(base_url: str, size: int) -> httpx.AsyncBaseTransport:

@@ -40,12 +40,13 @@ class SandboxHandle:
     host: str
     port: int
     sandbox: Sandbox
+    scheme: str = "http"
 
     @property
     def base_url(self) -> str:
-        """``http://host:port``, no trailing slash."""
+        """``http://host:port`` (``https`` when served with TLS), no trailing slash."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
 
 def check_loopback(host: str) -> str:
@@ -75,9 +76,10 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(sandbox: Sandbox, state_file: Path | None) -> uvicorn.Server:
+def _server(sandbox: Sandbox, state_file: Path | None, tls: Path | None = None) -> uvicorn.Server:
     config = uvicorn.Config(
         build_app(sandbox, state_file),
+        ssl_certfile=tls,
         http="h11",
         lifespan="on",
         log_level="warning",
@@ -102,19 +104,24 @@ def serve_in_thread(
     port: int = 0,
     rate_limit: float = 0.0,
     state_file: Path | None = None,
+    tls: Path | None = None,
 ) -> Iterator[SandboxHandle]:
-    """Run a sandbox in a background thread; yields once it accepts connections."""
+    """Run a sandbox in a background thread; yields once it accepts connections.
+
+    ``tls``: a PEM file holding the server's key and certificate chain, to serve HTTPS (the
+    client's connections to the real API are TLS; this lets a test take that path).
+    """
     host = check_loopback(host)
     sandbox = Sandbox(rate_limit=rate_limit)
     sock = _bind(host, port)
-    server = _server(sandbox, state_file)
+    server = _server(sandbox, state_file, tls)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True
     )
     thread.start()
     try:
         _wait_started(server, thread.is_alive)
-        yield SandboxHandle(host, sock.getsockname()[1], sandbox)
+        yield SandboxHandle(host, sock.getsockname()[1], sandbox, "https" if tls else "http")
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT)
