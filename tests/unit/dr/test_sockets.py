@@ -4,6 +4,7 @@ data, silence, a close or a reset comes, in httpcore's terms."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,93 +17,79 @@ from catalog_sync.dr.sockets import AsyncioBackend
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def _serve(handler: Serve) -> AsyncIterator[int]:
+@contextlib.asynccontextmanager
+async def serving(handler: Serve) -> AsyncIterator[int]:
+    """A loopback server running ``handler`` per connection; yields its port."""
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
 
 
-@pytest.fixture
-async def echo() -> AsyncIterator[int]:
-    """A server sending back each request (one read) and then closing."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(await reader.read(1000))
-        await writer.drain()
-        writer.close()
-
-    async for port in _serve(handle):
-        yield port
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Send back the request (one read), then close."""
+    writer.write(await reader.read(1000))
+    await writer.drain()
+    writer.close()
 
 
-@pytest.fixture
-async def silent() -> AsyncIterator[int]:
-    """A server that accepts and never answers (until the client goes)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
-
-    async for port in _serve(handle):
-        yield port
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Never answer (until the client goes)."""
+    await reader.read()
+    writer.close()
 
 
-@pytest.fixture
-async def resetting() -> AsyncIterator[int]:
-    """A server that reads a request and resets the connection (RST, not FIN)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1000)
-        sock: socket.socket = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
-
-    async for port in _serve(handle):
-        yield port
+async def resetting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the request and reset the connection (RST, not FIN)."""
+    await reader.read(1000)
+    sock: socket.socket = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
-async def test_writes_leave_with_the_next_read_and_come_back(echo: int) -> None:
+async def test_writes_leave_with_the_next_read_and_come_back() -> None:
     """Head and body written separately arrive; the answer is read in ``max_bytes`` parts."""
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", echo, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n")
-    await stream.write(b"\r\n")
-    received = b""
-    while len(received) < 18:
-        part = await stream.read(5, timeout=5)
-        assert 0 < len(part) <= 5
-        received += part
-    assert received == b"GET / HTTP/1.1\r\n\r\n"
-    await stream.aclose()
+    async with serving(echo) as port:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        await stream.write(b"GET / HTTP/1.1\r\n")
+        await stream.write(b"\r\n")
+        received = b""
+        while len(received) < 18:
+            part = await stream.read(5, timeout=5)
+            assert 0 < len(part) <= 5
+            received += part
+        assert received == b"GET / HTTP/1.1\r\n\r\n"
+        await stream.aclose()
 
 
-async def test_a_closed_connection_reads_empty_and_is_no_longer_idle(echo: int) -> None:
+async def test_a_closed_connection_reads_empty_and_is_no_longer_idle() -> None:
     """The server's close is the end of the stream, and marks the connection unusable: httpcore
     asks ``is_readable`` before reusing an idle one."""
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", echo, timeout=5)
-    assert not stream.get_extra_info("is_readable")
-    await stream.write(b"x")
-    assert await stream.read(10, timeout=5) == b"x"
-    assert await stream.read(10, timeout=5) == b""
-    assert stream.get_extra_info("is_readable")
-    await stream.aclose()
+    async with serving(echo) as port:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        assert not stream.get_extra_info("is_readable")
+        await stream.write(b"x")
+        assert await stream.read(10, timeout=5) == b"x"
+        assert await stream.read(10, timeout=5) == b""
+        assert stream.get_extra_info("is_readable")
+        await stream.aclose()
 
 
-async def test_silence_past_the_timeout_is_a_read_timeout(silent: int) -> None:
-    """No answer within the read timeout: httpcore's ``ReadTimeout`` (a retryable error)."""
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", silent, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
-    with pytest.raises(httpcore.ReadTimeout):
-        await stream.read(10, timeout=0.05)
-    await stream.aclose()
-
-
-async def test_a_reset_is_a_read_error(resetting: int) -> None:
-    """A connection reset mid-call is ``ReadError``, not an empty answer."""
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", resetting, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
-    with pytest.raises(httpcore.ReadError):
-        await stream.read(10, timeout=5)
-    await stream.aclose()
+@pytest.mark.parametrize(
+    ("server", "read_timeout", "error"),
+    [(silent, 0.05, httpcore.ReadTimeout), (resetting, 5.0, httpcore.ReadError)],
+    ids=["silence past the timeout", "reset"],
+)
+async def test_a_call_without_an_answer_is_a_read_failure(
+    server: Serve, read_timeout: float, error: type[httpcore.NetworkError]
+) -> None:
+    """No answer within the read timeout is ``ReadTimeout``; a reset is ``ReadError``, not an
+    empty answer: both errors the client retries or reports as an unknown outcome."""
+    async with serving(server) as port:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+        with pytest.raises(error):
+            await stream.read(10, timeout=read_timeout)
+        await stream.aclose()
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:
@@ -114,10 +101,11 @@ async def test_a_refused_connection_is_a_connect_error() -> None:
         await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
 
 
-async def test_the_addresses_are_those_of_the_socket(echo: int) -> None:
+async def test_the_addresses_are_those_of_the_socket() -> None:
     """``server_addr`` and ``client_addr`` are what httpcore's own streams report."""
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", echo, timeout=5)
-    assert stream.get_extra_info("server_addr") == ("127.0.0.1", echo)
-    assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
-    assert stream.get_extra_info("ssl_object") is None
-    await stream.aclose()
+    async with serving(echo) as port:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+        assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
+        assert stream.get_extra_info("ssl_object") is None
+        await stream.aclose()
