@@ -19,6 +19,7 @@ so the transport maps them to httpx's as before.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import ssl
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ import httpcore
 _WRITE_HIGH_WATER: Final = 64 * 1024
 #: Seconds a close waits for the connection to be gone before it is aborted.
 _CLOSE_WAIT: Final = 1.0
+#: An idle connection quiet for longer than this is also asked of the kernel before reuse.
+_QUIET_CHECK: Final = 1.0
 
 
 class _Protocol(asyncio.Protocol):
@@ -46,6 +49,8 @@ class _Protocol(asyncio.Protocol):
         #: Done once asyncio has let the socket go: a close is awaited until then, so no
         #: socket outlives the loop that made it.
         self.lost: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        #: Loop time of the last data sent or received.
+        self.active = asyncio.get_running_loop().time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -53,6 +58,7 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received += data
+        self.active = asyncio.get_running_loop().time()
         self._wake_reader()
 
     def eof_received(self) -> bool:
@@ -177,9 +183,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            # httpcore asks this of an idle connection: anything that arrived since its last
-            # answer (the server's close, most likely) makes it unusable.
-            return bool(self._protocol.received) or self._protocol.closed
+            return self._is_readable()
         names = {
             "ssl_object": "ssl_object",
             "client_addr": "sockname",
@@ -188,6 +192,25 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         }
         name = names.get(info)
         return None if name is None else self._transport.get_extra_info(name)
+
+    def _is_readable(self) -> bool:
+        """Whether anything arrived since the last answer: httpcore asks this of an idle
+        connection, and anything (the server's close, most likely) makes it unusable.
+
+        The protocol knows what the loop has read. A connection quiet for a while is also
+        asked of the kernel (one ``select``): a server's keep-alive timeout closes it about
+        when ours would, and the close may be in the socket before the loop has looked.
+        """
+        protocol = self._protocol
+        if protocol.received or protocol.closed:
+            return True
+        if asyncio.get_running_loop().time() - protocol.active < _QUIET_CHECK:
+            return False
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
 
     async def _flush(self) -> None:
         if not self._pending:
@@ -198,6 +221,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if protocol.closed:
             raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
         self._transport.write(data)
+        protocol.active = asyncio.get_running_loop().time()
         if protocol.paused and not await _wait(protocol.drained(), self._write_timeout):
             raise httpcore.WriteTimeout("timed out sending the request")
 

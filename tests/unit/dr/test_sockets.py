@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpcore
 import pytest
 
+from catalog_sync.dr import sockets
 from catalog_sync.dr.sockets import AsyncioBackend
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -108,4 +110,21 @@ async def test_the_addresses_are_those_of_the_socket() -> None:
         assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
         assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
         assert stream.get_extra_info("ssl_object") is None
+        await stream.aclose()
+
+
+async def test_a_close_the_loop_has_not_read_yet_still_makes_a_quiet_connection_unusable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server's keep-alive timeout closes a quiet connection: the close is in the socket
+    before the loop has read it, and the connection must not be lent for a request then."""
+    monkeypatch.setattr(sockets, "_QUIET_CHECK", 0.0)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.getsockname()[1], timeout=5)
+        accepted, _ = server.accept()
+        assert not stream.get_extra_info("is_readable")
+        accepted.close()
+        # Wait, without letting the loop run, until the close has reached our socket.
+        select.select([stream.get_extra_info("socket")], [], [], 5)
+        assert stream.get_extra_info("is_readable")
         await stream.aclose()
