@@ -502,10 +502,6 @@ class CatalogBuilder:
         """Read one file's raw bytes."""
         self.add_records(name, parse_bytes(name, data, self._limits))
 
-    def add_unreadable(self, name: str, reason: str) -> None:
-        """Record a file that could not be opened: its pairs are protected like a broken file's."""
-        self.add_records(name, [unreadable_problem(name, reason)])
-
     def add_records(self, name: str, items: Iterable[DesiredPair | Problem]) -> None:
         """Take one file's parsed records (a reader that opens the file itself)."""
         accepted: dict[str, DesiredPair] = {}

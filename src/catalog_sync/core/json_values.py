@@ -166,7 +166,7 @@ def _clean(value: Any, levels: int) -> bool:
     if isinstance(value, dict):
         return levels > 0 and _clean_items(value.items(), levels - 1)
     if type(value) is str:
-        return value.isascii() or is_representable(value)
+        return is_representable(value)
     if isinstance(value, list | tuple):
         return levels > 0 and _clean_items(enumerate(value), levels - 1)
     return _scalar_problem(value) is None

@@ -27,12 +27,17 @@ from typing import Any, Final
 
 import httpcore
 
-#: Bytes the kernel may hold unsent before a write waits (asyncio's default high-water mark).
-_WRITE_HIGH_WATER: Final = 64 * 1024
 #: Seconds a close waits for the connection to be gone before it is aborted.
 _CLOSE_WAIT: Final = 1.0
 #: An idle connection quiet for longer than this is also asked of the kernel before reuse.
 _QUIET_CHECK: Final = 1.0
+#: httpcore's names for what it asks of a stream -> the transport's names for them.
+_EXTRA_INFO: Final = {
+    "ssl_object": "ssl_object",
+    "client_addr": "sockname",
+    "server_addr": "peername",
+    "socket": "socket",
+}
 
 
 class _Protocol(asyncio.Protocol):
@@ -184,13 +189,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
             return self._is_readable()
-        names = {
-            "ssl_object": "ssl_object",
-            "client_addr": "sockname",
-            "server_addr": "peername",
-            "socket": "socket",
-        }
-        name = names.get(info)
+        name = _EXTRA_INFO.get(info)
         return None if name is None else self._transport.get_extra_info(name)
 
     def _is_readable(self) -> bool:
@@ -278,6 +277,5 @@ async def _connected(
     if sock is not None:
         for option in socket_options or ():
             sock.setsockopt(*option)
-    transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
     assert isinstance(protocol, _Protocol)
     return AsyncioStream(protocol)

@@ -66,8 +66,9 @@ class DataSet:
     ids: Ids
     skus: Collection = field(default_factory=Collection)
     inventory_items: Collection = field(default_factory=Collection)
+    #: The order-related collections are indexed by the fields a connector lists them by,
+    #: per order or fulfillment order.
     orders: Collection = field(default_factory=lambda: Collection(indexed=("upstreamId",)))
-    #: Indexed by the fields a connector lists them by, per order or fulfillment order.
     fulfillment_orders: Collection = field(
         default_factory=lambda: Collection(indexed=("upstreamId",))
     )
